@@ -1,0 +1,95 @@
+// Package config holds roomcast's configuration: defaults that work with no
+// flags, flags and environment, and validation that reports every problem.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Config is the configuration of `roomcast serve`.
+type Config struct {
+	Addr       string // HTTP listen address
+	DataDir    string // secret, recordings
+	PublicURL  string // how browsers reach this server; derived from requests when empty
+	RTCUDPPort int    // the one UDP port for media; 0 picks a free port
+	PublicIPs  []string
+	LogFormat  string
+	LogLevel   slog.Level
+}
+
+// Default returns a configuration that runs everything on one machine.
+func Default() Config {
+	return Config{
+		Addr:       ":7880",
+		DataDir:    "./roomcast-data",
+		RTCUDPPort: 7882,
+		LogFormat:  "text",
+		LogLevel:   slog.LevelInfo,
+	}
+}
+
+// Load parses serve's flags (with ROOMCAST_* environment variables as
+// defaults) over Default and validates the result.
+func Load(args []string) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("ROOMCAST_ADDR", c.Addr), "HTTP listen address (signaling, API, meeting app)")
+	fs.StringVar(&c.DataDir, "data", env("ROOMCAST_DATA", c.DataDir), "data directory: secret and recordings")
+	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL browsers use to reach this server (default: from the request)")
+	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", c.RTCUDPPort, "UDP port for all WebRTC media; 0 picks a free port")
+	publicIPs := fs.String("rtc-public-ips", env("ROOMCAST_RTC_PUBLIC_IPS", ""), "comma-separated IPs to announce for media (1:1 NAT)")
+	fs.StringVar(&c.LogFormat, "log-format", env("ROOMCAST_LOG_FORMAT", c.LogFormat), "log format: text or json")
+	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("config: unexpected arguments %q", fs.Args())
+	}
+	if *publicIPs != "" {
+		c.PublicIPs = strings.Split(*publicIPs, ",")
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
+		errs = append(errs, fmt.Errorf("--rtc-udp-port %d: want 0 to 65535", c.RTCUDPPort))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--public-url %q: want http(s)://host[:port]", c.PublicURL))
+		}
+	}
+	for _, ip := range c.PublicIPs {
+		if net.ParseIP(strings.TrimSpace(ip)) == nil {
+			errs = append(errs, fmt.Errorf("--rtc-public-ips: %q is not an IP address", ip))
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

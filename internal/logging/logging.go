@@ -1,0 +1,85 @@
+// Package logging sets up roomcast's slog logger and keeps secrets out of it:
+// Secret and StreamURL redact themselves, and a ReplaceAttr backstop redacts
+// anything that looks like a token or an RTMP stream key.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// New returns a logger writing format ("text" or "json") at level to w.
+func New(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("logging: unknown format %q (want text or json)", format)
+}
+
+// Secret is a string that never appears in logs.
+type Secret string
+
+// LogValue redacts the secret.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// StreamURL is an RTMP(S) ingest URL whose last path segment is a stream key.
+type StreamURL string
+
+// LogValue returns the URL with its stream key redacted.
+func (u StreamURL) LogValue() slog.Value { return slog.StringValue(RedactStreamURL(string(u))) }
+
+// RedactStreamURL keeps scheme, host, port and app of an ingest URL and
+// replaces the stream key with its first and last two characters:
+// rtmp://host:1935/live/{ab…yz}. Anything unparsable is fully redacted.
+func RedactStreamURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "[redacted url]"
+	}
+	path := strings.TrimPrefix(u.Path, "/")
+	i := strings.LastIndex(path, "/")
+	if i < 0 {
+		return u.Scheme + "://" + u.Host + "/" + redactKey(path)
+	}
+	return u.Scheme + "://" + u.Host + "/" + path[:i] + "/" + redactKey(path[i+1:])
+}
+
+func redactKey(k string) string {
+	if len(k) < 8 {
+		return "{…}"
+	}
+	return "{" + k[:2] + "…" + k[len(k)-2:] + "}"
+}
+
+var (
+	jwtRe  = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
+	rtmpRe = regexp.MustCompile(`rtmps?://[^\s"'{}]+`)
+)
+
+// Redact removes tokens and stream keys from free text.
+func Redact(s string) string {
+	s = jwtRe.ReplaceAllString(s, "[redacted token]")
+	return rtmpRe.ReplaceAllStringFunc(s, RedactStreamURL)
+}
+
+// replaceAttr is the backstop: string values and errors are scrubbed even
+// when a caller forgot to wrap them.
+func replaceAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(Redact(a.Value.String()))
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			a.Value = slog.StringValue(Redact(err.Error()))
+		}
+	}
+	return a
+}

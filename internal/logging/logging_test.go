@@ -1,0 +1,44 @@
+package logging
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestRedactStreamURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"rtmp://a.rtmp.youtube.com/live2/k0jv-329m-1y7f-ktth-ck48", "rtmp://a.rtmp.youtube.com/live2/{k0…48}"},
+		{"rtmps://host:443/app/abcdefghyz", "rtmps://host:443/app/{ab…yz}"},
+		{"rtmp://host/app/short", "rtmp://host/app/{…}"},
+		{"::not a url", "[redacted url]"},
+	}
+	for _, tt := range tests {
+		if got := RedactStreamURL(tt.in); got != tt.want {
+			t.Errorf("RedactStreamURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLoggerNeverPrintsSecrets(t *testing.T) {
+	const key = "k0jv-329m-1y7f-ktth-ck48"
+	const token = "eyJhbGciOiJIUzI1NiJ9.eyJyb29tIjoiZGVtbyJ9.c2lnbmF0dXJlLXNlY3JldA"
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		log, err := New(&buf, format, slog.LevelDebug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("typed", "url", StreamURL("rtmp://h/live/"+key), "tok", Secret(token))
+		log.Info("backstop", "url", "rtmp://h/live/"+key, "err", errors.New("dial rtmp://h/live/"+key+" with "+token))
+		out := buf.String()
+		if strings.Contains(out, key) || strings.Contains(out, token) || strings.Contains(out, "c2lnbmF0dXJl") {
+			t.Errorf("%s log leaks a secret:\n%s", format, out)
+		}
+		if !strings.Contains(out, "rtmp://h/live/{k0…48}") {
+			t.Errorf("%s log lost the redacted URL:\n%s", format, out)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package metrics exposes roomcast's Prometheus metrics.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/roomcast/roomcast/internal/sfu"
+)
+
+// Handler returns the /metrics handler for a registry holding the Go and
+// process collectors and the SFU's room and peer gauges.
+func Handler(s *sfu.SFU) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_rooms", Help: "Rooms with at least one peer."},
+			func() float64 { return float64(len(s.Rooms())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_peers", Help: "Visible peers in all rooms."},
+			func() float64 {
+				n := 0
+				for _, peers := range s.Rooms() {
+					n += len(peers)
+				}
+				return float64(n)
+			}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

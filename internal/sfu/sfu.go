@@ -1,0 +1,146 @@
+// Package sfu forwards WebRTC media between the peers of a room: every
+// published track is sent, unchanged, to every other peer that may subscribe.
+// The server is always the offerer, so renegotiation never glares.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is what the SFU needs from the server configuration.
+type Config struct {
+	// UDPAddr is the one UDP address all media uses (ICE UDP mux), e.g.
+	// ":7882"; port 0 picks a free port.
+	UDPAddr string
+	// PublicIPs, when set, are announced as host candidates instead of the
+	// interface addresses (a server behind 1:1 NAT).
+	PublicIPs []string
+}
+
+// SFU owns the rooms and the shared media socket.
+type SFU struct {
+	api  *webrtc.API
+	conn net.PacketConn
+	mux  ice.UDPMux
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// New opens the media socket and returns an SFU.
+func New(cfg Config, log *slog.Logger) (*SFU, error) {
+	conn, err := net.ListenPacket("udp4", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: listen udp %s: %w", cfg.UDPAddr, err)
+	}
+	api, mux, err := newAPI(conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &SFU{api: api, conn: conn, mux: mux, log: log, rooms: map[string]*Room{}}, nil
+}
+
+// newAPI builds the pion API: default codecs and interceptors (NACK, RTCP
+// reports, TWCC), one UDP mux, IPv4 only, loopback candidates included so a
+// single machine works, no mDNS.
+func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, nil, fmt.Errorf("sfu: register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, nil, fmt.Errorf("sfu: register interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	mux := webrtc.NewICEUDPMux(nil, conn)
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetPrflxAcceptanceMinWait(0)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api, mux, nil
+}
+
+// UDPAddr returns the address of the media socket.
+func (s *SFU) UDPAddr() net.Addr { return s.conn.LocalAddr() }
+
+// ErrClosed is returned by Join after Close.
+var ErrClosed = errors.New("sfu: closed")
+
+// enter puts p in the room named name, creating the room on first join.
+// Holding s.mu while inserting means dropIfEmpty cannot forget a room that a
+// peer is entering.
+func (s *SFU) enter(name string, p *Peer) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r, ok := s.rooms[name]
+	if !ok {
+		r = newRoom(name, s, s.log.With("room", name))
+		s.rooms[name] = r
+	}
+	r.insert(p)
+	return r, nil
+}
+
+// dropIfEmpty forgets r once its last peer has left.
+func (s *SFU) dropIfEmpty(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.name] == r && r.empty() {
+		delete(s.rooms, r.name)
+	}
+}
+
+// Rooms returns a snapshot of the current rooms' names and visible peers.
+func (s *SFU) Rooms() map[string][]PeerInfo {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	out := make(map[string][]PeerInfo, len(rooms))
+	for _, r := range rooms {
+		out[r.name] = r.visiblePeers("")
+	}
+	return out
+}
+
+// Close disconnects every peer and closes the media socket. It is idempotent.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var peers []*Peer
+	for _, r := range s.rooms {
+		peers = append(peers, r.allPeers()...)
+	}
+	s.mu.Unlock()
+	for _, p := range peers {
+		p.Close()
+	}
+	s.mux.Close()
+	return s.conn.Close()
+}

@@ -1,0 +1,86 @@
+package sfu
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// keyframeInterval bounds how often a publisher is asked for a keyframe: a
+// burst of PLIs from many subscribers becomes one request.
+const keyframeInterval = 200 * time.Millisecond
+
+// forwardTrack is one published track and the local track that fans it out
+// to every subscriber.
+type forwardTrack struct {
+	id        string
+	kind      webrtc.RTPCodecType
+	publisher *Peer
+	remote    *webrtc.TrackRemote
+	local     *webrtc.TrackLocalStaticRTP
+
+	mu      sync.Mutex
+	lastPLI time.Time
+}
+
+func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error) {
+	// The stream id is the publisher's peer id: clients put the track on
+	// that peer's tile.
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.id)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: local track: %w", err)
+	}
+	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local}, nil
+}
+
+// forward copies RTP from the publisher to every bound subscriber until the
+// remote track ends. The local track rewrites SSRC and payload type per
+// subscriber; a failed write to one subscriber does not stop the others.
+func (t *forwardTrack) forward() {
+	for {
+		pkt, _, err := t.remote.ReadRTP()
+		if err != nil {
+			return
+		}
+		_ = t.local.WriteRTP(pkt)
+	}
+}
+
+// readRTCP reads a subscriber's RTCP for this track (which also feeds pion's
+// NACK responder) and forwards keyframe requests to the publisher.
+func (t *forwardTrack) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				t.requestKeyframe()
+			}
+		}
+	}
+}
+
+// requestKeyframe sends a PLI (RFC 4585 §6.3.1) to the publisher, at most
+// once per keyframeInterval.
+func (t *forwardTrack) requestKeyframe() {
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	t.mu.Lock()
+	if time.Since(t.lastPLI) < keyframeInterval {
+		t.mu.Unlock()
+		return
+	}
+	t.lastPLI = time.Now()
+	t.mu.Unlock()
+	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}
+	if err := t.publisher.pc.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+		t.publisher.log.Debug("send PLI", "err", err)
+	}
+}

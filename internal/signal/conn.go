@@ -1,0 +1,238 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/sfu"
+)
+
+const (
+	// joinTimeout bounds the wait for the first message.
+	joinTimeout = 10 * time.Second
+	// writeTimeout bounds one write to a client.
+	writeTimeout = 10 * time.Second
+	// outQueue is how many messages may wait for a slow client before it is
+	// disconnected; the SFU never blocks on a client.
+	outQueue = 256
+)
+
+// Handler accepts signaling WebSockets.
+type Handler struct {
+	sfu    *sfu.SFU
+	signer *auth.Signer
+	log    *slog.Logger
+}
+
+// NewHandler returns a Handler that joins peers to s after checking their
+// tokens with signer.
+func NewHandler(s *sfu.SFU, signer *auth.Signer, log *slog.Logger) *Handler {
+	return &Handler{sfu: s, signer: signer, log: log}
+}
+
+// ServeHTTP upgrades to a WebSocket and runs one peer's session.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		h.log.Debug("websocket accept", "err", err)
+		return
+	}
+	ws.SetReadLimit(MaxMessageSize)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	c := &conn{ws: ws, out: make(chan any, outQueue), log: h.log, fail: cancel}
+	req, err := h.readJoin(ctx, c)
+	if err != nil {
+		c.closeWithError(ctx, err)
+		return
+	}
+	peer, others, err := h.sfu.Join(req, c)
+	if err != nil {
+		c.closeWithError(ctx, rcerr.Wrap(rcerr.Unavailable, err, "server is shutting down"))
+		return
+	}
+	defer peer.Close()
+	c.log = h.log.With("room", req.Room, "peer", peer.ID())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.writeLoop(ctx) })
+	wg.Go(func() {
+		select {
+		case <-peer.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	c.open(joinedMsg{Type: "joined", V: Version, Self: peer.Info(), Peers: others})
+	c.readLoop(ctx, peer)
+	cancel()
+	wg.Wait()
+	ws.Close(websocket.StatusNormalClosure, "bye")
+}
+
+// readJoin reads and checks the first message, which must be a join with a
+// valid token for the room it names.
+func (h *Handler) readJoin(ctx context.Context, c *conn) (sfu.JoinRequest, error) {
+	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		return sfu.JoinRequest{}, rcerr.Wrap(rcerr.InvalidArgument, err, "expected a join message within 10 s")
+	}
+	m, err := Decode(b)
+	if err != nil {
+		return sfu.JoinRequest{}, err
+	}
+	if m.Type != TypeJoin {
+		return sfu.JoinRequest{}, rcerr.New(rcerr.InvalidArgument, "the first message must be join, got %q", m.Type)
+	}
+	claims, err := h.signer.VerifyJoin(m.Token, m.Room)
+	if err != nil {
+		return sfu.JoinRequest{}, err
+	}
+	return sfu.JoinRequest{Room: m.Room, Identity: claims.Identity(), Role: claims.Role}, nil
+}
+
+// conn is one client's socket; it implements sfu.Signaler.
+type conn struct {
+	ws   *websocket.Conn
+	out  chan any
+	log  *slog.Logger
+	fail context.CancelFunc // ends the session
+
+	mu     sync.Mutex
+	joined bool  // the joined message is queued
+	early  []any // messages from the SFU before that
+}
+
+// open queues the joined message and then whatever the SFU sent before it, so
+// the client always sees joined first.
+func (c *conn) open(joined joinedMsg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.push(joined)
+	for _, m := range c.early {
+		c.push(m)
+	}
+	c.early, c.joined = nil, true
+}
+
+func (c *conn) readLoop(ctx context.Context, peer *sfu.Peer) {
+	for {
+		_, b, err := c.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		m, err := Decode(b)
+		if err != nil {
+			c.sendError(0, err)
+			continue
+		}
+		if m.Type == TypeLeave {
+			return
+		}
+		c.handle(peer, m)
+	}
+}
+
+func (c *conn) handle(peer *sfu.Peer, m *ClientMessage) {
+	switch m.Type {
+	case TypePublish:
+		if err := peer.Publish(deref(m.Audio), deref(m.Video)); err != nil {
+			c.sendError(m.ID, err)
+			return
+		}
+		c.send(okMsg{Type: "ok", ID: m.ID})
+	case TypeAnswer:
+		peer.Answer(m.SDP)
+	case TypeCandidate:
+		peer.AddCandidate(*m.Candidate)
+	case TypeMedia:
+		peer.SetMedia(*m.Audio, *m.Video)
+	case TypeJoin:
+		c.sendError(m.ID, rcerr.New(rcerr.InvalidArgument, "already joined"))
+	}
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func (c *conn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-c.out:
+			if err := c.write(ctx, m); err != nil {
+				c.log.Debug("signal write", "err", err)
+				c.fail()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) write(ctx context.Context, m any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// send queues m without blocking; before the session is open it waits in
+// early.
+func (c *conn) send(m any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.joined {
+		c.early = append(c.early, m)
+		return
+	}
+	c.push(m)
+}
+
+// push queues m; a client too slow to keep up is dropped rather than letting
+// it block the SFU. The send never blocks, so holding c.mu is fine.
+func (c *conn) push(m any) {
+	select {
+	case c.out <- m:
+	default:
+		c.log.Warn("signal queue full; disconnecting slow client")
+		c.fail()
+	}
+}
+
+func (c *conn) sendError(id int64, err error) {
+	code, msg := rcerr.Public(err)
+	c.log.Info("request refused", "code", string(code), "err", err)
+	c.send(errorMsg{Type: "error", ID: id, Code: code, Message: msg})
+}
+
+// closeWithError tells the client why it is refused and closes the socket.
+func (c *conn) closeWithError(ctx context.Context, err error) {
+	code, msg := rcerr.Public(err)
+	c.log.Info("join refused", "code", string(code), "err", err)
+	if werr := c.write(ctx, errorMsg{Type: "error", Code: code, Message: msg}); werr != nil && !errors.Is(werr, context.Canceled) {
+		c.log.Debug("signal write", "err", werr)
+	}
+	c.ws.Close(websocket.StatusPolicyViolation, string(code))
+}
+
+func (c *conn) Offer(sdp string) { c.send(sdpMsg{Type: "offer", SDP: sdp}) }
+func (c *conn) Candidate(cand webrtc.ICECandidateInit) {
+	c.send(candidateMsg{Type: "candidate", Candidate: cand})
+}
+func (c *conn) PeerJoined(p sfu.PeerInfo)  { c.send(peerMsg{Type: "peer-joined", Peer: p}) }
+func (c *conn) PeerUpdated(p sfu.PeerInfo) { c.send(peerMsg{Type: "peer-updated", Peer: p}) }
+func (c *conn) PeerLeft(id string)         { c.send(peerLeftMsg{Type: "peer-left", ID: id}) }

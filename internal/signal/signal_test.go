@@ -1,0 +1,231 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"go.uber.org/goleak"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/rtcclient"
+	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/sfu"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+type testServer struct {
+	url    string
+	signer *auth.Signer
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := sfu.New(sfu.Config{UDPAddr: "127.0.0.1:0"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewSigner([]byte("test-secret-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(NewHandler(s, signer, log))
+	t.Cleanup(func() {
+		s.Close()
+		hs.Close()
+	})
+	return &testServer{url: "ws" + strings.TrimPrefix(hs.URL, "http"), signer: signer}
+}
+
+func (ts *testServer) token(t *testing.T, roomName, identity string, role room.Role) string {
+	t.Helper()
+	tok, err := ts.signer.JoinToken(roomName, identity, role, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// receiver counts the remote tracks and packets a client gets.
+type receiver struct {
+	tracks  atomic.Int32
+	packets atomic.Int64
+}
+
+func (r *receiver) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	r.tracks.Add(1)
+	for {
+		if _, _, err := tr.ReadRTP(); err != nil {
+			return
+		}
+		r.packets.Add(1)
+	}
+}
+
+func (ts *testServer) dial(t *testing.T, roomName, identity string, role room.Role, rec *receiver) *rtcclient.Client {
+	t.Helper()
+	opts := rtcclient.Options{URL: ts.url, Room: roomName, Token: ts.token(t, roomName, identity, role)}
+	if rec != nil {
+		opts.OnTrack = rec.onTrack
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rtcclient.Dial(ctx, opts)
+	if err != nil {
+		t.Fatalf("dial %s: %v", identity, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// publish sends a synthetic VP8 and Opus stream from c until the test ends.
+func publish(t *testing.T, c *rtcclient.Client) {
+	t.Helper()
+	video, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	audio, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Publish(ctx, video, audio); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	t.Cleanup(func() { close(stop); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		frame := make([]byte, 1200)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+				audio.WriteSample(media.Sample{Data: frame[:80], Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestForwardingAndRenegotiation(t *testing.T) {
+	ts := newTestServer(t)
+	var early, late receiver
+	sub := ts.dial(t, "r1", "early", room.Guest, &early)
+	pub := ts.dial(t, "r1", "pub", room.Host, nil)
+	publish(t, pub)
+
+	// A track published after the subscriber joined reaches it by renegotiation.
+	waitFor(t, 10*time.Second, "early subscriber media", func() bool {
+		return early.tracks.Load() == 2 && early.packets.Load() > 50
+	})
+	// A peer joining after the tracks exist gets them in its first offer.
+	ts.dial(t, "r1", "late", room.Viewer, &late)
+	waitFor(t, 10*time.Second, "late subscriber media", func() bool {
+		return late.tracks.Load() == 2 && late.packets.Load() > 50
+	})
+	if _, ok := sub.Peers()[pub.Self().ID]; !ok {
+		t.Errorf("subscriber does not list the publisher: %v", sub.Peers())
+	}
+	if p := sub.Peers()[pub.Self().ID]; !p.Audio || !p.Video {
+		t.Errorf("publisher media flags = %+v, want audio and video on", p)
+	}
+
+	// Leaving is seen by the others.
+	pub.Close()
+	waitFor(t, 5*time.Second, "peer-left", func() bool {
+		_, ok := sub.Peers()[pub.Self().ID]
+		return !ok
+	})
+}
+
+func TestJoinRefused(t *testing.T) {
+	ts := newTestServer(t)
+	other, _ := auth.NewSigner([]byte("some-other-secret-0123"))
+	forged, _ := other.JoinToken("r", "mallory", room.Host, time.Hour)
+	expired, _ := ts.signer.JoinToken("r", "late", room.Host, -time.Second)
+	wrongRoom, _ := ts.signer.JoinToken("elsewhere", "bob", room.Host, time.Hour)
+	tests := []struct {
+		name, token, code, msg string
+	}{
+		{"bad signature", forged, "unauthenticated", "signature"},
+		{"expired", expired, "unauthenticated", "expired"},
+		{"wrong room", wrongRoom, "permission_denied", "elsewhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := rtcclient.Dial(ctx, rtcclient.Options{URL: ts.url, Room: "r", Token: tt.token})
+			if err == nil {
+				c.Close()
+				t.Fatal("join accepted")
+			}
+			var rerr *rtcclient.Error
+			if !errors.As(err, &rerr) || rerr.Code != tt.code || !strings.Contains(rerr.Message, tt.msg) {
+				t.Errorf("got %v, want %s mentioning %q", err, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+func TestViewerCannotPublish(t *testing.T) {
+	ts := newTestServer(t)
+	var rec receiver
+	ts.dial(t, "r2", "watcher", room.Guest, &rec)
+	viewer := ts.dial(t, "r2", "viewer", room.Viewer, nil)
+	track, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := viewer.Publish(ctx, track)
+	var rerr *rtcclient.Error
+	if !errors.As(err, &rerr) || rerr.Code != "permission_denied" {
+		t.Fatalf("viewer publish: got %v, want permission_denied", err)
+	}
+	// Nothing the viewer sends can reach anyone: it was never offered a slot.
+	if n := rec.tracks.Load(); n != 0 {
+		t.Errorf("watcher received %d tracks from a viewer", n)
+	}
+}
+
+func TestBeamIsHidden(t *testing.T) {
+	ts := newTestServer(t)
+	host := ts.dial(t, "r3", "host", room.Host, nil)
+	beam := ts.dial(t, "r3", "beam", room.Beam, nil)
+	guest := ts.dial(t, "r3", "guest", room.Guest, nil)
+	waitFor(t, 5*time.Second, "host sees guest", func() bool {
+		_, ok := host.Peers()[guest.Self().ID]
+		return ok
+	})
+	for name, c := range map[string]*rtcclient.Client{"host": host, "guest": guest} {
+		if _, ok := c.Peers()[beam.Self().ID]; ok {
+			t.Errorf("%s can see the hidden beam peer", name)
+		}
+	}
+	if len(beam.Peers()) != 2 {
+		t.Errorf("beam sees %d peers, want 2", len(beam.Peers()))
+	}
+}
