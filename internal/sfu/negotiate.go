@@ -12,10 +12,10 @@ type negotiation struct {
 	senders    map[string]*webrtc.RTPSender // by forwarded track id
 	audioSlot  bool                         // recvonly transceivers added for publishing
 	videoSlot  bool
-	awaiting   bool                         // an offer is out, no answer yet
-	pending    bool                         // something changed while awaiting
-	candidates []webrtc.ICECandidateInit    // arrived before the remote description
-	fresh      []*forwardTrack              // added in the offer that is out
+	awaiting   bool                      // an offer is out, no answer yet
+	pending    bool                      // something changed while awaiting
+	candidates []webrtc.ICECandidateInit // arrived before the remote description
+	fresh      []*forwardTrack           // added in the offer that is out
 }
 
 func newNegotiation() negotiation {

@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 	"go.uber.org/goleak"
 
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/rtcclient"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/rtcclient"
 	"github.com/roomcast/roomcast/internal/sfu"
 )
 
@@ -93,31 +92,13 @@ func (ts *testServer) dial(t *testing.T, roomName, identity string, role room.Ro
 // publish sends a synthetic VP8 and Opus stream from c until the test ends.
 func publish(t *testing.T, c *rtcclient.Client) {
 	t.Helper()
-	video, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
-	audio, _ := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Publish(ctx, video, audio); err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	done, err := rtcclient.PublishSynthetic(ctx, c, rtcclient.Synthetic{VideoBitrate: 300_000})
+	if err != nil {
+		cancel()
 		t.Fatalf("publish: %v", err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	t.Cleanup(func() { close(stop); <-done })
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		frame := make([]byte, 1200)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				video.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-				audio.WriteSample(media.Sample{Data: frame[:80], Duration: 20 * time.Millisecond})
-			}
-		}
-	}()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {

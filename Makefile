@@ -1,0 +1,57 @@
+# roomcast — `make run` and `make test` set up everything missing on a fresh
+# Debian machine (as root: apt packages), build, then run or test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BIN      := bin/roomcast
+APT_PKGS := chromium chromium-driver ffmpeg xvfb pulseaudio libnginx-mod-rtmp nginx-light
+GO_FILES := $(shell find . -name '*.go' -not -path './bin/*') $(shell find internal/web -type f 2>/dev/null) go.mod go.sum
+RUN_ARGS ?=
+
+.PHONY: help setup deps build run test test-unit test-e2e fuzz check bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## install missing Debian packages (needs root; skipped otherwise)
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root or install them)"; exit 0; fi; \
+	echo "installing:$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
+$(BIN): $(GO_FILES)
+	go build -o $(BIN) ./cmd/roomcast
+
+build: $(BIN) ## build bin/roomcast
+
+setup: deps build ## deps + build
+
+run: setup ## set up and start roomcast serve (RUN_ARGS="--addr :8080" to change flags)
+	./$(BIN) serve $(RUN_ARGS)
+
+test: setup test-unit test-e2e fuzz ## set up, then every test
+
+test-unit: ## fast unit tests (-short)
+	go vet ./...
+	go test -short -race -count=1 ./...
+
+test-e2e: ## end-to-end tests with real Chromium and the real binary
+	CI=true go test -count=1 -timeout 20m ./test/... ./internal/...
+
+fuzz: ## short run of the signaling decoder fuzz target
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./internal/signal
+
+check: ## gofmt, vet, staticcheck, race tests, tidy
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	go test -race -short ./...
+	go mod tidy -diff
+
+bench: build ## SFU forwarding cost and browser join latency (docs/BENCHMARKS.md)
+	go run ./cmd/sfubench
+	CI=true go test -run '^$$' -bench . -benchtime 5x ./test/
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,247 @@
+// The meeting app: a grid of tiles, mic/camera/leave controls and a
+// participant list, on top of the browser SDK. A beam-role token gets the
+// clean view: tiles only, joined with no click.
+//
+// For driving programs (the beam worker, tests) the page keeps
+// window.roomcast = {joined, client, error, timing}: joined turns true once
+// the page has joined and decoded a remote video frame (or joined a room
+// with nobody publishing).
+import {
+  createClient, ConnectionState, selectConnection, selectLocalPeer, selectRemotePeers,
+  selectTracks, selectLocalTracks, selectError,
+} from '/sdk/roomcast.js';
+
+const $ = sel => document.querySelector(sel);
+const room = decodeURIComponent(location.pathname.replace(/^\/meet\//, '').replace(/\/$/, ''));
+const token = new URLSearchParams(location.search).get('token') || '';
+const claims = decodeClaims(token);
+const isBeam = claims.role === 'beam';
+const canPublish = claims.role === 'host' || claims.role === 'guest';
+
+const client = createClient();
+const page = window.roomcast = { joined: false, client, error: null, timing: {} };
+const tiles = new Map(); // peer id (or 'local') → tile element
+
+// decodeClaims reads the token's payload for display only; the server
+// verifies the token.
+function decodeClaims(jwt) {
+  try {
+    const b64 = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(b64.padEnd(b64.length + (4 - b64.length % 4) % 4, '=')));
+  } catch {
+    return {};
+  }
+}
+
+function showError(err) {
+  page.error = { code: err.code || 'internal', message: err.message };
+  const box = $('#error');
+  box.textContent = err.message;
+  box.hidden = false;
+}
+
+function setup() {
+  $('#room-name').textContent = room;
+  if (isBeam) {
+    document.body.classList.add('beam');
+    $('#lobby').hidden = true;
+    join();
+    return;
+  }
+  if (!token) {
+    showError({ code: 'unauthenticated', message: 'This link has no token. Ask the host for a meeting link, or mint one with `roomcast token --room ' + room + ' --identity NAME --role guest`.' });
+    $('#join').disabled = true;
+    return;
+  }
+  $('#lobby-title').textContent = `Join “${room}”`;
+  $('#lobby-who').textContent = claims.sub ? `as ${claims.sub} (${claims.role || 'guest'})` : '';
+  $('#join').addEventListener('click', join);
+  $('#leave').addEventListener('click', leave);
+  $('#toggle-mic').addEventListener('click', () => toggle('audio'));
+  $('#toggle-cam').addEventListener('click', () => toggle('video'));
+}
+
+async function join() {
+  page.error = null;
+  page.joined = false;
+  page.timing = { start: performance.now() };
+  $('#error').hidden = true;
+  $('#join').disabled = true;
+  try {
+    await client.actions.join({ room, token });
+    page.timing.joined = performance.now();
+    $('#lobby').hidden = true;
+    $('#stage').hidden = false;
+    $('#controls').hidden = isBeam;
+    if (canPublish) {
+      await client.actions.publish({ audio: true, video: true }).catch(showError);
+      page.timing.published = performance.now();
+    }
+    if (!canPublish) $('#toggle-mic').hidden = $('#toggle-cam').hidden = true;
+    render();
+  } catch (err) {
+    showError(err);
+    $('#join').disabled = false;
+  }
+}
+
+function leave() {
+  client.actions.leave();
+  backToLobby(`You left “${room}”`);
+}
+
+function backToLobby(title) {
+  for (const tile of tiles.values()) tile.remove();
+  tiles.clear();
+  page.joined = false;
+  $('#stage').hidden = $('#controls').hidden = true;
+  $('#lobby').hidden = false;
+  $('#lobby-title').textContent = title;
+  $('#join').textContent = 'Rejoin';
+  $('#join').disabled = false;
+}
+
+function toggle(kind) {
+  const local = client.store.getState(selectLocalTracks)[kind];
+  if (!local) return;
+  if (kind === 'audio') client.actions.setAudioEnabled(!local.enabled);
+  else client.actions.setVideoEnabled(!local.enabled);
+}
+
+// Tiles show peers that can publish or do; viewers and the beam only appear
+// in the list (and the beam nowhere: the server hides it).
+const showsTile = (peer, tracks) => peer.role === 'host' || peer.role === 'guest' || tracks.length > 0;
+
+function render() {
+  const s = client.store.getState();
+  if (selectConnection(s) !== ConnectionState.CONNECTED) return;
+  const self = selectLocalPeer(s);
+  const remote = selectRemotePeers(s);
+  const tracks = selectTracks(s);
+  const want = new Map();
+  const localTracks = selectLocalTracks(s);
+  if (!isBeam && self && localTracks.video) {
+    want.set('local', { peer: self, tracks: [localTracks.video.track], local: true });
+  }
+  for (const peer of remote) {
+    const mine = tracks.filter(t => t.peerId === peer.id).map(t => t.track);
+    if (showsTile(peer, mine)) want.set(peer.id, { peer, tracks: mine, local: false });
+  }
+  for (const [id, tile] of tiles) {
+    if (!want.has(id)) { tile.remove(); tiles.delete(id); }
+  }
+  for (const [id, w] of want) updateTile(id, w);
+  layout();
+  renderParticipants(self, remote);
+  const cams = $('#toggle-cam'), mics = $('#toggle-mic');
+  cams.textContent = localTracks.video && !localTracks.video.enabled ? 'Start camera' : 'Stop camera';
+  cams.setAttribute('aria-pressed', String(!!localTracks.video && !localTracks.video.enabled));
+  mics.textContent = localTracks.audio && !localTracks.audio.enabled ? 'Unmute mic' : 'Mute mic';
+  mics.setAttribute('aria-pressed', String(!!localTracks.audio && !localTracks.audio.enabled));
+  // Nobody is sending video: there is nothing to wait for.
+  if (!page.joined && !remote.some(p => p.video)) markJoined();
+}
+
+function updateTile(id, { peer, tracks, local }) {
+  let tile = tiles.get(id);
+  if (!tile) {
+    tile = document.createElement('div');
+    tile.className = 'tile' + (local ? ' local' : '');
+    tile.dataset.peer = id;
+    tile.innerHTML = '<video autoplay playsinline></video><div class="avatar"></div>' +
+      '<div class="label"><span class="name"></span><span class="mic-off" title="muted">muted</span></div>';
+    const video = tile.querySelector('video');
+    video.muted = local;
+    if (!local) watchFirstFrame(video);
+    $('#grid').append(tile);
+    tiles.set(id, tile);
+  }
+  tile.querySelector('.name').textContent = local ? `${peer.identity} (you)` : peer.identity;
+  tile.querySelector('.avatar').textContent = (peer.identity || '?').slice(0, 1).toUpperCase();
+  tile.classList.toggle('no-video', !peer.video || !tracks.some(t => t.kind === 'video'));
+  tile.classList.toggle('no-audio', !local && !peer.audio);
+  const video = tile.querySelector('video');
+  const current = video.srcObject ? video.srcObject.getTracks().map(t => t.id).sort().join() : '';
+  if (current !== tracks.map(t => t.id).sort().join()) {
+    video.srcObject = tracks.length ? new MediaStream(tracks) : null;
+    if (tracks.length) play(video);
+  }
+}
+
+// play starts a video with sound; if the browser wants a gesture first, it
+// plays muted and unmutes on the next click.
+function play(video) {
+  video.play().catch(() => {
+    if (video.muted) return;
+    video.muted = true;
+    video.play().catch(() => {});
+    document.addEventListener('click', () => { video.muted = false; }, { once: true });
+  });
+}
+
+function watchFirstFrame(video) {
+  const done = () => markJoined();
+  if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(done);
+  else video.addEventListener('loadeddata', done, { once: true });
+}
+
+function markJoined() {
+  if (page.joined || client.store.getState(selectConnection) !== ConnectionState.CONNECTED) return;
+  page.timing.firstFrame = performance.now();
+  page.joined = true;
+  document.body.dataset.joined = 'true';
+}
+
+// layout picks the column count that makes 16:9 tiles largest.
+function layout() {
+  const grid = $('#grid');
+  const n = Math.max(tiles.size, 1);
+  const W = grid.clientWidth || innerWidth, H = grid.clientHeight || innerHeight;
+  let best = { cols: 1, size: 0 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const size = Math.min(W / cols, (H / rows) * 16 / 9);
+    if (size > best.size) best = { cols, size };
+  }
+  grid.style.setProperty('--cols', best.cols);
+  grid.style.setProperty('--rows', Math.ceil(n / best.cols));
+  let empty = grid.querySelector('.empty');
+  if (tiles.size === 0 && !isBeam) {
+    if (!empty) {
+      empty = document.createElement('p');
+      empty.className = 'empty';
+      empty.textContent = 'Nobody else is here yet. Share a link to this room.';
+      grid.append(empty);
+    }
+  } else if (empty) {
+    empty.remove();
+  }
+}
+
+function renderParticipants(self, remote) {
+  const list = $('#participants');
+  const people = self ? [{ ...self, you: true }, ...remote] : remote;
+  list.replaceChildren(...people.map(p => {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.textContent = p.identity + (p.you ? ' (you)' : '');
+    const role = document.createElement('span');
+    role.className = 'role';
+    role.textContent = p.role + (p.audio ? '' : ' · muted');
+    li.append(name, role);
+    return li;
+  }));
+  $('#people-count').textContent = `(${people.length})`;
+}
+
+client.store.subscribe(render, s => [s.peers, s.tracks, s.localTracks, s.localPeer, s.connection]);
+client.store.subscribe(conn => { $('#status').textContent = conn; }, selectConnection);
+client.store.subscribe(err => {
+  if (!err) return;
+  showError(err);
+  // The beam worker watches window.roomcast.error and reloads; people get
+  // the lobby back with a Rejoin button.
+  if (!isBeam && !$('#stage').hidden) backToLobby(`Disconnected from “${room}”`);
+}, selectError);
+addEventListener('resize', layout);
+setup();

@@ -1,0 +1,313 @@
+// roomcast browser SDK (ES module).
+//
+//   import { createClient, selectRemotePeers } from '/sdk/roomcast.js';
+//   const client = createClient();
+//   client.store.subscribe(peers => render(peers), selectRemotePeers);
+//   await client.actions.join({ room: 'demo', token });
+//   await client.actions.publish({ audio: true, video: true });
+//
+// Actions return promises that reject with a RoomcastError {code, message}.
+// The store holds plain immutable objects: every change replaces what
+// changed, so selectors can be compared by reference.
+
+const PROTOCOL_VERSION = 1;
+
+/** Seed enum: the state of a recording. */
+export const RecordingState = Object.freeze({
+  NONE: 'none', STARTING: 'starting', STARTED: 'started', STOPPED: 'stopped', FAILED: 'failed',
+});
+
+/** Seed enum: the state of RTMP streaming. */
+export const StreamingState = Object.freeze({
+  NONE: 'none', STARTING: 'starting', STARTED: 'started', STOPPED: 'stopped', FAILED: 'failed',
+});
+
+/** Connection states of a client. */
+export const ConnectionState = Object.freeze({
+  IDLE: 'idle', CONNECTING: 'connecting', CONNECTED: 'connected',
+  DISCONNECTED: 'disconnected', FAILED: 'failed',
+});
+
+/** An error with a machine-readable code (the server's codes) and a message a person can act on. */
+export class RoomcastError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'RoomcastError';
+    this.code = code;
+  }
+}
+
+const idle = { running: false, state: 'none' };
+
+const initialState = Object.freeze({
+  connection: ConnectionState.IDLE,
+  error: null,        // {code, message} of the last fatal error
+  room: null,
+  localPeer: null,    // {id, identity, role, audio, video}
+  peers: {},          // visible remote peers by id
+  tracks: {},         // remote tracks by id: {id, peerId, kind, track, stream}
+  localTracks: {},    // own tracks by kind: {id, kind, track, enabled}
+  beam: { rtmp: { ...idle, destinations: [] }, recording: { browser: idle, server: idle } },
+});
+
+// Selectors.
+export const selectConnection = s => s.connection;
+export const selectIsConnected = s => s.connection === ConnectionState.CONNECTED;
+export const selectError = s => s.error;
+export const selectRoom = s => s.room;
+export const selectLocalPeer = s => s.localPeer;
+export const selectPeers = s => (s.localPeer ? [s.localPeer, ...Object.values(s.peers)] : Object.values(s.peers));
+export const selectRemotePeers = s => Object.values(s.peers);
+export const selectTracks = s => Object.values(s.tracks);
+export const selectLocalTracks = s => s.localTracks;
+/** selectTracksByPeer(id) is a selector of that peer's remote tracks. */
+export const selectTracksByPeer = peerId => s => Object.values(s.tracks).filter(t => t.peerId === peerId);
+/** {browser, server}: the composite (beam) recording and the SFU track recording. */
+export const selectRecordingState = s => s.beam.recording;
+/** {running, startedAt, state, error, destinations}. */
+export const selectRTMPState = s => s.beam.rtmp;
+
+function shallowEqual(a, b) {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every(k => Object.is(a[k], b[k]));
+}
+
+function createStore() {
+  let state = initialState;
+  const subs = new Set();
+  return {
+    getState(selector) { return selector ? selector(state) : state; },
+    /** Calls cb(value, previous) whenever selector(state) changes (shallowly); returns an unsubscribe function. */
+    subscribe(cb, selector = s => s) {
+      const sub = { cb, selector, last: selector(state) };
+      subs.add(sub);
+      return () => subs.delete(sub);
+    },
+    update(fn) {
+      state = Object.freeze({ ...state, ...fn(state) });
+      for (const sub of [...subs]) {
+        const value = sub.selector(state);
+        if (shallowEqual(value, sub.last)) continue;
+        const prev = sub.last;
+        sub.last = value;
+        try { sub.cb(value, prev); } catch (e) { console.error('roomcast: subscriber failed', e); }
+      }
+    },
+  };
+}
+
+function defaultURL() {
+  const u = new URL('/rtc', import.meta.url);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.href;
+}
+
+const without = (obj, pred) => Object.fromEntries(Object.entries(obj).filter(([k, v]) => !pred(k, v)));
+
+/**
+ * createClient returns {actions, store, pc}. options.url is the signaling
+ * WebSocket (default: /rtc on the server that served this SDK);
+ * options.rtcConfig is passed to RTCPeerConnection.
+ */
+export function createClient(options = {}) {
+  const store = createStore();
+  const url = options.url || defaultURL();
+  const client = { store, pc: null, actions: null };
+  let ws = null;
+  let nextID = 1;
+  const pending = new Map();      // request id → {resolve, reject}
+  let joinWaiter = null;          // {resolve, reject} until `joined`
+  let remoteCandidates = [];      // server candidates that arrived before the offer
+  let negotiation = Promise.resolve(); // serialises offers
+
+  const send = msg => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); };
+
+  function request(msg) {
+    const id = nextID++;
+    return new Promise((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      send({ ...msg, id });
+    });
+  }
+
+  function fail(code, message) {
+    const err = new RoomcastError(code, message);
+    store.update(() => ({ connection: ConnectionState.FAILED, error: { code, message } }));
+    if (joinWaiter) { joinWaiter.reject(err); joinWaiter = null; }
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    teardown();
+    return err;
+  }
+
+  function teardown() {
+    if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); ws = null; }
+    if (client.pc) { client.pc.close(); client.pc = null; }
+    for (const t of Object.values(store.getState().localTracks)) t.track.stop();
+    store.update(() => ({ tracks: {}, localTracks: {}, peers: {} }));
+  }
+
+  function newPeerConnection() {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', ...(options.rtcConfig || {}) });
+    pc.onicecandidate = e => { if (e.candidate) send({ type: 'candidate', candidate: e.candidate.toJSON() }); };
+    pc.ontrack = e => {
+      const stream = e.streams[0];
+      if (!stream) return;
+      const track = e.track;
+      const entry = Object.freeze({ id: track.id, peerId: stream.id, kind: track.kind, track, stream });
+      store.update(s => ({ tracks: { ...s.tracks, [track.id]: entry } }));
+      const drop = () => store.update(s => ({ tracks: without(s.tracks, k => k === track.id) }));
+      track.addEventListener('ended', drop);
+      stream.addEventListener('removetrack', ev => { if (ev.track === track) drop(); });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed' && client.pc === pc) fail('unavailable', 'media connection to the server failed (UDP blocked?)');
+    };
+    return pc;
+  }
+
+  async function applyOffer(sdp) {
+    const pc = client.pc;
+    if (!pc) return;
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    for (const c of remoteCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    send({ type: 'answer', sdp: pc.localDescription.sdp });
+  }
+
+  function onMessage(m) {
+    switch (m.type) {
+      case 'joined':
+        store.update(() => ({
+          connection: ConnectionState.CONNECTED,
+          localPeer: Object.freeze(m.self),
+          peers: Object.fromEntries((m.peers || []).map(p => [p.id, Object.freeze(p)])),
+        }));
+        if (joinWaiter) { joinWaiter.resolve(m.self); joinWaiter = null; }
+        break;
+      case 'offer':
+        negotiation = negotiation.then(() => applyOffer(m.sdp)).catch(e => fail('internal', `negotiation failed: ${e.message}`));
+        break;
+      case 'candidate':
+        if (client.pc && client.pc.remoteDescription) client.pc.addIceCandidate(m.candidate).catch(() => {});
+        else remoteCandidates.push(m.candidate);
+        break;
+      case 'peer-joined':
+      case 'peer-updated':
+        store.update(s => ({ peers: { ...s.peers, [m.peer.id]: Object.freeze(m.peer) } }));
+        break;
+      case 'peer-left':
+        store.update(s => ({
+          peers: without(s.peers, k => k === m.id),
+          tracks: without(s.tracks, (_, t) => t.peerId === m.id),
+        }));
+        break;
+      case 'state':
+        store.update(() => ({ beam: Object.freeze(m.beam) }));
+        break;
+      case 'ok': {
+        const p = pending.get(m.id);
+        if (p) { pending.delete(m.id); p.resolve(m); }
+        break;
+      }
+      case 'error': {
+        const p = m.id && pending.get(m.id);
+        if (p) { pending.delete(m.id); p.reject(new RoomcastError(m.code, m.message)); } else fail(m.code, m.message);
+        break;
+      }
+    }
+  }
+
+  /** join connects to room with a join token; resolves with the local peer. */
+  function join({ room, token }) {
+    if (!room || !token) return Promise.reject(new RoomcastError('invalid_argument', 'join needs room and token'));
+    if (ws) return Promise.reject(new RoomcastError('conflict', 'already joined; leave first'));
+    store.update(() => ({ ...initialState, connection: ConnectionState.CONNECTING, room }));
+    remoteCandidates = [];
+    negotiation = Promise.resolve();
+    client.pc = newPeerConnection();
+    return new Promise((resolve, reject) => {
+      joinWaiter = { resolve, reject };
+      ws = new WebSocket(url);
+      ws.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token });
+      ws.onmessage = e => {
+        let m;
+        try { m = JSON.parse(e.data); } catch { return; }
+        onMessage(m);
+      };
+      ws.onclose = e => {
+        ws = null;
+        if (store.getState().connection === ConnectionState.FAILED) return;
+        fail('unavailable', `connection to the server closed${e.reason ? ': ' + e.reason : ''}`);
+      };
+    });
+  }
+
+  /**
+   * publish sends the camera and/or mic. options.stream may carry tracks to
+   * send; otherwise getUserMedia is asked (video 640x360 by default, or
+   * options.videoConstraints).
+   */
+  async function publish({ audio = true, video = true, stream, videoConstraints } = {}) {
+    const pc = client.pc;
+    if (!pc || store.getState().connection !== ConnectionState.CONNECTED) {
+      throw new RoomcastError('unavailable', 'join a room before publishing');
+    }
+    const media = stream || await navigator.mediaDevices.getUserMedia({
+      audio,
+      video: video && (videoConstraints || { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } }),
+    }).catch(e => { throw new RoomcastError('permission_denied', `camera/microphone: ${e.message}`); });
+    const tracks = media.getTracks().filter(t => (t.kind === 'audio' ? audio : video));
+    // Tracks are added before asking: the server's next offer carries the
+    // receive slots they attach to (docs/PROTOCOL.md).
+    const senders = tracks.map(t => pc.addTrack(t, media));
+    try {
+      await request({ type: 'publish', audio: tracks.some(t => t.kind === 'audio'), video: tracks.some(t => t.kind === 'video') });
+    } catch (e) {
+      for (const s of senders) { try { pc.removeTrack(s); } catch { /* closed */ } }
+      if (!stream) tracks.forEach(t => t.stop());
+      throw e;
+    }
+    store.update(s => ({
+      localTracks: { ...s.localTracks, ...Object.fromEntries(tracks.map(t => [t.kind, Object.freeze({ id: t.id, kind: t.kind, track: t, enabled: t.enabled })])) },
+      localPeer: Object.freeze({ ...s.localPeer, audio: s.localPeer.audio || tracks.some(t => t.kind === 'audio'), video: s.localPeer.video || tracks.some(t => t.kind === 'video') }),
+    }));
+    return media;
+  }
+
+  function setEnabled(kind, enabled) {
+    const s = store.getState();
+    const local = s.localTracks[kind];
+    if (!local) return;
+    local.track.enabled = enabled;
+    store.update(st => ({
+      localTracks: { ...st.localTracks, [kind]: Object.freeze({ ...local, enabled }) },
+      localPeer: Object.freeze({ ...st.localPeer, [kind]: enabled }),
+    }));
+    const peer = store.getState().localPeer;
+    send({ type: 'media', audio: !!peer.audio, video: !!peer.video });
+  }
+
+  /** leave ends the session; the store returns to idle with connection 'disconnected'. */
+  function leave() {
+    send({ type: 'leave' });
+    const err = new RoomcastError('unavailable', 'left the room');
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    teardown();
+    store.update(() => ({ connection: ConnectionState.DISCONNECTED, localPeer: null }));
+  }
+
+  client.actions = {
+    join,
+    publish,
+    setAudioEnabled: enabled => setEnabled('audio', enabled),
+    setVideoEnabled: enabled => setEnabled('video', enabled),
+    leave,
+  };
+  return client;
+}

@@ -1,0 +1,159 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumFlags are what Debian's Chromium needs as root on a closed network,
+// with fake camera and mic and audio that plays without a gesture.
+var chromiumFlags = []chromedp.ExecAllocatorOption{
+	chromedp.ExecPath("chromium"),
+	chromedp.Flag("headless", "new"),
+	chromedp.NoSandbox,
+	chromedp.DisableGPU,
+	chromedp.NoFirstRun,
+	chromedp.NoDefaultBrowserCheck,
+	chromedp.Flag("disable-background-networking", true),
+	chromedp.Flag("disable-component-update", true),
+	chromedp.Flag("disable-sync", true),
+	chromedp.Flag("disable-dev-shm-usage", true),
+	chromedp.Flag("use-fake-ui-for-media-stream", true),
+	chromedp.Flag("use-fake-device-for-media-stream", true),
+	chromedp.Flag("allow-loopback-in-peer-connection", true),
+	chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+	chromedp.Flag("disable-background-timer-throttling", true),
+	chromedp.Flag("disable-renderer-backgrounding", true),
+	chromedp.Flag("disable-backgrounding-occluded-windows", true),
+	chromedp.WindowSize(1280, 720),
+}
+
+// newBrowser starts one Chromium for the test; pages are its tabs.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	need(t, "chromium")
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromiumFlags...)
+	t.Cleanup(cancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	// The first action on the browser context starts Chromium; it must not
+	// run under a timeout, which would end the browser with it.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void]("1")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// newPage opens a tab at url.
+func newPage(t *testing.T, browser context.Context, url string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate %s: %v", url, err)
+	}
+	return ctx
+}
+
+// eval runs JavaScript in the page, awaiting a returned promise, and decodes
+// the result into out.
+func eval(t *testing.T, page context.Context, js string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(page, 10*time.Second)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("eval %q: %v", js, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("eval %q: decode %s: %v", js, raw, err)
+	}
+}
+
+// waitJS polls a JavaScript boolean expression until it is true.
+func waitJS(t *testing.T, page context.Context, timeout time.Duration, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		eval(t, page, "!!("+expr+")", &ok)
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			var state any
+			eval(t, page, "JSON.stringify({roomcast: window.roomcast && {joined: window.roomcast.joined, error: window.roomcast.error}, body: document.body.innerText.slice(0, 300)})", &state)
+			t.Fatalf("timed out after %v waiting for %s; page: %v", timeout, expr, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// mediaStats counts the remote video tracks with decoded frames and the
+// remote audio tracks with received samples, from the page's getStats.
+type mediaStats struct {
+	Video int `json:"video"`
+	Audio int `json:"audio"`
+}
+
+const statsJS = `(async () => {
+  const pc = window.roomcast && window.roomcast.client && window.roomcast.client.pc;
+  const r = {video: 0, audio: 0};
+  if (!pc) return r;
+  (await pc.getStats()).forEach(s => {
+    if (s.type !== 'inbound-rtp') return;
+    if (s.kind === 'video' && s.framesDecoded > 0) r.video++;
+    if (s.kind === 'audio' && s.totalSamplesReceived > 0) r.audio++;
+  });
+  return r;
+})()`
+
+func stats(t *testing.T, page context.Context) mediaStats {
+	t.Helper()
+	var s mediaStats
+	eval(t, page, statsJS, &s)
+	return s
+}
+
+// waitMedia waits until the page decodes video and audio from n peers and
+// returns how long that took.
+func waitMedia(t *testing.T, page context.Context, n int, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		s := stats(t, page)
+		if s.Video >= n && s.Audio >= n {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("after %v the page decodes %+v, want %d of each", timeout, s, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// screenshot saves the page as PNG under the artifacts dir and returns it.
+func screenshot(t *testing.T, page context.Context, name string) []byte {
+	t.Helper()
+	png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("ROOMCAST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "roomcast-artifacts")
+	}
+	os.MkdirAll(dir, 0o755)
+	path := filepath.Join(dir, fmt.Sprintf("%s.png", name))
+	if err := os.WriteFile(path, png, 0o644); err == nil {
+		t.Logf("screenshot: %s", path)
+	}
+	return png
+}

@@ -1,0 +1,192 @@
+// Package e2e holds end-to-end tests that run the real roomcast binary and
+// drive Debian's Chromium against it. They are skipped with -short; locally a
+// missing tool skips with the reason, with CI=true it fails.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the roomcast binary built once for all tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "roomcast-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "roomcast")
+		out, err := exec.Command("go", "build", "-o", binary, "../cmd/roomcast").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build roomcast: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// need skips (locally) or fails (CI=true) when a tool is missing, and skips
+// in -short mode.
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test; skipped with -short")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required in CI: %v (run make test, which installs it)", tool, err)
+			}
+			t.Skipf("%s not installed: %v", tool, err)
+		}
+	}
+}
+
+// server is a running `roomcast serve` child process.
+type server struct {
+	URL  string // http://127.0.0.1:port
+	data string
+	cmd  *exec.Cmd
+
+	mu   sync.Mutex
+	logs strings.Builder
+}
+
+// startServer runs roomcast serve on free ports and waits for /healthz.
+func startServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	s := &server{data: t.TempDir()}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0",
+		"--data", s.data, "--log-format", "json", "--log-level", "debug"}, extra...)
+	s.cmd = exec.Command(binary, args...)
+	s.cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go s.scan(stderr, addr)
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case a := <-addr:
+		s.URL = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("roomcast serve did not report its address; log:\n%s", s.Logs())
+	}
+	waitFor(t, 10*time.Second, "healthz", func() bool {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return s
+}
+
+// scan keeps the log and reports the address from the "listening" line.
+func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		s.mu.Lock()
+		s.logs.WriteString(line + "\n")
+		s.mu.Unlock()
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			select {
+			case addr <- rec.Addr:
+			default:
+			}
+		}
+	}
+}
+
+// Logs returns everything the server has logged so far.
+func (s *server) Logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logs.String()
+}
+
+// stop sends SIGTERM, waits, and kills by pid if the server hangs.
+func (s *server) stop(t *testing.T) {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("roomcast serve exited with %v; log tail:\n%s", err, tail(s.Logs(), 20))
+		}
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+		t.Errorf("roomcast serve did not stop within 10 s of SIGTERM")
+	}
+}
+
+// token runs `roomcast token` against the server's data dir.
+func (s *server) token(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"token", "--data", s.data}, args...)...)
+	cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("roomcast token %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (s *server) joinToken(t *testing.T, room, identity, role string) string {
+	return s.token(t, "--room", room, "--identity", identity, "--role", role)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// testContext is a context that ends with the test.
+func testContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
