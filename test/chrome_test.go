@@ -51,12 +51,12 @@ func newBrowser(t *testing.T) context.Context {
 	return bctx
 }
 
-// newPage opens a tab at url.
+// newPage opens a tab with a 1280x720 viewport at url.
 func newPage(t *testing.T, browser context.Context, url string) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 720), chromedp.Navigate(url)); err != nil {
 		t.Fatalf("navigate %s: %v", url, err)
 	}
 	return ctx
@@ -136,6 +136,14 @@ func waitMedia(t *testing.T, page context.Context, n int, timeout time.Duration)
 			t.Fatalf("after %v the page decodes %+v, want %d of each", timeout, s, n)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// resize sets the page's viewport.
+func resize(t *testing.T, page context.Context, w, h int64) {
+	t.Helper()
+	if err := chromedp.Do(page, chromedp.EmulateViewport(w, h)); err != nil {
+		t.Fatalf("resize to %dx%d: %v", w, h, err)
 	}
 }
 

@@ -48,15 +48,26 @@ func TestMeetingPeersSeeAndHearEachOther(t *testing.T) {
 	if d > 3*time.Second {
 		t.Errorf("late joiner took %v to decode both peers, want within 3 s", d)
 	}
-	// Everyone sees everyone's name on a tile.
-	for name, page := range map[string]context.Context{"alice": alice, "bob": bob, "carol": carol} {
+	// The earlier peers get the newcomer too, and everyone sees everyone's
+	// name on a tile.
+	for _, page := range []context.Context{alice, bob, carol} {
+		waitMedia(t, page, 2, 10*time.Second)
 		waitJS(t, page, 5*time.Second, `(() => {
 			const names = [...document.querySelectorAll('.tile .name')].map(e => e.textContent);
 			return ['alice', 'bob', 'carol'].every(n => names.some(x => x.includes(n)));
 		})()`)
-		_ = name
 	}
 	screenshot(t, alice, "meeting-host-1280x720")
+
+	// Muting the mic shows on the others' tile of that peer.
+	if err := chromedp.Do(bob, chromedp.Click(chromedp.CSS("#toggle-mic"))); err != nil {
+		t.Fatalf("mute: %v", err)
+	}
+	waitJS(t, alice, 5*time.Second, `[...document.querySelectorAll('.tile')].some(t =>
+		t.querySelector('.name').textContent === 'bob' && t.classList.contains('no-audio'))`)
+	waitJS(t, bob, 5*time.Second, `document.querySelector('#toggle-mic').getAttribute('aria-pressed') === 'true'`)
+	resize(t, carol, 640, 360)
+	screenshot(t, carol, "meeting-guest-640x360")
 
 	// Leaving removes the tile from the others.
 	if err := chromedp.Do(carol, chromedp.Click(chromedp.CSS("#leave"))); err != nil {

@@ -153,7 +153,7 @@ function updateTile(id, { peer, tracks, local }) {
     const video = tile.querySelector('video');
     video.muted = local;
     if (!local) watchFirstFrame(video);
-    $('#grid').append(tile);
+    if (local) $('#grid').prepend(tile); else $('#grid').append(tile);
     tiles.set(id, tile);
   }
   tile.querySelector('.name').textContent = local ? `${peer.identity} (you)` : peer.identity;
