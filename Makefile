@@ -51,7 +51,7 @@ check: ## gofmt, vet, staticcheck, race tests, tidy
 
 bench: build ## SFU forwarding cost and browser join latency (docs/BENCHMARKS.md)
 	go run ./cmd/sfubench
-	CI=true go test -run '^$$' -bench . -benchtime 5x ./test/
+	CI=true go test -run '^$$' -bench JoinToFirstFrame -benchtime 10x ./test/
 
 clean: ## remove build output
 	rm -rf bin

@@ -36,7 +36,7 @@ var chromiumFlags = []chromedp.ExecAllocatorOption{
 }
 
 // newBrowser starts one Chromium for the test; pages are its tabs.
-func newBrowser(t *testing.T) context.Context {
+func newBrowser(t testing.TB) context.Context {
 	t.Helper()
 	need(t, "chromium")
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromiumFlags...)
@@ -52,7 +52,7 @@ func newBrowser(t *testing.T) context.Context {
 }
 
 // newPage opens a tab with a 1280x720 viewport at url.
-func newPage(t *testing.T, browser context.Context, url string) context.Context {
+func newPage(t testing.TB, browser context.Context, url string) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
@@ -64,7 +64,7 @@ func newPage(t *testing.T, browser context.Context, url string) context.Context 
 
 // eval runs JavaScript in the page, awaiting a returned promise, and decodes
 // the result into out.
-func eval(t *testing.T, page context.Context, js string, out any) {
+func eval(t testing.TB, page context.Context, js string, out any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(page, 10*time.Second)
 	defer cancel()
@@ -78,7 +78,7 @@ func eval(t *testing.T, page context.Context, js string, out any) {
 }
 
 // waitJS polls a JavaScript boolean expression until it is true.
-func waitJS(t *testing.T, page context.Context, timeout time.Duration, expr string) {
+func waitJS(t testing.TB, page context.Context, timeout time.Duration, expr string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -115,7 +115,7 @@ const statsJS = `(async () => {
   return r;
 })()`
 
-func stats(t *testing.T, page context.Context) mediaStats {
+func stats(t testing.TB, page context.Context) mediaStats {
 	t.Helper()
 	var s mediaStats
 	eval(t, page, statsJS, &s)
@@ -124,7 +124,7 @@ func stats(t *testing.T, page context.Context) mediaStats {
 
 // waitMedia waits until the page decodes video and audio from n peers and
 // returns how long that took.
-func waitMedia(t *testing.T, page context.Context, n int, timeout time.Duration) time.Duration {
+func waitMedia(t testing.TB, page context.Context, n int, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -140,7 +140,7 @@ func waitMedia(t *testing.T, page context.Context, n int, timeout time.Duration)
 }
 
 // resize sets the page's viewport.
-func resize(t *testing.T, page context.Context, w, h int64) {
+func resize(t testing.TB, page context.Context, w, h int64) {
 	t.Helper()
 	if err := chromedp.Do(page, chromedp.EmulateViewport(w, h)); err != nil {
 		t.Fatalf("resize to %dx%d: %v", w, h, err)
@@ -148,7 +148,7 @@ func resize(t *testing.T, page context.Context, w, h int64) {
 }
 
 // screenshot saves the page as PNG under the artifacts dir and returns it.
-func screenshot(t *testing.T, page context.Context, name string) []byte {
+func screenshot(t testing.TB, page context.Context, name string) []byte {
 	t.Helper()
 	png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
 	if err != nil {

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // need skips (locally) or fails (CI=true) when a tool is missing, and skips
 // in -short mode.
-func need(t *testing.T, tools ...string) {
+func need(t testing.TB, tools ...string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test; skipped with -short")
@@ -69,7 +69,7 @@ type server struct {
 }
 
 // startServer runs roomcast serve on free ports and waits for /healthz.
-func startServer(t *testing.T, extra ...string) *server {
+func startServer(t testing.TB, extra ...string) *server {
 	t.Helper()
 	s := &server{data: t.TempDir()}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0",
@@ -133,7 +133,7 @@ func (s *server) Logs() string {
 }
 
 // stop sends SIGTERM, waits, and kills by pid if the server hangs.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
@@ -150,7 +150,7 @@ func (s *server) stop(t *testing.T) {
 }
 
 // token runs `roomcast token` against the server's data dir.
-func (s *server) token(t *testing.T, args ...string) string {
+func (s *server) token(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"token", "--data", s.data}, args...)...)
 	cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")
@@ -161,11 +161,11 @@ func (s *server) token(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func (s *server) joinToken(t *testing.T, room, identity, role string) string {
+func (s *server) joinToken(t testing.TB, room, identity, role string) string {
 	return s.token(t, "--room", room, "--identity", identity, "--role", role)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -185,7 +185,7 @@ func tail(s string, n int) string {
 }
 
 // testContext is a context that ends with the test.
-func testContext(t *testing.T, d time.Duration) context.Context {
+func testContext(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

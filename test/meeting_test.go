@@ -18,14 +18,10 @@ func meetURL(s *server, room, token string) string {
 }
 
 // joinPage opens the meeting app as identity and clicks Join.
-func joinPage(t *testing.T, s *server, browser context.Context, room, identity, role string) context.Context {
+func joinPage(t testing.TB, s *server, browser context.Context, room, identity, role string) context.Context {
 	t.Helper()
 	page := newPage(t, browser, meetURL(s, room, s.joinToken(t, room, identity, role)))
-	ctx, cancel := context.WithTimeout(page, 15*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#join"))); err != nil {
-		t.Fatalf("%s: click join: %v", identity, err)
-	}
+	clickJoin(t, page)
 	return page
 }
 

@@ -44,20 +44,27 @@ func main() {
 }
 
 func run(bin, subs string, window, warmup time.Duration, bitrate int) error {
-	fmt.Printf("SFU forwarding cost: 1 publisher (VP8 %d kbit/s + Opus), N subscribers; server CPU over %v\n\n", bitrate/1000, window)
-	fmt.Println("| subscribers | forwarded tracks | server CPU (% of a core) | CPU per forwarded track | packets delivered/s |")
+	fmt.Printf("SFU forwarding cost: 1 publisher (VP8 %d kbit/s + Opus), N subscribers; server CPU over %v\n", bitrate/1000, window)
+	fmt.Println("Marginal cost = (CPU with N subscribers - CPU with none) / forwarded tracks.")
+	fmt.Println()
+	base, err := measure(bin, 0, window, warmup, bitrate)
+	if err != nil {
+		return err
+	}
+	fmt.Println("| subscribers | forwarded tracks | server CPU (% of a core) | marginal CPU per forwarded track (% of a core) | packets delivered/s |")
 	fmt.Println("|---|---|---|---|---|")
+	fmt.Printf("| 0 (publisher only) | 0 | %.1f | - | 0 |\n", base.cpu)
 	for _, f := range strings.Split(subs, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return fmt.Errorf("--subscribers: %w", err)
+		if err != nil || n < 1 {
+			return fmt.Errorf("--subscribers: %q is not a positive count", f)
 		}
 		r, err := measure(bin, n, window, warmup, bitrate)
 		if err != nil {
 			return err
 		}
 		tracks := 2 * n
-		fmt.Printf("| %d | %d | %.1f | %.2f | %.0f |\n", n, tracks, r.cpu, r.cpu/float64(tracks), r.pps)
+		fmt.Printf("| %d | %d | %.1f | %.3f | %.0f |\n", n, tracks, r.cpu, (r.cpu-base.cpu)/float64(tracks), r.pps)
 	}
 	return nil
 }
