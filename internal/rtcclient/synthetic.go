@@ -9,9 +9,10 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// Synthetic describes a made-up VP8 + Opus stream: payload bytes the SFU
+// Synthetic describes a made-up video + Opus stream: payload bytes the SFU
 // forwards without looking inside, at realistic sizes and rates.
 type Synthetic struct {
+	VideoCodec   string        // MIME type; "" means VP8 (H.264 is accepted too)
 	VideoBitrate int           // bits per second; 0 means 1 Mbit/s
 	FrameRate    int           // video frames per second; 0 means 30
 	AudioFrame   time.Duration // Opus frame duration; 0 means 20 ms
@@ -27,11 +28,14 @@ func PublishSynthetic(ctx context.Context, c *Client, s Synthetic) (<-chan struc
 	if s.FrameRate == 0 {
 		s.FrameRate = 30
 	}
+	if s.VideoCodec == "" {
+		s.VideoCodec = webrtc.MimeTypeVP8
+	}
 	if s.AudioFrame == 0 {
 		s.AudioFrame = 20 * time.Millisecond
 	}
 	stream := "synthetic-" + c.Self().ID
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", stream)
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: s.VideoCodec, ClockRate: 90000}, "video", stream)
 	if err != nil {
 		return nil, err
 	}

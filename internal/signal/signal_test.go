@@ -89,11 +89,16 @@ func (ts *testServer) dial(t *testing.T, roomName, identity string, role room.Ro
 	return c
 }
 
-// publish sends a synthetic VP8 and Opus stream from c until the test ends.
-func publish(t *testing.T, c *rtcclient.Client) {
+// publish sends a synthetic video (VP8 unless codec says) and Opus stream
+// from c until the test ends.
+func publish(t *testing.T, c *rtcclient.Client, codec ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	done, err := rtcclient.PublishSynthetic(ctx, c, rtcclient.Synthetic{VideoBitrate: 300_000})
+	s := rtcclient.Synthetic{VideoBitrate: 300_000}
+	if len(codec) > 0 {
+		s.VideoCodec = codec[0]
+	}
+	done, err := rtcclient.PublishSynthetic(ctx, c, s)
 	if err != nil {
 		cancel()
 		t.Fatalf("publish: %v", err)
@@ -141,6 +146,40 @@ func TestForwardingAndRenegotiation(t *testing.T) {
 		_, ok := sub.Peers()[pub.Self().ID]
 		return !ok
 	})
+}
+
+func TestH264IsForwarded(t *testing.T) {
+	ts := newTestServer(t)
+	codecs := make(chan string, 2)
+	sub := rtcclient.Options{URL: ts.url, Room: "h264", Token: ts.token(t, "h264", "sub", room.Guest),
+		OnTrack: func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			codecs <- tr.Codec().MimeType
+			for {
+				if _, _, err := tr.ReadRTP(); err != nil {
+					return
+				}
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rtcclient.Dial(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	publish(t, ts.dial(t, "h264", "pub", room.Host, nil), webrtc.MimeTypeH264)
+	got := map[string]bool{}
+	for len(got) < 2 {
+		select {
+		case m := <-codecs:
+			got[m] = true
+		case <-ctx.Done():
+			t.Fatalf("subscriber got tracks %v, want H264 and Opus", got)
+		}
+	}
+	if !got[webrtc.MimeTypeH264] || !got[webrtc.MimeTypeOpus] {
+		t.Errorf("subscriber got %v, want H264 and Opus", got)
+	}
 }
 
 func TestJoinRefused(t *testing.T) {
