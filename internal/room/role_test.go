@@ -1,6 +1,9 @@
 package room
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRolePermissions(t *testing.T) {
 	tests := []struct {
@@ -29,5 +32,16 @@ func TestRolePermissions(t *testing.T) {
 	}
 	if (Role("admin")).Permissions() != (Permissions{}) {
 		t.Error("unknown role has permissions")
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"demo": true, "with space": true, "ünïcode": true, "a/b": true,
+		"": false, strings.Repeat("x", 129): false, "tab\there": false, "\xff": false,
+	} {
+		if err := ValidateName(name); (err == nil) != ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", name, err, ok)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/sfu"
 )
 
@@ -69,8 +70,9 @@ func (m *ClientMessage) validate() error {
 		switch {
 		case m.V != Version:
 			return invalid("join: v must be %d, got %d", Version, m.V)
-		case m.Room == "" || len(m.Room) > 128:
-			return invalid("join: room must be 1 to 128 characters")
+		case room.ValidateName(m.Room) != nil:
+			_, msg := rcerr.Public(room.ValidateName(m.Room))
+			return invalid("join: %s", msg)
 		case m.Token == "":
 			return invalid("join: token is required")
 		}

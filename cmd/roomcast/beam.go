@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+const beamUsage = `Usage:
+  roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--meeting-url URL]
+  roomcast beam stop   --room R
+  roomcast beam status --room R
+
+Common flags: --server URL (or ROOMCAST_SERVER), --token T (or ROOMCAST_TOKEN;
+else a short-lived management token is signed with the secret of --data or
+ROOMCAST_SECRET).
+`
+
+// maxRTMP is the number of --rtmp URLs the API accepts.
+const maxRTMP = 3
+
+// beamTokenTTL is how long a token minted for one beam command lives.
+const beamTokenTTL = 5 * time.Minute
+
+// beamArgs is a parsed beam command line.
+type beamArgs struct {
+	action string // start, stop or status
+	room   string
+	server string
+	token  string
+	data   string
+	params roomcast.StartParams
+}
+
+// rtmpList collects repeated --rtmp flags. It never prints its URLs (they
+// hold stream keys), and it does not reject a fourth URL in Set because the
+// flag package would echo the value in its error.
+type rtmpList []string
+
+func (l *rtmpList) String() string {
+	if l == nil || len(*l) == 0 {
+		return ""
+	}
+	return strconv.Itoa(len(*l)) + " URL(s)"
+}
+
+func (l *rtmpList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// beam runs "roomcast beam start|stop|status" against a server's /v1 API
+// and prints the room's beam state as JSON on stdout.
+func beam(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, err := parseBeamArgs(args, stderr, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if a.token == "" {
+		if a.token, err = mintManagementToken(a.data); err != nil {
+			return err
+		}
+	}
+	c := roomcast.NewClient(a.server, a.token)
+	var st roomcast.BeamState
+	switch a.action {
+	case "start":
+		st, err = c.StartRTMPOrRecording(ctx, a.room, a.params)
+	case "stop":
+		st, err = c.StopRTMPAndRecording(ctx, a.room)
+	default:
+		st, err = c.BeamState(ctx, a.room)
+	}
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("beam: encode state: %w", err)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", b)
+	return err
+}
+
+// parseBeamArgs parses the action and its flags; getenv supplies the
+// ROOMCAST_SERVER and ROOMCAST_TOKEN defaults.
+func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) (beamArgs, error) {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, beamUsage)
+		return beamArgs{}, errors.New("beam: an action is required: start, stop or status")
+	}
+	a := beamArgs{action: args[0]}
+	switch a.action {
+	case "start", "stop", "status":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stderr, beamUsage)
+		return beamArgs{}, flag.ErrHelp
+	default:
+		fmt.Fprint(stderr, beamUsage)
+		return beamArgs{}, fmt.Errorf("beam: unknown action %q (want start, stop or status)", a.action)
+	}
+	fs := flag.NewFlagSet("beam "+a.action, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&a.room, "room", "", "room name (required)")
+	fs.StringVar(&a.server, "server", envOr(getenv, "ROOMCAST_SERVER", "http://localhost:7880"), "server base URL (or set ROOMCAST_SERVER)")
+	// The token's default is applied after parsing so that -help never prints it.
+	fs.StringVar(&a.token, "token", "", "management or host token (or set ROOMCAST_TOKEN)")
+	fs.StringVar(&a.data, "data", "./roomcast-data", "data directory holding the secret, used when no token is given (or set ROOMCAST_SECRET)")
+	var rtmp rtmpList
+	var resolution string
+	if a.action == "start" {
+		fs.Var(&rtmp, "rtmp", "RTMP(S) ingest URL rtmp://host[:port]/app/KEY; repeat for up to 3")
+		fs.BoolVar(&a.params.Record, "record", false, "also record to a file")
+		fs.StringVar(&resolution, "resolution", "", "output size WxH (default 1280x720)")
+		fs.StringVar(&a.params.MeetingURL, "meeting-url", "", "page the bot opens (default: the server's meeting app)")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return beamArgs{}, err
+	}
+	if fs.NArg() > 0 {
+		return beamArgs{}, fmt.Errorf("beam %s: unexpected argument %q", a.action, fs.Arg(0))
+	}
+	if a.room == "" {
+		return beamArgs{}, fmt.Errorf("beam %s: --room is required", a.action)
+	}
+	if a.token == "" {
+		a.token = getenv("ROOMCAST_TOKEN")
+	}
+	if len(rtmp) > maxRTMP {
+		return beamArgs{}, fmt.Errorf("beam start: at most %d --rtmp URLs, got %d", maxRTMP, len(rtmp))
+	}
+	a.params.RTMPURLs = rtmp
+	if resolution != "" {
+		r, err := parseResolution(resolution)
+		if err != nil {
+			return beamArgs{}, fmt.Errorf("beam start: --resolution: %w", err)
+		}
+		a.params.Resolution = &r
+	}
+	return a, nil
+}
+
+// parseResolution parses "WIDTHxHEIGHT"; the server checks the limits.
+func parseResolution(s string) (roomcast.Resolution, error) {
+	w, h, ok := strings.Cut(strings.ToLower(s), "x")
+	if !ok {
+		return roomcast.Resolution{}, fmt.Errorf("%q is not WIDTHxHEIGHT, e.g. 1280x720", s)
+	}
+	width, werr := strconv.Atoi(w)
+	height, herr := strconv.Atoi(h)
+	if werr != nil || herr != nil || width <= 0 || height <= 0 {
+		return roomcast.Resolution{}, fmt.Errorf("%q is not WIDTHxHEIGHT with positive numbers, e.g. 1280x720", s)
+	}
+	return roomcast.Resolution{Width: width, Height: height}, nil
+}
+
+// mintManagementToken signs a short-lived management token with the secret
+// found the way "roomcast token" finds it.
+func mintManagementToken(dataDir string) (string, error) {
+	secret, err := auth.LoadSecret(dataDir, false)
+	if err != nil {
+		return "", fmt.Errorf("beam: no --token or ROOMCAST_TOKEN, and %w", err)
+	}
+	signer, err := auth.NewSigner(secret)
+	if err != nil {
+		return "", fmt.Errorf("beam: %w", err)
+	}
+	tok, err := signer.ManagementToken(beamTokenTTL)
+	if err != nil {
+		return "", fmt.Errorf("beam: sign management token: %w", err)
+	}
+	return tok, nil
+}
+
+// envOr returns getenv(key), or def when it is empty.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,117 @@
+package beam
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+const key = "k0jv-329m-1y7f-ktth-ck48"
+
+// fakeDNS resolves the names of the table; anything else does not resolve.
+type fakeDNS map[string]string
+
+func (f fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	if ip, ok := f[host]; ok {
+		return []net.IPAddr{{IP: net.ParseIP(ip)}}, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+func TestValidate(t *testing.T) {
+	yt := "rtmp://a.rtmp.youtube.com/live2/" + key
+	res := func(w, h int) *roomcast.Resolution { return &roomcast.Resolution{Width: w, Height: h} }
+	pol := URLPolicy{Resolver: fakeDNS{"evil.example": "169.254.169.254", "meet.example.com": "203.0.113.7"}}
+	tests := []struct {
+		name string
+		p    roomcast.StartParams
+		pol  *URLPolicy
+		want string // substring of the message; "" means valid
+	}{
+		{"stream only", roomcast.StartParams{RTMPURLs: []string{yt}}, nil, ""},
+		{"record only", roomcast.StartParams{Record: true}, nil, ""},
+		{"both", roomcast.StartParams{RTMPURLs: []string{yt}, Record: true}, nil, ""},
+		{"neither", roomcast.StartParams{}, nil, "nothing to start"},
+		{"empty list and no record", roomcast.StartParams{RTMPURLs: []string{}}, nil, "nothing to start"},
+		{"three URLs", roomcast.StartParams{RTMPURLs: []string{yt, yt + "a", yt + "b"}}, nil, ""},
+		{"four URLs", roomcast.StartParams{RTMPURLs: []string{yt, yt + "a", yt + "b", yt + "c"}}, nil, "rtmpURLs: at most 3"},
+		{"rtmps with port", roomcast.StartParams{RTMPURLs: []string{"rtmps://live.example.com:443/app/" + key}}, nil, ""},
+		{"query kept", roomcast.StartParams{RTMPURLs: []string{"rtmps://live-api-s.facebook.com:443/rtmp/" + key + "?s_bl=1"}}, nil, ""},
+		{"bad scheme", roomcast.StartParams{RTMPURLs: []string{"http://a.example/live/" + key}}, nil, `rtmpURLs[0]: scheme must be rtmp or rtmps, got "http"`},
+		{"no key", roomcast.StartParams{RTMPURLs: []string{yt, "rtmp://a.example/live"}}, nil, "rtmpURLs[1]: rtmp://a.example/{…} needs an app and a stream key"},
+		{"empty key", roomcast.StartParams{RTMPURLs: []string{"rtmp://a.example/live/"}}, nil, "rtmpURLs[0]"},
+		{"no host", roomcast.StartParams{RTMPURLs: []string{"rtmp:///live/" + key}}, nil, "rtmpURLs[0]: no host"},
+		{"duplicate", roomcast.StartParams{RTMPURLs: []string{yt, yt}}, nil, "rtmpURLs[1]: same URL as rtmpURLs[0]"},
+		{"default resolution", roomcast.StartParams{Record: true}, nil, ""},
+		{"min landscape", roomcast.StartParams{Record: true, Resolution: res(480, 270)}, nil, ""},
+		{"below min landscape", roomcast.StartParams{Record: true, Resolution: res(478, 270)}, nil, "resolution: landscape 478x270 is out of bounds"},
+		{"landscape 640x360", roomcast.StartParams{Record: true, Resolution: res(640, 360)}, nil, ""},
+		{"max landscape", roomcast.StartParams{Record: true, Resolution: res(1920, 1080)}, nil, ""},
+		{"too wide", roomcast.StartParams{Record: true, Resolution: res(1922, 1080)}, nil, "resolution: landscape 1922x1080 is out of bounds"},
+		{"too short", roomcast.StartParams{Record: true, Resolution: res(640, 268)}, nil, "resolution: landscape"},
+		{"odd", roomcast.StartParams{Record: true, Resolution: res(641, 360)}, nil, "resolution: width and height must be even"},
+		{"square counts as landscape", roomcast.StartParams{Record: true, Resolution: res(720, 720)}, nil, ""},
+		{"portrait", roomcast.StartParams{Record: true, Resolution: res(720, 1280)}, nil, ""},
+		{"portrait too wide", roomcast.StartParams{Record: true, Resolution: res(1082, 1920)}, nil, "resolution: portrait 1082x1920 is out of bounds"},
+		{"portrait too tall", roomcast.StartParams{Record: true, Resolution: res(720, 1922)}, nil, "resolution: portrait"},
+		{"zero", roomcast.StartParams{Record: true, Resolution: res(0, 0)}, nil, "resolution: landscape 0x0"},
+		{"negative", roomcast.StartParams{Record: true, Resolution: res(-640, -360)}, nil, "resolution:"},
+		{"meeting http", roomcast.StartParams{Record: true, MeetingURL: "http://127.0.0.1:7880/meet/demo?token=x"}, nil, ""},
+		{"meeting https name", roomcast.StartParams{Record: true, MeetingURL: "https://meet.example.com/r"}, &pol, ""},
+		{"meeting file", roomcast.StartParams{Record: true, MeetingURL: "file:///etc/passwd"}, nil, `meetingURL: scheme must be http or https, got "file"`},
+		{"meeting chrome", roomcast.StartParams{Record: true, MeetingURL: "chrome://settings"}, nil, `got "chrome"`},
+		{"meeting data", roomcast.StartParams{Record: true, MeetingURL: "data:text/html,hi"}, nil, "meetingURL:"},
+		{"meeting javascript", roomcast.StartParams{Record: true, MeetingURL: "javascript:alert(1)"}, nil, "meetingURL:"},
+		{"meeting relative", roomcast.StartParams{Record: true, MeetingURL: "/meet/demo"}, nil, "meetingURL: not an absolute URL"},
+		{"metadata ip", roomcast.StartParams{Record: true, MeetingURL: "http://169.254.169.254/latest/meta-data/"}, nil, "meetingURL: host \"169.254.169.254\" is a link-local"},
+		{"link-local v6", roomcast.StartParams{Record: true, MeetingURL: "http://[fe80::1]/"}, nil, "link-local"},
+		{"mapped v4 link-local", roomcast.StartParams{Record: true, MeetingURL: "http://[::ffff:169.254.1.1]/"}, nil, "link-local"},
+		{"aws v6 metadata", roomcast.StartParams{Record: true, MeetingURL: "http://[fd00:ec2::254]/"}, nil, "metadata"},
+		{"metadata name", roomcast.StartParams{Record: true, MeetingURL: "http://metadata.google.internal/computeMetadata/v1/"}, nil, "cloud metadata"},
+		{"name resolving to metadata", roomcast.StartParams{Record: true, MeetingURL: "http://evil.example/"}, &pol, "link-local"},
+		{"unspecified", roomcast.StartParams{Record: true, MeetingURL: "http://0.0.0.0/"}, nil, "not a unicast"},
+		{"credentials", roomcast.StartParams{Record: true, MeetingURL: "https://u:p@meet.example.com/"}, nil, "user:password"},
+		{"allowlist hit", roomcast.StartParams{Record: true, MeetingURL: "https://a.meet.example.com/"}, &URLPolicy{AllowedHosts: []string{".meet.example.com"}}, ""},
+		{"allowlist miss", roomcast.StartParams{Record: true, MeetingURL: "https://other.example/"}, &URLPolicy{AllowedHosts: []string{"meet.example.com"}}, `host "other.example" is not in the allowed hosts`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := URLPolicy{}
+			if tt.pol != nil {
+				p = *tt.pol
+			}
+			got, err := Validate(context.Background(), tt.p, p)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				if got.Resolution == nil {
+					t.Fatalf("resolution not filled in")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("want error containing %q, got valid", tt.want)
+			}
+			code, msg := rcerr.Public(err)
+			if code != rcerr.InvalidArgument || !strings.Contains(msg, tt.want) {
+				t.Errorf("got %s %q, want invalid_argument containing %q", code, msg, tt.want)
+			}
+			if strings.Contains(msg, key) {
+				t.Errorf("message leaks the stream key: %q", msg)
+			}
+		})
+	}
+}
+
+func TestDefaultResolution(t *testing.T) {
+	got, err := Validate(context.Background(), roomcast.StartParams{Record: true}, URLPolicy{})
+	if err != nil || *got.Resolution != (roomcast.Resolution{Width: 1280, Height: 720}) {
+		t.Fatalf("got %+v, %v; want 1280x720", got.Resolution, err)
+	}
+}

@@ -1,0 +1,210 @@
+package beam
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Record is what the state store keeps per room: the state every peer sees
+// and the beam job that runs, if any.
+type Record struct {
+	State roomcast.BeamState `json:"state"`
+	Job   *JobRef            `json:"job,omitempty"`
+}
+
+// JobRef is the running job as the control plane tracks it.
+type JobRef struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	Worker    string    `json:"worker,omitempty"` // empty until a worker claims it
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+}
+
+// Job is what a worker runs. Params carry the real stream keys and the
+// meeting URL's token: a Job travels only between control plane and worker
+// and is never logged or returned (LogValue redacts it).
+type Job struct {
+	ID        string               `json:"id"`
+	Room      string               `json:"room"`
+	Params    roomcast.StartParams `json:"params"`
+	CreatedAt time.Time            `json:"createdAt"`
+}
+
+// LogValue shows a job without its secrets.
+func (j Job) LogValue() slog.Value {
+	dests := make([]string, len(j.Params.RTMPURLs))
+	for i, u := range j.Params.RTMPURLs {
+		dests[i] = logging.RedactStreamURL(u)
+	}
+	return slog.GroupValue(slog.String("id", j.ID), slog.String("room", j.Room),
+		slog.Any("rtmp", dests), slog.Bool("record", j.Params.Record))
+}
+
+// ErrStaleJob means a worker reported on a job the room no longer runs (it
+// was stopped, failed or replaced): the worker should stop it.
+var ErrStaleJob = errors.New("beam: job is no longer the room's current job")
+
+// Running says what a record has running, for messages: "", "streaming",
+// "recording" or "streaming and recording".
+func (r Record) Running() string {
+	var parts []string
+	if r.State.RTMP.Running {
+		parts = append(parts, "streaming")
+	}
+	if r.State.Recording.Browser.Running {
+		parts = append(parts, "recording")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// Start applies the seed's start rules to r for a validated p: a conflict if
+// streaming or recording runs, else both set to starting as asked.
+func Start(r Record, room string, p roomcast.StartParams, jobID string, now time.Time) (Record, error) {
+	if what := r.Running(); what != "" {
+		return r, rcerr.New(rcerr.Conflict, "%s is already running in room %q; stop it first (beam/stop), then start streaming and recording together if you want both", what, room)
+	}
+	st := r.State
+	st.Message = ""
+	if len(p.RTMPURLs) > 0 {
+		dests := make([]roomcast.Destination, len(p.RTMPURLs))
+		for i, u := range p.RTMPURLs {
+			dests[i] = roomcast.Destination{URL: logging.RedactStreamURL(u), State: roomcast.DestinationStarting}
+		}
+		st.RTMP = roomcast.RTMPState{Running: true, State: roomcast.StreamingStateStarting, Destinations: dests}
+	} else {
+		st.RTMP = roomcast.RTMPState{State: roomcast.StreamingStateNone, Destinations: []roomcast.Destination{}}
+	}
+	if p.Record {
+		st.Recording.Browser = roomcast.RecordingStatus{Running: true, State: roomcast.RecordingStateStarting}
+	} else {
+		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateNone}
+	}
+	return Record{State: st, Job: &JobRef{ID: jobID, CreatedAt: now}}, nil
+}
+
+// Claim records that worker took job id.
+func Claim(r Record, id, worker string, now time.Time) (Record, error) {
+	if r.Job == nil || r.Job.ID != id {
+		return r, ErrStaleJob
+	}
+	job := *r.Job
+	job.Worker, job.Heartbeat = worker, now
+	r.Job = &job
+	return r, nil
+}
+
+// Progress is what a worker reports while a job runs.
+type Progress struct {
+	// Started: media flows to the outputs (streaming and/or recording).
+	Started bool `json:"started"`
+	// Destinations is the state of each RTMP URL, in the job's order, URLs
+	// redacted. Nil leaves them unchanged.
+	Destinations []roomcast.Destination `json:"destinations,omitempty"`
+	// RTMPError: every destination has failed; streaming is over while the
+	// recording may go on.
+	RTMPError *roomcast.Error `json:"rtmpError,omitempty"`
+}
+
+// Report applies a worker's progress (and counts as a heartbeat).
+func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
+	if r.Job == nil || r.Job.ID != id {
+		return r, ErrStaleJob
+	}
+	job := *r.Job
+	job.Heartbeat = now
+	r.Job = &job
+	st := r.State
+	if p.Destinations != nil && len(p.Destinations) == len(st.RTMP.Destinations) {
+		st.RTMP.Destinations = append([]roomcast.Destination(nil), p.Destinations...)
+	}
+	if p.Started {
+		if st.RTMP.Running && st.RTMP.State == roomcast.StreamingStateStarting {
+			st.RTMP.State, st.RTMP.StartedAt = roomcast.StreamingStateStarted, &now
+		}
+		if b := &st.Recording.Browser; b.Running && b.State == roomcast.RecordingStateStarting {
+			b.State, b.StartedAt = roomcast.RecordingStateStarted, &now
+		}
+	}
+	if p.RTMPError != nil && st.RTMP.Running {
+		st.RTMP.Running, st.RTMP.State, st.RTMP.Error = false, roomcast.StreamingStateFailed, p.RTMPError
+	}
+	r.State = st
+	return r, nil
+}
+
+// Finish ends job id: stopped when cause is nil, failed with cause's public
+// message otherwise. The job reference is cleared.
+func Finish(r Record, id string, cause error) (Record, error) {
+	if r.Job == nil || r.Job.ID != id {
+		return r, ErrStaleJob
+	}
+	r.State = finishState(r.State, cause)
+	r.Job = nil
+	return r, nil
+}
+
+// Stop is a stop request: finishes whatever runs. ok is false when nothing
+// was running (the state then carries a message saying so).
+func Stop(r Record) (out Record, ok bool) {
+	if r.Running() == "" && r.Job == nil {
+		r.State.Message = "nothing is running"
+		return r, false
+	}
+	r.State = finishState(r.State, nil)
+	r.Job = nil
+	return r, true
+}
+
+func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
+	var e *roomcast.Error
+	if cause != nil {
+		code, msg := rcerr.Public(cause)
+		e = &roomcast.Error{Code: string(code), Message: msg}
+	}
+	st.Message = ""
+	if st.RTMP.Running {
+		st.RTMP.Running = false
+		st.RTMP.State, st.RTMP.Error = roomcast.StreamingStateStopped, nil
+		if e != nil {
+			st.RTMP.State, st.RTMP.Error = roomcast.StreamingStateFailed, e
+		}
+		dests := make([]roomcast.Destination, len(st.RTMP.Destinations))
+		for i, d := range st.RTMP.Destinations {
+			if d.State != roomcast.DestinationFailed {
+				d.State = roomcast.DestinationStopped
+			}
+			dests[i] = d
+		}
+		st.RTMP.Destinations = dests
+	}
+	if b := &st.Recording.Browser; b.Running {
+		b.Running, b.State, b.Error = false, roomcast.RecordingStateStopped, nil
+		if e != nil {
+			b.State, b.Error = roomcast.RecordingStateFailed, e
+		}
+	}
+	return st
+}
+
+// Overdue says why a job has to be failed by the control plane, or "" if it
+// is fine: nobody took it within take, or its worker has been silent for
+// longer than silence.
+func Overdue(r Record, now time.Time, take, silence time.Duration) string {
+	j := r.Job
+	switch {
+	case j == nil:
+		return ""
+	case j.Worker == "" && now.Sub(j.CreatedAt) > take:
+		return fmt.Sprintf("no worker took the job within %v; are workers running and free? (roomcast serve runs one; roomcast worker --nats URL adds more)", take)
+	case j.Worker != "" && now.Sub(j.Heartbeat) > silence:
+		return fmt.Sprintf("worker %s stopped sending heartbeats (last one %v ago); the job was lost", j.Worker, now.Sub(j.Heartbeat).Round(time.Second))
+	}
+	return ""
+}

@@ -1,0 +1,263 @@
+package control
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const streamKey = "live_123456789_abcdefghijklmnop"
+
+var streamParams = roomcast.StartParams{RTMPURLs: []string{"rtmp://127.0.0.1:1935/live/" + streamKey}, Record: true}
+
+// newBus runs an embedded NATS with JetStream for one test.
+func newBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir(), Token: "test-token"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func newController(t *testing.T, b *bus.Bus, opts Options) *Controller {
+	t.Helper()
+	signer, _ := auth.NewSigner([]byte("test-secret-0123456789"))
+	c, err := New(context.Background(), b.NC, b.JS, signer, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+// fakeRunner reports started at once and runs until stopped or told to fail.
+type fakeRunner struct {
+	started chan beam.Job
+	fail    chan error
+	stopped atomic.Int32
+}
+
+func newFakeRunner() *fakeRunner {
+	return &fakeRunner{started: make(chan beam.Job, 10), fail: make(chan error, 1)}
+}
+
+func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+	dests := make([]roomcast.Destination, len(job.Params.RTMPURLs))
+	for i := range dests {
+		dests[i] = roomcast.Destination{URL: "redacted", State: roomcast.DestinationStarted}
+	}
+	report(beam.Progress{Started: true, Destinations: dests})
+	f.started <- job
+	select {
+	case <-ctx.Done():
+		f.stopped.Add(1)
+		return ctx.Err()
+	case err := <-f.fail:
+		return err
+	}
+}
+
+func startWorker(t *testing.T, b *bus.Bus, r Runner) context.CancelFunc {
+	t.Helper()
+	w, err := NewWorker(context.Background(), b.NC, b.JS, "w1", 1, r, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cancel
+}
+
+func waitState(t *testing.T, c *Controller, room string, what string, cond func(roomcast.BeamState) bool) roomcast.BeamState {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, _, err := c.State(context.Background(), room)
+		if err == nil && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; state %+v (err %v)", what, st, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStartRunStop(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	runner := newFakeRunner()
+	startWorker(t, b, runner)
+	ctx := context.Background()
+
+	st, err := c.Start(ctx, "demo", streamParams, "http://127.0.0.1:7880")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RTMP.State != roomcast.StreamingStateStarting || !st.Recording.Browser.Running {
+		t.Errorf("start returned %+v, want starting", st)
+	}
+	job := <-runner.started
+	if job.Params.RTMPURLs[0] != streamParams.RTMPURLs[0] {
+		t.Errorf("worker got %v, want the real URL", job.Params.RTMPURLs)
+	}
+	if !strings.HasPrefix(job.Params.MeetingURL, "http://127.0.0.1:7880/meet/demo?token=") {
+		t.Errorf("meeting URL not filled in: %q", job.Params.MeetingURL)
+	}
+	waitState(t, c, "demo", "started", func(s roomcast.BeamState) bool {
+		return s.RTMP.State == roomcast.StreamingStateStarted && s.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+
+	// Starting again conflicts and changes nothing.
+	_, err = c.Start(ctx, "demo", roomcast.StartParams{Record: true}, "http://x")
+	if code, msg := rcerr.Public(err); code != rcerr.Conflict || !strings.Contains(msg, "streaming and recording is already running") {
+		t.Errorf("second start: %s %q, want conflict", code, msg)
+	}
+
+	st, err = c.Stop(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RTMP.Running || st.RTMP.State != roomcast.StreamingStateStopped || st.Recording.Browser.State != roomcast.RecordingStateStopped {
+		t.Errorf("after stop: %+v", st)
+	}
+	if runner.stopped.Load() != 1 {
+		t.Errorf("runner was not stopped through its context")
+	}
+	st, err = c.Stop(ctx, "demo")
+	if err != nil || st.Message != "nothing is running" {
+		t.Errorf("second stop: %+v, %v; want 'nothing is running'", st, err)
+	}
+}
+
+func TestRunnerFailureFailsTheJob(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	runner := newFakeRunner()
+	startWorker(t, b, runner)
+	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+	runner.fail <- rcerr.New(rcerr.Unavailable, "chromium did not join the room within 15s")
+	st := waitState(t, c, "r", "failed", func(s roomcast.BeamState) bool {
+		return s.Recording.Browser.State == roomcast.RecordingStateFailed
+	})
+	if st.Recording.Browser.Running || st.Recording.Browser.Error.Message != "chromium did not join the room within 15s" {
+		t.Errorf("failed state %+v", st.Recording.Browser)
+	}
+}
+
+func TestJobNobodyTakesFails(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{TakeTimeout: time.Second})
+	if _, err := c.Start(context.Background(), "lonely", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+		t.Fatal(err)
+	}
+	st := waitState(t, c, "lonely", "failed", func(s roomcast.BeamState) bool {
+		return s.Recording.Browser.State == roomcast.RecordingStateFailed
+	})
+	if !strings.Contains(st.Recording.Browser.Error.Message, "no worker took the job") {
+		t.Errorf("error %+v", st.Recording.Browser.Error)
+	}
+	// A worker that turns up later drops the dead job instead of running it.
+	runner := newFakeRunner()
+	startWorker(t, b, runner)
+	select {
+	case <-runner.started:
+		t.Error("a worker ran a job that had already failed")
+	case <-time.After(3 * time.Second):
+	}
+}
+
+func TestLostWorkerFailsTheJob(t *testing.T) {
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir(), Token: "test-token", Listen: "127.0.0.1:0"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	c := newController(t, b, Options{Silence: 3 * time.Second})
+	// The worker has its own NATS connection, which dies with it.
+	wb, err := bus.Open(context.Background(), bus.Config{URL: "nats://" + b.ListenAddr(), Token: "test-token"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := newFakeRunner()
+	w, err := NewWorker(context.Background(), wb.NC, wb.JS, "doomed", 1, runner, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+	waitState(t, c, "r", "started", func(s roomcast.BeamState) bool { return s.Recording.Browser.State == roomcast.RecordingStateStarted })
+	wb.NC.Close() // the worker's machine is gone
+	st := waitState(t, c, "r", "failed", func(s roomcast.BeamState) bool {
+		return s.Recording.Browser.State == roomcast.RecordingStateFailed
+	})
+	if !strings.Contains(st.Recording.Browser.Error.Message, "worker doomed stopped sending heartbeats") {
+		t.Errorf("error %+v", st.Recording.Browser.Error)
+	}
+}
+
+func TestConcurrentStartsOneWins(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Start(context.Background(), "race", roomcast.StartParams{Record: true}, "http://x")
+			if err == nil {
+				wins.Add(1)
+			} else if code, _ := rcerr.Public(err); code == rcerr.Conflict {
+				conflicts.Add(1)
+			} else {
+				t.Errorf("start: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 99 {
+		t.Errorf("wins %d, conflicts %d; want 1 and 99", wins.Load(), conflicts.Load())
+	}
+}
+
+func TestInvalidStartChangesNothing(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	_, err := c.Start(context.Background(), "r", roomcast.StartParams{RTMPURLs: []string{"http://x/live/" + streamKey}}, "http://x")
+	if code, msg := rcerr.Public(err); code != rcerr.InvalidArgument || !strings.Contains(msg, "rtmpURLs[0]") {
+		t.Fatalf("got %s %q", code, msg)
+	}
+	if _, rev, _ := c.State(context.Background(), "r"); rev != 0 {
+		t.Errorf("an invalid start wrote state (revision %d)", rev)
+	}
+}

@@ -1,0 +1,275 @@
+// Package control is the streaming and recording control plane: it applies
+// the seed's start/stop rules (package beam) to the room state kept in NATS
+// JetStream KV, queues jobs on a JetStream stream for workers, fails jobs
+// nobody takes or whose worker goes silent, and tells listeners about every
+// state change.
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Defaults for Options.
+const (
+	DefaultTakeTimeout = 30 * time.Second
+	DefaultSilence     = 10 * time.Second
+	DefaultStopTimeout = 20 * time.Second
+	beamTokenTTL       = 12 * time.Hour
+)
+
+// Options configure a Controller.
+type Options struct {
+	Policy      beam.URLPolicy
+	TakeTimeout time.Duration // a queued job nobody takes fails after this
+	Silence     time.Duration // a job whose worker is silent this long fails
+	StopTimeout time.Duration // how long stop waits for the worker to confirm
+	// OnChange is called with every room's state as it changes (in order
+	// per room, with the KV revision).
+	OnChange func(room string, st roomcast.BeamState, rev uint64)
+}
+
+// Controller starts and stops beam jobs. Several server processes may run
+// one each against the same NATS.
+type Controller struct {
+	opts   Options
+	store  *Store
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	signer *auth.Signer
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu     sync.Mutex
+	active map[string]beam.Record // rooms with a job, from the watch
+}
+
+// New prepares the KV bucket and job stream.
+func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *auth.Signer, opts Options, log *slog.Logger) (*Controller, error) {
+	if opts.TakeTimeout == 0 {
+		opts.TakeTimeout = DefaultTakeTimeout
+	}
+	if opts.Silence == 0 {
+		opts.Silence = DefaultSilence
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
+	store, err := OpenStore(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureJobStream(ctx, js); err != nil {
+		return nil, err
+	}
+	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
+		now: time.Now, active: map[string]beam.Record{}}, nil
+}
+
+// Store returns the state store (workers share it).
+func (c *Controller) Store() *Store { return c.store }
+
+// Start validates p and starts streaming and/or recording in room. base is
+// the server URL the bot opens the meeting app on when p.MeetingURL is empty.
+func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.StartParams, base string) (roomcast.BeamState, error) {
+	if err := room.ValidateName(roomName); err != nil {
+		return roomcast.BeamState{}, err
+	}
+	p, err := beam.Validate(ctx, p, c.opts.Policy)
+	if err != nil {
+		return roomcast.BeamState{}, err
+	}
+	if p.MeetingURL == "" {
+		if p.MeetingURL, err = c.meetingURL(roomName, base); err != nil {
+			return roomcast.BeamState{}, err
+		}
+	}
+	job := beam.Job{ID: newID(), Room: roomName, Params: p, CreatedAt: c.now().UTC()}
+	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+		return beam.Start(r, roomName, p, job.ID, job.CreatedAt)
+	})
+	if err != nil {
+		return rec.State, err
+	}
+	if err := c.enqueue(ctx, job); err != nil {
+		// Nothing may stay half-started: the state goes back to failed.
+		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue the job for a worker (NATS unavailable); try again")
+		c.finish(context.WithoutCancel(ctx), roomName, job.ID, cause)
+		return roomcast.BeamState{}, cause
+	}
+	c.log.Info("beam job queued", "job", job)
+	return rec.State, nil
+}
+
+func (c *Controller) meetingURL(roomName, base string) (string, error) {
+	if base == "" {
+		return "", rcerr.New(rcerr.InvalidArgument, "meetingURL: required when the server has no --public-url")
+	}
+	tok, err := c.signer.JoinToken(roomName, "roomcast-beam", room.Beam, beamTokenTTL)
+	if err != nil {
+		return "", fmt.Errorf("control: beam token: %w", err)
+	}
+	return base + "/meet/" + url.PathEscape(roomName) + "?token=" + url.QueryEscape(tok), nil
+}
+
+// Stop stops streaming and recording together. With nothing running it
+// changes nothing and the state's message says so.
+func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamState, error) {
+	if err := room.ValidateName(roomName); err != nil {
+		return roomcast.BeamState{}, err
+	}
+	rec, _, err := c.store.Get(ctx, roomName)
+	if err != nil {
+		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not read the room's state; try again")
+	}
+	if rec.Job == nil && rec.Running() == "" {
+		rec.State.Message = "nothing is running"
+		return rec.State, nil
+	}
+	if rec.Job != nil && rec.Job.Worker != "" {
+		// The worker ends the job itself so the last seconds are flushed.
+		sctx, cancel := context.WithTimeout(ctx, c.opts.StopTimeout)
+		_, err := c.nc.RequestWithContext(sctx, stopSubject(rec.Job.ID), nil)
+		cancel()
+		if err == nil {
+			rec, _, err = c.store.Get(ctx, roomName)
+			if err == nil && rec.Running() == "" {
+				return rec.State, nil
+			}
+		}
+		c.log.Warn("worker did not confirm stop; stopping in state only", "room", roomName, "job", rec.Job, "err", err)
+	}
+	rec, _, err = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+		r, _ = beam.Stop(r)
+		return r, nil
+	})
+	if err != nil {
+		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
+	}
+	return rec.State, nil
+}
+
+// State returns room's state and its revision (0: never started).
+func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamState, uint64, error) {
+	if err := room.ValidateName(roomName); err != nil {
+		return roomcast.BeamState{}, 0, err
+	}
+	rec, rev, err := c.store.Get(ctx, roomName)
+	if err != nil {
+		return rec.State, 0, rcerr.Wrap(rcerr.Unavailable, err, "could not read the room's state; try again")
+	}
+	return rec.State, rev, nil
+}
+
+// Run watches the state, reports changes to OnChange and fails overdue jobs,
+// until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	go c.supervise(ctx)
+	for ctx.Err() == nil {
+		err := c.store.Watch(ctx, func(roomName string, rec beam.Record, rev uint64) {
+			c.mu.Lock()
+			if rec.Job != nil {
+				c.active[roomName] = rec
+			} else {
+				delete(c.active, roomName)
+			}
+			c.mu.Unlock()
+			if c.opts.OnChange != nil {
+				c.opts.OnChange(roomName, rec.State, rev)
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("state watch ended; restarting", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Controller) supervise(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		var due []string
+		for roomName, rec := range c.active {
+			if reason := beam.Overdue(rec, c.now(), c.opts.TakeTimeout, c.opts.Silence); reason != "" {
+				due = append(due, roomName)
+			}
+		}
+		c.mu.Unlock()
+		for _, roomName := range due {
+			c.failOverdue(ctx, roomName)
+		}
+	}
+}
+
+// failOverdue re-reads the record (another process may have acted) and
+// fails its job if it is still overdue.
+func (c *Controller) failOverdue(ctx context.Context, roomName string) {
+	var reason string
+	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+		reason = beam.Overdue(r, c.now(), c.opts.TakeTimeout, c.opts.Silence)
+		if reason == "" {
+			return r, errNothingToDo
+		}
+		return beam.Finish(r, r.Job.ID, rcerr.New(rcerr.Unavailable, "%s", reason))
+	})
+	if err == nil {
+		c.log.Warn("beam job failed", "room", roomName, "reason", reason)
+	} else if !errors.Is(err, errNothingToDo) && !errors.Is(err, beam.ErrStaleJob) {
+		c.log.Warn("could not fail overdue job", "room", roomName, "err", err)
+	}
+}
+
+var errNothingToDo = errors.New("nothing to do")
+
+// finish ends job id in room's state (stopped when cause is nil).
+func (c *Controller) finish(ctx context.Context, roomName, id string, cause error) {
+	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+		return beam.Finish(r, id, cause)
+	})
+	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+		c.log.Warn("could not end job in state", "room", roomName, "err", err)
+	}
+}
+
+func (c *Controller) enqueue(ctx context.Context, job beam.Job) error {
+	b, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	_, err = c.js.Publish(ctx, jobSubject, b, jetstream.WithMsgID(job.ID))
+	return err
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,137 @@
+package control
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// stateBucket is the JetStream KV bucket of per-room beam records.
+const stateBucket = "roomcast_beam"
+
+// Store keeps each room's beam.Record in NATS JetStream KV, so every server
+// process reads the same truth, and changes them by compare-and-swap.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// OpenStore creates the bucket if needed.
+func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      stateBucket,
+		Description: "roomcast: streaming and recording state per room",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("control: state bucket: %w", err)
+	}
+	return &Store{kv: kv}, nil
+}
+
+// roomKey encodes a room name into the KV key alphabet.
+func roomKey(room string) string { return "r." + base64.RawURLEncoding.EncodeToString([]byte(room)) }
+
+func keyRoom(key string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(key, "r."))
+	return string(b), err == nil && strings.HasPrefix(key, "r.")
+}
+
+// Get returns room's record and its revision; a room never seen has the
+// empty state and revision 0.
+func (s *Store) Get(ctx context.Context, room string) (beam.Record, uint64, error) {
+	e, err := s.kv.Get(ctx, roomKey(room))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return beam.Record{State: roomcast.NewBeamState()}, 0, nil
+	}
+	if err != nil {
+		return beam.Record{}, 0, fmt.Errorf("control: read state of %q: %w", room, err)
+	}
+	rec, err := decode(e.Value())
+	return rec, e.Revision(), err
+}
+
+func decode(b []byte) (beam.Record, error) {
+	var rec beam.Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("control: decode state: %w", err)
+	}
+	if rec.State.RTMP.Destinations == nil {
+		rec.State.RTMP.Destinations = []roomcast.Destination{}
+	}
+	return rec, nil
+}
+
+// Update applies fn to room's record and writes the result if nobody wrote
+// in between; otherwise it reads again and retries. An error from fn is
+// returned as is and nothing is written.
+func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (beam.Record, error)) (beam.Record, uint64, error) {
+	for {
+		cur, rev, err := s.Get(ctx, room)
+		if err != nil {
+			return cur, 0, err
+		}
+		next, err := fn(cur)
+		if err != nil {
+			return cur, rev, err
+		}
+		next.State.Message = "" // messages answer one request; they are not state
+		b, err := json.Marshal(next)
+		if err != nil {
+			return cur, rev, fmt.Errorf("control: encode state: %w", err)
+		}
+		if rev == 0 {
+			rev, err = s.kv.Create(ctx, roomKey(room), b)
+		} else {
+			rev, err = s.kv.Update(ctx, roomKey(room), b, rev)
+		}
+		switch {
+		case err == nil:
+			return next, rev, nil
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			continue // lost the race: read the winner's record and decide again
+		case ctx.Err() != nil:
+			return cur, 0, ctx.Err()
+		default:
+			return cur, 0, fmt.Errorf("control: write state of %q: %w", room, err)
+		}
+	}
+}
+
+// Watch calls fn with every room's record now and on every change, until
+// ctx ends.
+func (s *Store) Watch(ctx context.Context, fn func(room string, rec beam.Record, rev uint64)) error {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("control: watch state: %w", err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("control: state watch closed")
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // nil marks the end of the initial values
+			}
+			room, ok := keyRoom(e.Key())
+			if !ok {
+				continue
+			}
+			if rec, err := decode(e.Value()); err == nil {
+				fn(room, rec, e.Revision())
+			}
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
+)
+
+// Job queue names on NATS.
+const (
+	jobStream     = "ROOMCAST_JOBS"
+	jobSubject    = "roomcast.jobs.beam"
+	jobConsumer   = "beam-workers"
+	workerSubject = "roomcast.workers" // + .<id>: a worker's advertisement
+	heartbeat     = 2 * time.Second
+)
+
+func stopSubject(jobID string) string { return "roomcast.job." + jobID + ".stop" }
+
+func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        jobStream,
+		Description: "roomcast: beam jobs waiting for a worker",
+		Subjects:    []string{jobSubject},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		MaxAge:      time.Hour,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("control: job stream: %w", err)
+	}
+	_, err = js.CreateOrUpdateConsumer(ctx, jobStream, jetstream.ConsumerConfig{
+		Durable:       jobConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return fmt.Errorf("control: job consumer: %w", err)
+	}
+	return nil
+}
+
+// Runner runs one job until ctx ends (a stop) or the job fails, calling
+// report as outputs change. Returning nil means stopped cleanly.
+type Runner interface {
+	Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error
+}
+
+// RunnerFunc adapts a function to Runner.
+type RunnerFunc func(ctx context.Context, job beam.Job, report func(beam.Progress)) error
+
+// Run calls f.
+func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+	return f(ctx, job, report)
+}
+
+// Worker takes jobs from the queue, one per free slot, runs them with its
+// Runner and keeps their state current with heartbeats.
+type Worker struct {
+	ID     string
+	Slots  int
+	runner Runner
+	store  *Store
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	busy int
+	free chan struct{} // a slot was freed
+	wg   sync.WaitGroup
+}
+
+// NewWorker returns a worker with slots job slots; id defaults to the host
+// name and pid.
+func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id string, slots int, r Runner, log *slog.Logger) (*Worker, error) {
+	store, err := OpenStore(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureJobStream(ctx, js); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if slots < 1 {
+		slots = 1
+	}
+	return &Worker{ID: id, Slots: slots, runner: r, store: store, nc: nc, js: js,
+		log: log.With("worker", id), free: make(chan struct{}, 1)}, nil
+}
+
+// Run takes jobs until ctx ends, then ends the jobs it runs and waits for them.
+func (w *Worker) Run(ctx context.Context) error {
+	cons, err := w.js.Consumer(ctx, jobStream, jobConsumer)
+	if err != nil {
+		return fmt.Errorf("control: worker: %w", err)
+	}
+	go w.advertise(ctx)
+	w.log.Info("worker ready", "slots", w.Slots)
+	for ctx.Err() == nil {
+		if !w.waitSlot(ctx) {
+			break
+		}
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				w.log.Warn("fetch jobs", "err", err)
+				time.Sleep(200 * time.Millisecond)
+			}
+			continue
+		}
+		for msg := range batch.Messages() {
+			w.take(ctx, msg)
+		}
+		cancel()
+	}
+	w.wg.Wait()
+	return nil
+}
+
+func (w *Worker) waitSlot(ctx context.Context) bool {
+	for {
+		w.mu.Lock()
+		ok := w.busy < w.Slots
+		w.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-w.free:
+		}
+	}
+}
+
+// advertise publishes the worker's slots so operators and schedulers see it.
+func (w *Worker) advertise(ctx context.Context) {
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		b, _ := json.Marshal(map[string]any{"id": w.ID, "slots": w.Slots, "busy": w.busy})
+		w.mu.Unlock()
+		w.nc.Publish(workerSubject+"."+w.ID, b)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// take claims a queued job in the room's state and starts it. A job the
+// room no longer wants (stopped or failed meanwhile) is dropped.
+func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
+	var job beam.Job
+	if err := json.Unmarshal(msg.Data(), &job); err != nil {
+		w.log.Error("dropping undecodable job", "err", err)
+		msg.Term()
+		return
+	}
+	_, _, err := w.store.Update(ctx, job.Room, func(r beam.Record) (beam.Record, error) {
+		return beam.Claim(r, job.ID, w.ID, time.Now().UTC())
+	})
+	switch {
+	case errors.Is(err, beam.ErrStaleJob):
+		w.log.Info("dropping job the room no longer runs", "job", job)
+		msg.Ack()
+		return
+	case err != nil:
+		w.log.Warn("could not claim job; leaving it queued", "job", job, "err", err)
+		msg.Nak()
+		return
+	}
+	msg.Ack()
+	w.mu.Lock()
+	w.busy++
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go w.run(ctx, job)
+}
+
+// run runs one job: a stop request cancels it; heartbeats keep it alive in
+// the state; its end is written as stopped or failed.
+func (w *Worker) run(ctx context.Context, job beam.Job) {
+	defer w.wg.Done()
+	defer w.release()
+	log := w.log.With("job", job)
+	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var mu sync.Mutex
+	var stopReqs []*nats.Msg // answered once the job's end is recorded
+	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) {
+		mu.Lock()
+		stopReqs = append(stopReqs, m)
+		mu.Unlock()
+		cancel()
+	})
+	if err != nil {
+		log.Error("subscribe to stop requests", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
+	update := func(p beam.Progress) error {
+		_, _, err := w.store.Update(jobCtx, job.Room, func(r beam.Record) (beam.Record, error) {
+			return beam.Report(r, job.ID, p, time.Now().UTC())
+		})
+		if errors.Is(err, beam.ErrStaleJob) {
+			log.Info("room no longer runs this job; stopping it")
+			cancel()
+		}
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.runner.Run(jobCtx, job, func(p beam.Progress) { update(p) }) }()
+	log.Info("job started")
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case runErr = <-done:
+			break loop
+		case <-ctx.Done(): // the worker shuts down
+			cancel()
+			runErr = <-done
+			if runErr == nil || errors.Is(runErr, context.Canceled) {
+				runErr = rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID)
+			}
+			break loop
+		case <-t.C:
+			update(beam.Progress{})
+		}
+	}
+	mu.Lock()
+	stopped := len(stopReqs) > 0
+	mu.Unlock()
+	if stopped && ctx.Err() == nil && errors.Is(runErr, context.Canceled) {
+		runErr = nil // stopped on request
+	}
+	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
+		return beam.Finish(r, job.ID, runErr)
+	})
+	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+		log.Warn("could not record the job's end", "err", err)
+	}
+	log.Info("job ended", "err", runErr)
+	mu.Lock()
+	for _, m := range stopReqs {
+		m.Respond([]byte("stopped"))
+	}
+	mu.Unlock()
+}
+
+func (w *Worker) release() {
+	w.mu.Lock()
+	w.busy--
+	w.mu.Unlock()
+	select {
+	case w.free <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,136 @@
+// Package roomcast is the Go SDK for roomcast's server API: start and stop
+// streaming and recording for a room, read its state and list recordings.
+// The names mirror the browser SDK (startRTMPOrRecording,
+// stopRTMPAndRecording, RecordingState, StreamingState).
+//
+//	c := roomcast.NewClient("http://localhost:7880", managementToken)
+//	st, err := c.StartRTMPOrRecording(ctx, "demo", roomcast.StartParams{
+//		RTMPURLs: []string{"rtmp://a.rtmp.youtube.com/live2/KEY"},
+//		Record:   true,
+//	})
+//
+// The server uses these types too, so the wire format is defined once.
+package roomcast
+
+import "time"
+
+// Resolution is the output size of streaming and recording.
+type Resolution struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+// DefaultResolution is used when StartParams.Resolution is nil.
+var DefaultResolution = Resolution{Width: 1280, Height: 720}
+
+// StartParams are the seed's start options. RTMPURLs only: streaming;
+// Record only: recording; both: both, together.
+type StartParams struct {
+	// MeetingURL is the page the bot opens; empty means the server's own
+	// meeting app for the room with a fresh beam-role token.
+	MeetingURL string `json:"meetingURL,omitempty"`
+	// RTMPURLs are 1 to 3 ingest URLs, rtmp://host[:port]/app/STREAM_KEY
+	// (or rtmps://).
+	RTMPURLs []string `json:"rtmpURLs,omitempty"`
+	// Record also records to an MP4 file.
+	Record bool `json:"record,omitempty"`
+	// Resolution defaults to 1280x720.
+	Resolution *Resolution `json:"resolution,omitempty"`
+}
+
+// RecordingState is the seed's recording state enum.
+type RecordingState string
+
+// StreamingState is the seed's RTMP streaming state enum.
+type StreamingState string
+
+// The states of streaming and of each recording: none → starting → started
+// → stopped or failed.
+const (
+	RecordingStateNone     RecordingState = "none"
+	RecordingStateStarting RecordingState = "starting"
+	RecordingStateStarted  RecordingState = "started"
+	RecordingStateStopped  RecordingState = "stopped"
+	RecordingStateFailed   RecordingState = "failed"
+
+	StreamingStateNone     StreamingState = "none"
+	StreamingStateStarting StreamingState = "starting"
+	StreamingStateStarted  StreamingState = "started"
+	StreamingStateStopped  StreamingState = "stopped"
+	StreamingStateFailed   StreamingState = "failed"
+)
+
+// DestinationState is the state of one RTMP destination.
+type DestinationState string
+
+// Destination states.
+const (
+	DestinationStarting     DestinationState = "starting"
+	DestinationStarted      DestinationState = "started"
+	DestinationReconnecting DestinationState = "reconnecting"
+	DestinationFailed       DestinationState = "failed"
+	DestinationStopped      DestinationState = "stopped"
+)
+
+// Error is an error with a machine-readable code and a message a person can
+// act on; API calls return it for every non-2xx answer, and states carry it.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Status is the HTTP status of a failed call (0 inside states).
+	Status int `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// RTMPState is the room's streaming state.
+type RTMPState struct {
+	Running      bool           `json:"running"`
+	StartedAt    *time.Time     `json:"startedAt,omitempty"`
+	State        StreamingState `json:"state"`
+	Error        *Error         `json:"error,omitempty"`
+	Destinations []Destination  `json:"destinations"`
+}
+
+// Destination is one RTMP output; URL has its stream key redacted.
+type Destination struct {
+	URL   string           `json:"url"`
+	State DestinationState `json:"state"`
+	Error *Error           `json:"error,omitempty"`
+}
+
+// RecordingStatus is the state of the composite (beam) recording or of SFU
+// track recording.
+type RecordingStatus struct {
+	Running   bool           `json:"running"`
+	StartedAt *time.Time     `json:"startedAt,omitempty"`
+	State     RecordingState `json:"state"`
+	Error     *Error         `json:"error,omitempty"`
+}
+
+// RecordingStates holds the composite recording (Browser) and the SFU track
+// recording (Server).
+type RecordingStates struct {
+	Browser RecordingStatus `json:"browser"`
+	Server  RecordingStatus `json:"server"`
+}
+
+// BeamState is everything a room's peers and the API see about streaming and
+// recording.
+type BeamState struct {
+	RTMP      RTMPState       `json:"rtmp"`
+	Recording RecordingStates `json:"recording"`
+	// Message explains a no-op, e.g. "nothing is running" on stop.
+	Message string `json:"message,omitempty"`
+}
+
+// NewBeamState is the state of a room where nothing ever ran.
+func NewBeamState() BeamState {
+	return BeamState{
+		RTMP: RTMPState{State: StreamingStateNone, Destinations: []Destination{}},
+		Recording: RecordingStates{
+			Browser: RecordingStatus{State: RecordingStateNone},
+			Server:  RecordingStatus{State: RecordingStateNone},
+		},
+	}
+}
