@@ -1,8 +1,10 @@
 // Command roomcast runs the roomcast server and its tools.
 //
-//	roomcast serve [--addr :7880] [--data ./roomcast-data] [--rtc-udp-port 7882]
+//	roomcast serve [--addr :7880] [--data ./roomcast-data] [--rtc-udp-port 7882] [--nats-listen ADDR]
+//	roomcast worker --nats URL [--data DIR] [--slots 1]
 //	roomcast token --room R --identity I --role ROLE [--ttl 24h]
 //	roomcast token --management
+//	roomcast beam start|stop|status --room R [--rtmp URL]... [--record] [--resolution WxH]
 package main
 
 import (
@@ -19,8 +21,11 @@ import (
 const usage = `roomcast records and live-streams WebRTC video rooms.
 
 Usage:
-  roomcast serve [flags]   run the room server, API and meeting app
+  roomcast serve [flags]   run the room server, API, meeting app, NATS and a local worker
+  roomcast worker [flags]  run a worker that takes streaming/recording jobs from NATS
   roomcast token [flags]   print a join token or a management token
+  roomcast beam start|stop|status [flags]
+                           start, stop or show streaming and recording of a room
 
 Run "roomcast <command> --help" for a command's flags.
 `
@@ -46,8 +51,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "worker":
+		return worker(ctx, args[1:], stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "beam":
+		return beam(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -10,10 +10,15 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/api"
 	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/config"
+	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/metrics"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
@@ -31,6 +36,10 @@ type App struct {
 	sfu    *sfu.SFU
 	signer *auth.Signer
 	srv    *http.Server
+	bus    *bus.Bus
+	ctl    *control.Controller
+	worker *control.Worker // nil with --worker-slots 0
+	sig    *signal.Handler
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known
@@ -48,14 +57,54 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		media.Close()
+	a := &App{cfg: cfg, log: log, sfu: media, signer: signer}
+	if err := a.openControl(secret); err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		a.close()
 		return nil, fmt.Errorf("app: listen %s: %w", cfg.Addr, err)
 	}
-	a := &App{cfg: cfg, log: log, ln: ln, sfu: media, signer: signer}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
+}
+
+// openControl connects to NATS (embedded unless --nats) and builds the
+// control plane and the local worker.
+func (a *App) openControl(secret []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Config{URL: a.cfg.NATSURL, Listen: a.cfg.NATSListen, DataDir: a.cfg.DataDir,
+		Token: auth.Derive(secret, "nats"), Name: "roomcast-serve"}, a.log)
+	if err != nil {
+		return err
+	}
+	a.bus = b
+	a.sig = signal.NewHandler(a.sfu, a.signer, a.log)
+	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
+		Policy:   beam.URLPolicy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver},
+		OnChange: a.sig.PushState,
+	}, a.log)
+	if err != nil {
+		return err
+	}
+	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
+	if a.cfg.WorkerSlots > 0 {
+		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, Runner(), a.log)
+	}
+	return err
+}
+
+// close releases what New opened, in reverse order.
+func (a *App) close() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	a.sfu.Close()
 }
 
 func (a *App) routes() http.Handler {
@@ -64,7 +113,8 @@ func (a *App) routes() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
-	mux.Handle("GET /rtc", signal.NewHandler(a.sfu, a.signer, a.log))
+	mux.Handle("GET /rtc", a.sig)
+	api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).Register(mux)
 	web.Register(mux)
 	return mux
 }
@@ -77,7 +127,14 @@ func (a *App) Signer() *auth.Signer { return a.signer }
 
 // Run serves until ctx is done, then drains connections and closes the SFU.
 func (a *App) Run(ctx context.Context) error {
-	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(), "data", a.cfg.DataDir)
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.ctl.Run(bg) })
+	if a.worker != nil {
+		wg.Go(func() { a.worker.Run(bg) })
+	}
+	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(),
+		"nats", a.bus.ListenAddr(), "data", a.cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	var err error
@@ -91,6 +148,9 @@ func (a *App) Run(ctx context.Context) error {
 	if serr := a.srv.Shutdown(shutCtx); serr != nil {
 		a.srv.Close()
 	}
+	stopBG() // the worker ends its jobs and records how they ended
+	wg.Wait()
+	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,4 +46,12 @@ func LoadSecret(dataDir string, create bool) ([]byte, error) {
 		return nil, fmt.Errorf("auth: write secret: %w", err)
 	}
 	return []byte(secret), nil
+}
+
+// Derive returns a key for one purpose (e.g. "nats") derived from the
+// server secret, so the secret itself never travels: HMAC-SHA256, hex.
+func Derive(secret []byte, purpose string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("roomcast/" + purpose))
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -22,16 +22,22 @@ type Config struct {
 	PublicIPs  []string
 	LogFormat  string
 	LogLevel   slog.Level
+
+	NATSURL      string   // external NATS; empty embeds one
+	NATSListen   string   // where the embedded NATS accepts workers; empty opens no port
+	WorkerSlots  int      // jobs the local worker runs at once; 0 runs no local worker
+	MeetingHosts []string // allowlist of meeting URL hosts; empty allows any
 }
 
 // Default returns a configuration that runs everything on one machine.
 func Default() Config {
 	return Config{
-		Addr:       ":7880",
-		DataDir:    "./roomcast-data",
-		RTCUDPPort: 7882,
-		LogFormat:  "text",
-		LogLevel:   slog.LevelInfo,
+		Addr:        ":7880",
+		DataDir:     "./roomcast-data",
+		RTCUDPPort:  7882,
+		LogFormat:   "text",
+		LogLevel:    slog.LevelInfo,
+		WorkerSlots: 1,
 	}
 }
 
@@ -47,8 +53,15 @@ func Load(args []string) (Config, error) {
 	publicIPs := fs.String("rtc-public-ips", env("ROOMCAST_RTC_PUBLIC_IPS", ""), "comma-separated IPs to announce for media (1:1 NAT)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROOMCAST_LOG_FORMAT", c.LogFormat), "log format: text or json")
 	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&c.NATSURL, "nats", env("ROOMCAST_NATS", ""), "external NATS URL (default: embedded NATS)")
+	fs.StringVar(&c.NATSListen, "nats-listen", env("ROOMCAST_NATS_LISTEN", ""), "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
+	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
+	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts meeting URLs may point at (.example.com allows subdomains; default: any)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *meetingHosts != "" {
+		c.MeetingHosts = strings.Split(*meetingHosts, ",")
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("config: unexpected arguments %q", fs.Args())
@@ -80,6 +93,17 @@ func (c Config) Validate() error {
 		if net.ParseIP(strings.TrimSpace(ip)) == nil {
 			errs = append(errs, fmt.Errorf("--rtc-public-ips: %q is not an IP address", ip))
 		}
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		errs = append(errs, errors.New("--nats-listen applies to the embedded NATS; it cannot be used with --nats"))
+	}
+	if c.NATSListen != "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err))
+		}
+	}
+	if c.WorkerSlots < 0 {
+		errs = append(errs, fmt.Errorf("--worker-slots %d: want 0 or more", c.WorkerSlots))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))

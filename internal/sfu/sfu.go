@@ -144,3 +144,11 @@ func (s *SFU) Close() error {
 	s.mux.Close()
 	return s.conn.Close()
 }
+
+// Has reports whether room name has peers now.
+func (s *SFU) Has(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.rooms[name]
+	return ok
+}

@@ -32,6 +32,7 @@ type Handler struct {
 	sfu    *sfu.SFU
 	signer *auth.Signer
 	log    *slog.Logger
+	beam   *beamSide // nil: no streaming/recording control
 }
 
 // NewHandler returns a Handler that joins peers to s after checking their
@@ -73,7 +74,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	c.open(joinedMsg{Type: "joined", V: Version, Self: peer.Info(), Peers: others})
-	c.readLoop(ctx, peer)
+	if h.beam != nil {
+		defer h.beam.enter(ctx, req.Room, c)()
+	}
+	c.readLoop(ctx, func(m *ClientMessage) { h.handle(ctx, r, c, peer, req, m) })
 	cancel()
 	wg.Wait()
 	ws.Close(websocket.StatusNormalClosure, "bye")
@@ -109,9 +113,10 @@ type conn struct {
 	log  *slog.Logger
 	fail context.CancelFunc // ends the session
 
-	mu     sync.Mutex
-	joined bool  // the joined message is queued
-	early  []any // messages from the SFU before that
+	mu       sync.Mutex
+	joined   bool   // the joined message is queued
+	early    []any  // messages from the SFU before that
+	stateRev uint64 // revision of the last beam state sent
 }
 
 // open queues the joined message and then whatever the SFU sent before it, so
@@ -126,7 +131,7 @@ func (c *conn) open(joined joinedMsg) {
 	c.early, c.joined = nil, true
 }
 
-func (c *conn) readLoop(ctx context.Context, peer *sfu.Peer) {
+func (c *conn) readLoop(ctx context.Context, handle func(*ClientMessage)) {
 	for {
 		_, b, err := c.ws.Read(ctx)
 		if err != nil {
@@ -140,12 +145,18 @@ func (c *conn) readLoop(ctx context.Context, peer *sfu.Peer) {
 		if m.Type == TypeLeave {
 			return
 		}
-		c.handle(peer, m)
+		handle(m)
 	}
 }
 
-func (c *conn) handle(peer *sfu.Peer, m *ClientMessage) {
+func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sfu.Peer, req sfu.JoinRequest, m *ClientMessage) {
 	switch m.Type {
+	case TypeBeamStart, TypeBeamStop:
+		if h.beam == nil {
+			c.sendError(m.ID, rcerr.New(rcerr.Unavailable, "streaming and recording are not enabled on this server"))
+			return
+		}
+		h.beam.request(ctx, r, c, req.Room, req.Role, m)
 	case TypePublish:
 		if err := peer.Publish(deref(m.Audio), deref(m.Video)); err != nil {
 			c.sendError(m.ID, err)

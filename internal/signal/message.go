@@ -13,6 +13,7 @@ import (
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/sfu"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Version is the protocol version this server speaks.
@@ -29,6 +30,8 @@ const (
 	TypeCandidate = "candidate"
 	TypeMedia     = "media"
 	TypeLeave     = "leave"
+	TypeBeamStart = "beam-start"
+	TypeBeamStop  = "beam-stop"
 )
 
 // ClientMessage is any message a client sends; which fields matter depends
@@ -43,6 +46,7 @@ type ClientMessage struct {
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
 	Audio     *bool                    `json:"audio,omitempty"`
 	Video     *bool                    `json:"video,omitempty"`
+	Params    *roomcast.StartParams    `json:"params,omitempty"`
 }
 
 // ErrInvalidMessage is wrapped by every decoding or validation error.
@@ -92,7 +96,11 @@ func (m *ClientMessage) validate() error {
 		if m.Audio == nil || m.Video == nil {
 			return invalid("media: audio and video are required")
 		}
-	case TypeLeave:
+	case TypeBeamStart:
+		if m.Params == nil {
+			return invalid("beam-start: params is required")
+		}
+	case TypeLeave, TypeBeamStop:
 	case "":
 		return invalid("type is required")
 	default:

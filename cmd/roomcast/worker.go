@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+
+	"github.com/roomcast/roomcast/internal/app"
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/control"
+	"github.com/roomcast/roomcast/internal/logging"
+)
+
+// worker runs `roomcast worker --nats URL`: job slots on another machine,
+// taking jobs from the server's NATS (serve --nats-listen) or a cluster.
+func worker(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	natsURL := fs.String("nats", "", "NATS URL of the server (serve --nats-listen) or cluster (required)")
+	data := fs.String("data", "./roomcast-data", "data directory: the secret (or set ROOMCAST_SECRET), recordings in progress")
+	slots := fs.Int("slots", 1, "jobs this worker runs at once")
+	id := fs.String("id", "", "worker id (default: hostname-pid)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *natsURL == "" {
+		return errors.New("worker: --nats is required (e.g. nats://server:4222, where serve runs with --nats-listen :4222)")
+	}
+	log, err := logging.New(stderr, *logFormat, level)
+	if err != nil {
+		return err
+	}
+	secret, err := auth.LoadSecret(*data, false)
+	if err != nil {
+		return err
+	}
+	b, err := bus.Open(ctx, bus.Config{URL: *natsURL, Token: auth.Derive(secret, "nats"), Name: "roomcast-worker"}, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	w, err := control.NewWorker(ctx, b.NC, b.JS, *id, *slots, app.Runner(), log)
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}

@@ -1,0 +1,122 @@
+package signal
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/web"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Beams starts and stops streaming and recording; control.Controller is one.
+type Beams interface {
+	Start(ctx context.Context, room string, p roomcast.StartParams, base string) (roomcast.BeamState, error)
+	Stop(ctx context.Context, room string) (roomcast.BeamState, error)
+	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
+}
+
+type stateMsg struct {
+	Type string             `json:"type"`
+	Beam roomcast.BeamState `json:"beam"`
+	Rev  uint64             `json:"rev"`
+}
+
+// beamSide is the part of the handler that lets peers start and stop
+// streaming and recording and pushes the room's state to every peer.
+type beamSide struct {
+	beams     Beams
+	publicURL string
+
+	mu    sync.Mutex
+	rooms map[string]map[*conn]struct{}
+}
+
+// WithBeams lets peers with the start/stop permission start and stop
+// streaming and recording, and sends every peer the room's state on join.
+func (h *Handler) WithBeams(b Beams, publicURL string) *Handler {
+	h.beam = &beamSide{beams: b, publicURL: publicURL, rooms: map[string]map[*conn]struct{}{}}
+	return h
+}
+
+// PushState sends a room's new state to its peers on this server.
+func (h *Handler) PushState(roomName string, st roomcast.BeamState, rev uint64) {
+	if h.beam == nil {
+		return
+	}
+	h.beam.mu.Lock()
+	conns := make([]*conn, 0, len(h.beam.rooms[roomName]))
+	for c := range h.beam.rooms[roomName] {
+		conns = append(conns, c)
+	}
+	h.beam.mu.Unlock()
+	for _, c := range conns {
+		c.sendState(st, rev)
+	}
+}
+
+// enter registers c for pushes, then sends it the current state. Registering
+// first means no change is missed; revisions drop a stale duplicate.
+func (b *beamSide) enter(ctx context.Context, roomName string, c *conn) func() {
+	b.mu.Lock()
+	if b.rooms[roomName] == nil {
+		b.rooms[roomName] = map[*conn]struct{}{}
+	}
+	b.rooms[roomName][c] = struct{}{}
+	b.mu.Unlock()
+	if st, rev, err := b.beams.State(ctx, roomName); err == nil {
+		c.sendState(st, rev)
+	} else {
+		c.log.Warn("could not read beam state for a new peer", "err", err)
+	}
+	return func() {
+		b.mu.Lock()
+		delete(b.rooms[roomName], c)
+		if len(b.rooms[roomName]) == 0 {
+			delete(b.rooms, roomName)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// sendState queues st unless the client already has a newer one.
+func (c *conn) sendState(st roomcast.BeamState, rev uint64) {
+	c.mu.Lock()
+	if rev != 0 && rev <= c.stateRev {
+		c.mu.Unlock()
+		return
+	}
+	c.stateRev = rev
+	c.mu.Unlock()
+	c.send(stateMsg{Type: "state", Beam: st, Rev: rev})
+}
+
+// request runs a peer's start or stop off the read loop (a stop waits
+// for the worker) and answers with ok or error.
+func (b *beamSide) request(ctx context.Context, r *http.Request, c *conn, roomName string, role room.Role, m *ClientMessage) {
+	if !role.Permissions().StartStop {
+		c.sendError(m.ID, rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", role))
+		return
+	}
+	base := web.BaseURL(r, b.publicURL)
+	// The request outlives a peer that leaves meanwhile: a start is never
+	// cut between writing the state and queueing the job.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	go func() {
+		defer cancel()
+		var err error
+		if m.Type == TypeBeamStart {
+			_, err = b.beams.Start(ctx, roomName, *m.Params, base)
+		} else {
+			_, err = b.beams.Stop(ctx, roomName)
+		}
+		if err != nil {
+			c.sendError(m.ID, err)
+			return
+		}
+		c.send(okMsg{Type: "ok", ID: m.ID})
+	}()
+}
