@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -147,11 +146,12 @@ func decodeBody(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return rcerr.New(rcerr.InvalidArgument, "body must be JSON (Content-Type: application/json), got %q", ct)
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
+	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		if dec.More() {
@@ -164,10 +164,14 @@ func decodeBody(r *http.Request, v any) error {
 		return rcerr.New(rcerr.InvalidArgument, "%s: must be %s, got %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return rcerr.New(rcerr.InvalidArgument, "body is not valid JSON (at byte %d)", syntaxErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return rcerr.New(rcerr.InvalidArgument, "body is not valid JSON (it ends early)")
+	case errors.As(err, &tooBig):
+		return rcerr.New(rcerr.InvalidArgument, "body is larger than %d bytes", maxBody)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return rcerr.New(rcerr.InvalidArgument, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
-		return rcerr.Wrap(rcerr.InvalidArgument, err, fmt.Sprintf("body is not a valid request (at most %d bytes of JSON)", maxBody))
+		return rcerr.Wrap(rcerr.InvalidArgument, err, "body is not a valid request")
 	}
 }
 

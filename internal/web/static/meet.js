@@ -8,7 +8,7 @@
 // with nobody publishing).
 import {
   createClient, ConnectionState, selectConnection, selectLocalPeer, selectRemotePeers,
-  selectTracks, selectLocalTracks, selectError,
+  selectTracks, selectLocalTracks, selectError, selectRTMPState, selectRecordingState,
 } from '/sdk/roomcast.js';
 
 const $ = sel => document.querySelector(sel);
@@ -17,6 +17,7 @@ const token = new URLSearchParams(location.search).get('token') || '';
 const claims = decodeClaims(token);
 const isBeam = claims.role === 'beam';
 const canPublish = claims.role === 'host' || claims.role === 'guest';
+const canStartStop = claims.role === 'host';
 
 const client = createClient();
 const page = window.roomcast = { joined: false, client, error: null, timing: {} };
@@ -59,6 +60,66 @@ function setup() {
   $('#leave').addEventListener('click', leave);
   $('#toggle-mic').addEventListener('click', () => toggle('audio'));
   $('#toggle-cam').addEventListener('click', () => toggle('video'));
+  if (canStartStop) setupBeamPanel();
+}
+
+// The host's panel to start and stop streaming and recording.
+function setupBeamPanel() {
+  const panel = $('#beam-panel'), toggleBtn = $('#beam-toggle');
+  toggleBtn.hidden = false;
+  toggleBtn.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    $('#stage').classList.toggle('panel-open', !panel.hidden);
+    toggleBtn.setAttribute('aria-expanded', String(!panel.hidden));
+    layout();
+  });
+  const beamError = err => {
+    const box = $('#beam-error');
+    box.textContent = err ? err.message : '';
+    box.hidden = !err;
+  };
+  panel.addEventListener('submit', e => {
+    e.preventDefault();
+    beamError(null);
+    const [width, height] = $('#resolution').value.split('x').map(Number);
+    const params = {
+      rtmpURLs: ['#rtmp-1', '#rtmp-2', '#rtmp-3'].map(q => $(q).value.trim()).filter(Boolean),
+      record: $('#record').checked,
+      resolution: { width, height },
+    };
+    client.actions.startRTMPOrRecording(params).catch(beamError);
+  });
+  $('#beam-stop').addEventListener('click', () => {
+    beamError(null);
+    client.actions.stopRTMPAndRecording().catch(beamError);
+  });
+}
+
+// renderBeam shows every peer what runs (header badges) and the host the
+// per-destination state.
+function renderBeam() {
+  const rtmp = client.store.getState(selectRTMPState);
+  const rec = client.store.getState(selectRecordingState);
+  const badge = (label, st) => {
+    if (st.state === 'none') return null;
+    const el = document.createElement('span');
+    el.className = 'badge ' + st.state;
+    el.textContent = `${label} ${st.state}` + (st.error ? `: ${st.error.message}` : '');
+    el.title = st.startedAt ? `since ${st.startedAt.toLocaleTimeString()}` : '';
+    return el;
+  };
+  $('#beam-status').replaceChildren(...[badge('LIVE', rtmp), badge('REC', rec.browser), badge('TRACKS', rec.server)].filter(Boolean));
+  $('#destinations').replaceChildren(...rtmp.destinations.map(d => {
+    const li = document.createElement('li');
+    const st = document.createElement('span');
+    st.className = 'state';
+    st.textContent = d.state;
+    li.append(st, d.url + (d.error ? ` — ${d.error.message}` : ''));
+    return li;
+  }));
+  const running = rtmp.running || rec.browser.running;
+  $('#beam-start').disabled = running;
+  $('#beam-stop').disabled = !running;
 }
 
 async function join() {
@@ -236,6 +297,7 @@ function renderParticipants(self, remote) {
 
 client.store.subscribe(render, s => [s.peers, s.tracks, s.localTracks, s.localPeer, s.connection]);
 client.store.subscribe(conn => { $('#status').textContent = conn; }, selectConnection);
+client.store.subscribe(renderBeam, s => s.beam);
 client.store.subscribe(err => {
   if (!err) return;
   showError(err);

@@ -105,6 +105,16 @@ function defaultURL() {
   return u.href;
 }
 
+// normalizeBeam freezes a server state and turns startedAt into Dates, as
+// the seed's interfaces have them.
+function normalizeBeam(b) {
+  const status = st => Object.freeze({ ...st, startedAt: st.startedAt ? new Date(st.startedAt) : undefined });
+  return Object.freeze({
+    rtmp: Object.freeze({ ...status(b.rtmp), destinations: Object.freeze((b.rtmp.destinations || []).map(d => Object.freeze({ ...d }))) }),
+    recording: Object.freeze({ browser: status(b.recording.browser), server: status(b.recording.server) }),
+  });
+}
+
 const without = (obj, pred) => Object.fromEntries(Object.entries(obj).filter(([k, v]) => !pred(k, v)));
 
 /**
@@ -207,7 +217,7 @@ export function createClient(options = {}) {
         }));
         break;
       case 'state':
-        store.update(() => ({ beam: Object.freeze(m.beam) }));
+        store.update(() => ({ beam: normalizeBeam(m.beam) }));
         break;
       case 'ok': {
         const p = pending.get(m.id);
@@ -302,9 +312,32 @@ export function createClient(options = {}) {
     store.update(() => ({ connection: ConnectionState.DISCONNECTED, localPeer: null }));
   }
 
+  /**
+   * startRTMPOrRecording starts streaming (rtmpURLs), recording (record) or
+   * both together: {meetingURL?, rtmpURLs?, record?, resolution?: {width, height}}.
+   * Resolves once the server accepted; progress arrives in the store
+   * (selectRTMPState, selectRecordingState). Needs the host role.
+   */
+  function startRTMPOrRecording(params = {}) {
+    if (store.getState().connection !== ConnectionState.CONNECTED) {
+      return Promise.reject(new RoomcastError('unavailable', 'join a room before starting streaming or recording'));
+    }
+    return request({ type: 'beam-start', params }).then(() => undefined);
+  }
+
+  /** stopRTMPAndRecording stops streaming and recording together. */
+  function stopRTMPAndRecording() {
+    if (store.getState().connection !== ConnectionState.CONNECTED) {
+      return Promise.reject(new RoomcastError('unavailable', 'join a room before stopping streaming or recording'));
+    }
+    return request({ type: 'beam-stop' }).then(() => undefined);
+  }
+
   client.actions = {
     join,
     publish,
+    startRTMPOrRecording,
+    stopRTMPAndRecording,
     setAudioEnabled: enabled => setEnabled('audio', enabled),
     setVideoEnabled: enabled => setEnabled('video', enabled),
     leave,
