@@ -72,6 +72,11 @@ type server struct {
 func startServer(t testing.TB, extra ...string) *server {
 	t.Helper()
 	s := &server{data: t.TempDir()}
+	for i, a := range extra {
+		if a == "--data" && i+1 < len(extra) {
+			s.data = extra[i+1] // the caller's data dir (flags: the last one wins)
+		}
+	}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0",
 		"--data", s.data, "--log-format", "json", "--log-level", "debug"}, extra...)
 	s.cmd = exec.Command(binary, args...)

@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// startNATS runs a standalone NATS server with JetStream for the test: the
+// "external NATS" that several roomcast processes share.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{
+		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	return "nats://" + ns.Addr().(*net.TCPAddr).String()
+}
+
+// Two server processes share one NATS: a start through either is seen by
+// both, and 100 concurrent starts spread over both let exactly one win.
+func TestTwoServersShareOneTruth(t *testing.T) {
+	need(t)
+	natsURL := startNATS(t)
+	a := startServer(t, "--nats", natsURL, "--worker-slots", "0")
+	// Same data dir, so the same secret: tokens work on both.
+	b := startServer(t, "--nats", natsURL, "--worker-slots", "0", "--data", a.data)
+	mgmt := a.token(t, "--management")
+
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	rtmp := "rtmp://127.0.0.1:1935/live/" + secretKey
+	for i := range 100 {
+		srv := a
+		if i%2 == 1 {
+			srv = b
+		}
+		wg.Go(func() {
+			status, body := api(t, srv, "POST", "/v1/rooms/race/beam/start", mgmt, `{"rtmpURLs": ["`+rtmp+`"]}`)
+			switch status {
+			case http.StatusAccepted:
+				wins.Add(1)
+			case http.StatusConflict:
+				conflicts.Add(1)
+			default:
+				t.Errorf("start: %d %s", status, body)
+			}
+			if strings.Contains(body, secretKey) {
+				t.Errorf("an answer carries the stream key: %s", body)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 99 {
+		t.Errorf("wins %d, conflicts %d; want exactly one start to win", wins.Load(), conflicts.Load())
+	}
+	// Both servers read the same state; a stop through b ends what a started.
+	for _, srv := range []*server{a, b} {
+		_, body := api(t, srv, "GET", "/v1/rooms/race/beam", mgmt, "")
+		var st roomcast.BeamState
+		if err := json.Unmarshal([]byte(body), &st); err != nil || st.RTMP.State != roomcast.StreamingStateStarting {
+			t.Errorf("%s: state %s", srv.URL, body)
+		}
+	}
+	if status, body := api(t, b, "POST", "/v1/rooms/race/beam/stop", mgmt, ""); status != 200 || !strings.Contains(body, `"state":"stopped"`) {
+		t.Errorf("stop through the other server: %d %s", status, body)
+	}
+	if _, body := api(t, a, "GET", "/v1/rooms/race/beam", mgmt, ""); !strings.Contains(body, `"state":"stopped"`) {
+		t.Errorf("first server after stop: %s", body)
+	}
+	for _, srv := range []*server{a, b} {
+		if strings.Contains(srv.Logs(), secretKey) {
+			t.Errorf("%s logged the stream key", srv.URL)
+		}
+	}
+}
+
+func api(t *testing.T, s *server, method, path, token, body string) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", method, path, err)
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
