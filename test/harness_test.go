@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/testkit"
 )
 
 // binary is the roomcast binary built once for all tests.
@@ -45,17 +47,7 @@ func TestMain(m *testing.M) {
 // in -short mode.
 func need(t testing.TB, tools ...string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test; skipped with -short")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required in CI: %v (run make test, which installs it)", tool, err)
-			}
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
+	testkit.Need(t, tools...)
 }
 
 // server is a running `roomcast serve` child process.

@@ -45,9 +45,14 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	w, err := control.NewWorker(ctx, b.NC, b.JS, *id, *slots, app.Runner(), log)
+	runner, err := app.NewRunner(*data, log)
 	if err != nil {
 		return err
 	}
+	w, err := control.NewWorker(ctx, b.NC, b.JS, *id, *slots, runner, log)
+	if err != nil {
+		return err
+	}
+	runner.Recover()
 	return w.Run(ctx)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/web"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -42,6 +43,7 @@ type API struct {
 	signer    *auth.Signer
 	publicURL string
 	log       *slog.Logger
+	recs      *recordings.Store
 }
 
 // New returns the API; publicURL may be empty (derived from requests).
@@ -57,6 +59,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/beam/start", a.auth(true, a.start))
 	mux.HandleFunc("POST /v1/rooms/{room}/beam/stop", a.auth(true, a.stop))
 	mux.HandleFunc("GET /v1/rooms/{room}/beam", a.auth(false, a.state))
+	a.registerRecordings(mux)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)

@@ -17,6 +17,7 @@ import (
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/metrics"
@@ -39,6 +40,7 @@ type App struct {
 	bus    *bus.Bus
 	ctl    *control.Controller
 	worker *control.Worker // nil with --worker-slots 0
+	runner *composite.Runner
 	sig    *signal.Handler
 }
 
@@ -90,8 +92,11 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
+	if a.runner, err = NewRunner(a.cfg.DataDir, a.log); err != nil {
+		return err
+	}
 	if a.cfg.WorkerSlots > 0 {
-		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, Runner(), a.log)
+		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, a.runner, a.log)
 	}
 	return err
 }
@@ -114,7 +119,8 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
 	mux.Handle("GET /rtc", a.sig)
-	api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).Register(mux)
+	api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).
+		WithRecordings(a.runner.Recordings).Register(mux)
 	web.Register(mux)
 	return mux
 }
@@ -131,7 +137,10 @@ func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.ctl.Run(bg) })
 	if a.worker != nil {
-		wg.Go(func() { a.worker.Run(bg) })
+		wg.Go(func() {
+			a.runner.Recover() // recordings a killed worker left behind
+			a.worker.Run(bg)
+		})
 	}
 	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(),
 		"nats", a.bus.ListenAddr(), "data", a.cfg.DataDir)

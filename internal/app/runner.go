@@ -1,19 +1,20 @@
 package app
 
 import (
-	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
 
-	"github.com/roomcast/roomcast/internal/beam"
-	"github.com/roomcast/roomcast/internal/control"
-	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/composite"
+	"github.com/roomcast/roomcast/internal/recordings"
 )
 
-// Runner returns what the local worker runs jobs with. The composite
-// worker (Chromium on a virtual display, one encode, RTMP fan-out) is not
-// built yet; until it is, a job fails at once with a message saying so
-// instead of pretending to stream.
-func Runner() control.Runner {
-	return control.RunnerFunc(func(context.Context, beam.Job, func(beam.Progress)) error {
-		return rcerr.New(rcerr.Unavailable, "this roomcast build has no composite worker yet; streaming and recording cannot run")
-	})
+// NewRunner builds the composite worker's runner over the data dir: job
+// scratch space under jobs/, recordings under recordings/.
+func NewRunner(dataDir string, log *slog.Logger) (*composite.Runner, error) {
+	recs, err := recordings.Open(filepath.Join(dataDir, "recordings"))
+	if err != nil {
+		return nil, fmt.Errorf("app: recordings: %w", err)
+	}
+	return &composite.Runner{WorkDir: filepath.Join(dataDir, "jobs"), Recordings: recs, Log: log}, nil
 }

@@ -40,6 +40,8 @@ type Recording struct {
 	// Size is the total size of Files in bytes.
 	Size  int64           `json:"size"`
 	Files []RecordingFile `json:"files"`
+	// Error says why a recording is failed or upload_failed.
+	Error string `json:"error,omitempty"`
 }
 
 // Length returns Duration as a time.Duration.

@@ -1,0 +1,724 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// openAPIRoutes is every pattern Register adds, each with a sample request
+// that must route to exactly that pattern. This list MUST GROW WITH
+// Register: a route added there and not here fails
+// TestOpenAPIRouteListMatchesRegister, and a documented route must be here
+// (and a route here must be documented) or TestOpenAPIPathsMatchRoutes fails.
+var openAPIRoutes = []struct {
+	pattern      string // exactly as given to mux.HandleFunc
+	method, path string // a sample request for it
+	documented   bool   // false only for the /v1/ catch-all 404
+}{
+	{"POST /v1/rooms/{room}/beam/start", "POST", "/v1/rooms/demo/beam/start", true},
+	{"POST /v1/rooms/{room}/beam/stop", "POST", "/v1/rooms/demo/beam/stop", true},
+	{"GET /v1/rooms/{room}/beam", "GET", "/v1/rooms/demo/beam", true},
+	{"GET /v1/openapi.json", "GET", "/v1/openapi.json", true},
+	{"/v1/", "GET", "/v1/no-such-route", false},
+}
+
+// openAPIFallback is the catch-all pattern that answers 404 for the rest of /v1.
+const openAPIFallback = "/v1/"
+
+// openAPITypes are the Go wire types whose component schemas (named like the
+// type) must match their JSON fields.
+var openAPITypes = []reflect.Type{
+	reflect.TypeFor[roomcast.StartParams](),
+	reflect.TypeFor[roomcast.Resolution](),
+	reflect.TypeFor[roomcast.BeamState](),
+	reflect.TypeFor[roomcast.RTMPState](),
+	reflect.TypeFor[roomcast.Destination](),
+	reflect.TypeFor[roomcast.RecordingStates](),
+	reflect.TypeFor[roomcast.RecordingStatus](),
+	reflect.TypeFor[roomcast.Error](),
+	reflect.TypeFor[roomcast.Recording](),
+	reflect.TypeFor[roomcast.RecordingFile](),
+}
+
+// openAPIEnums are the string enum schemas, named like their Go types, with
+// the Go constants' values.
+var openAPIEnums = map[string][]string{
+	"StreamingState": {
+		string(roomcast.StreamingStateNone), string(roomcast.StreamingStateStarting), string(roomcast.StreamingStateStarted),
+		string(roomcast.StreamingStateStopped), string(roomcast.StreamingStateFailed),
+	},
+	"RecordingState": {
+		string(roomcast.RecordingStateNone), string(roomcast.RecordingStateStarting), string(roomcast.RecordingStateStarted),
+		string(roomcast.RecordingStateStopped), string(roomcast.RecordingStateFailed),
+	},
+	"DestinationState": {
+		string(roomcast.DestinationStarting), string(roomcast.DestinationStarted), string(roomcast.DestinationReconnecting),
+		string(roomcast.DestinationFailed), string(roomcast.DestinationStopped),
+	},
+	"RecordingKind": {string(roomcast.RecordingKindComposite), string(roomcast.RecordingKindTracks)},
+	"RecordingPhase": {
+		string(roomcast.RecordingPhaseRecording), string(roomcast.RecordingPhaseProcessing), string(roomcast.RecordingPhaseReady),
+		string(roomcast.RecordingPhaseUploadFailed), string(roomcast.RecordingPhaseFailed),
+	},
+}
+
+// openAPICodes is every rcerr code; Error.code's enum must be exactly these.
+var openAPICodes = []rcerr.Code{
+	rcerr.InvalidArgument, rcerr.Unauthenticated, rcerr.PermissionDenied, rcerr.NotFound, rcerr.Conflict,
+	rcerr.ResourceExhausted, rcerr.Unavailable, rcerr.Destination, rcerr.Internal,
+}
+
+var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+type jsonObj = map[string]any
+
+func loadOpenAPI(t *testing.T) jsonObj {
+	t.Helper()
+	var doc jsonObj
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json is not valid JSON: %v", err)
+	}
+	return doc
+}
+
+func newOpenAPIMux(signer *auth.Signer) *http.ServeMux {
+	mux := http.NewServeMux()
+	New(nil, nil, signer, "", slog.New(slog.DiscardHandler)).Register(mux)
+	return mux
+}
+
+// obj returns v[key] as an object, failing the test otherwise.
+func obj(t *testing.T, where string, v any, key string) jsonObj {
+	t.Helper()
+	m, _ := v.(jsonObj)
+	o, ok := m[key].(jsonObj)
+	if !ok {
+		t.Fatalf("%s: %q is missing or not an object", where, key)
+	}
+	return o
+}
+
+// resolve follows a local "$ref" (JSON pointer) in v, repeatedly.
+func resolve(t *testing.T, doc jsonObj, v any) jsonObj {
+	t.Helper()
+	for range 10 {
+		m, ok := v.(jsonObj)
+		if !ok {
+			t.Fatalf("not an object: %v", v)
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		target, err := pointer(doc, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = target
+	}
+	t.Fatalf("$ref chain too long at %v", v)
+	return nil
+}
+
+func pointer(doc jsonObj, ref string) (any, error) {
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return nil, &refError{ref}
+	}
+	var cur any = doc
+	for _, tok := range strings.Split(rest, "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := cur.(jsonObj)
+		if !ok {
+			return nil, &refError{ref}
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, &refError{ref}
+		}
+	}
+	return cur, nil
+}
+
+type refError struct{ ref string }
+
+func (e *refError) Error() string { return "$ref " + e.ref + " does not resolve in the document" }
+
+// operations returns "METHOD path" → operation for every documented operation.
+func operations(t *testing.T, doc jsonObj) map[string]jsonObj {
+	t.Helper()
+	ops := map[string]jsonObj{}
+	for path, item := range obj(t, "document", doc, "paths") {
+		for _, m := range openAPIMethods {
+			if op, ok := item.(jsonObj)[m]; ok {
+				ops[strings.ToUpper(m)+" "+path] = op.(jsonObj)
+			}
+		}
+	}
+	return ops
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+}
+
+func stringList(v any) []string {
+	var out []string
+	list, _ := v.([]any)
+	for _, s := range list {
+		str, _ := s.(string)
+		out = append(out, str)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	doc := loadOpenAPI(t)
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1") {
+		t.Errorf("openapi = %q; want 3.1.x", v)
+	}
+	info := obj(t, "document", doc, "info")
+	if info["title"] == nil || info["version"] == nil {
+		t.Errorf("info needs title and version: %v", info)
+	}
+	// Every $ref must resolve.
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case jsonObj:
+			if ref, ok := v["$ref"].(string); ok {
+				if _, err := pointer(doc, ref); err != nil {
+					t.Errorf("%s: %v", where, err)
+				}
+			}
+			for k, c := range v {
+				walk(where+"/"+k, c)
+			}
+		case []any:
+			for i, c := range v {
+				walk(where+"/"+strconv.Itoa(i), c)
+			}
+		}
+	}
+	walk("#", doc)
+	// Every operation has an id and responses; ids are unique.
+	ids := map[string]string{}
+	for key, op := range operations(t, doc) {
+		id, _ := op["operationId"].(string)
+		if id == "" {
+			t.Errorf("%s: no operationId", key)
+		} else if other, dup := ids[id]; dup {
+			t.Errorf("%s: operationId %q also used by %s", key, id, other)
+		}
+		ids[id] = key
+		if len(obj(t, key, op, "responses")) == 0 {
+			t.Errorf("%s: no responses", key)
+		}
+	}
+}
+
+func TestOpenAPIPathsMatchRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	mux := newOpenAPIMux(nil)
+	var want []string
+	samples := map[string]string{} // documented path → sample request path
+	for _, r := range openAPIRoutes {
+		req := httptest.NewRequest(r.method, r.path, nil)
+		if _, got := mux.Handler(req); got != r.pattern {
+			t.Errorf("%s %s routes to %q; want %q (is it registered in Register?)", r.method, r.path, got, r.pattern)
+		}
+		if !r.documented {
+			continue
+		}
+		method, path, ok := strings.Cut(r.pattern, " ")
+		if !ok {
+			t.Errorf("documented pattern %q has no method", r.pattern)
+			continue
+		}
+		if method != r.method {
+			t.Errorf("pattern %q: sample method %s differs", r.pattern, r.method)
+		}
+		want = append(want, r.pattern)
+		samples[path] = r.path
+	}
+	slices.Sort(want)
+	ops := operations(t, doc)
+	if got := sortedKeys(ops); !slices.Equal(got, want) {
+		t.Errorf("documented operations %q\nwant exactly the registered routes %q", got, want)
+	}
+
+	paramRe := regexp.MustCompile(`\{([^}]+)\}`)
+	for key, op := range ops {
+		_, path, _ := strings.Cut(key, " ")
+		// Methods not documented for a path must not reach a documented
+		// handler: they fall through to the /v1/ catch-all.
+		if sample, ok := samples[path]; ok {
+			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+				if _, documented := ops[m+" "+path]; documented {
+					continue
+				}
+				if _, got := mux.Handler(httptest.NewRequest(m, sample, nil)); got != openAPIFallback {
+					t.Errorf("%s %s routes to %q but is not documented", m, sample, got)
+				}
+			}
+		}
+		// Path parameters are declared, required, in the path.
+		var wantParams, gotParams []string
+		for _, m := range paramRe.FindAllStringSubmatch(path, -1) {
+			wantParams = append(wantParams, m[1])
+		}
+		params, _ := op["parameters"].([]any)
+		for _, p := range params {
+			p := resolve(t, doc, p)
+			if p["in"] == "path" {
+				gotParams = append(gotParams, p["name"].(string))
+				if p["required"] != true {
+					t.Errorf("%s: path parameter %v must be required", key, p["name"])
+				}
+			}
+		}
+		slices.Sort(wantParams)
+		slices.Sort(gotParams)
+		if !slices.Equal(gotParams, wantParams) {
+			t.Errorf("%s: path parameters %q; want %q", key, gotParams, wantParams)
+		}
+	}
+}
+
+// TestOpenAPIRouteListMatchesRegister reads the package's source so that a
+// route added to Register without adding it to openAPIRoutes fails.
+func TestOpenAPIRouteListMatchesRegister(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var inSource []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) != 2 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "HandleFunc" && sel.Sel.Name != "Handle") {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				t.Errorf("%s: route pattern is not a string literal; list it in openAPIRoutes and adapt this test", fset.Position(call.Pos()))
+				return true
+			}
+			pattern, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inSource = append(inSource, pattern)
+			return true
+		})
+	}
+	var listed []string
+	for _, r := range openAPIRoutes {
+		listed = append(listed, r.pattern)
+	}
+	slices.Sort(inSource)
+	slices.Sort(listed)
+	if !slices.Equal(inSource, listed) {
+		t.Errorf("patterns registered in the source %q\ndiffer from openAPIRoutes %q; update openAPIRoutes and openapi.json", inSource, listed)
+	}
+}
+
+// jsonFields returns t's JSON field names and those that are always present
+// (no omitempty/omitzero).
+func jsonFields(t *testing.T, typ reflect.Type) (fields []reflect.StructField, names, required []string) {
+	t.Helper()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Anonymous {
+			t.Errorf("%s.%s: embedded structs are not handled by this test", typ.Name(), f.Name)
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		fields = append(fields, f)
+		names = append(names, name)
+		optional := slices.ContainsFunc(strings.Split(opts, ","), func(o string) bool { return o == "omitempty" || o == "omitzero" })
+		if !optional {
+			required = append(required, name)
+		}
+	}
+	return fields, names, required
+}
+
+func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := obj(t, "components", obj(t, "document", doc, "components"), "schemas")
+	known := map[string]bool{}
+	for _, typ := range openAPITypes {
+		known[typ.Name()] = true
+	}
+	for name := range openAPIEnums {
+		known[name] = true
+	}
+	for _, name := range sortedKeys(schemas) {
+		if !known[name] {
+			t.Errorf("components/schemas/%s matches no Go type this test checks; add it to openAPITypes or openAPIEnums, or remove it", name)
+		}
+	}
+	for _, typ := range openAPITypes {
+		name := typ.Name()
+		schema, ok := schemas[name].(jsonObj)
+		if !ok {
+			t.Errorf("components/schemas/%s is missing", name)
+			continue
+		}
+		if schema["type"] != "object" {
+			t.Errorf("%s: type %v; want object", name, schema["type"])
+		}
+		fields, names, required := jsonFields(t, typ)
+		props, _ := schema["properties"].(jsonObj)
+		if got, want := sortedKeys(props), slices.Sorted(slices.Values(names)); !slices.Equal(got, want) {
+			t.Errorf("%s: properties %q; want the JSON fields %q", name, got, want)
+		}
+		slices.Sort(required)
+		if got := stringList(schema["required"]); !slices.Equal(got, required) {
+			t.Errorf("%s: required %q; want the fields without omitempty/omitzero %q", name, got, required)
+		}
+		for i, f := range fields {
+			if prop, ok := props[names[i]].(jsonObj); ok {
+				checkPropertyType(t, name+"."+names[i], f.Type, prop, schemas, known)
+			}
+		}
+	}
+}
+
+// checkPropertyType checks a property's schema against its Go type: named
+// structs and named strings are $refs to their component, time.Time is a
+// date-time string, slices are arrays of their element.
+func checkPropertyType(t *testing.T, where string, typ reflect.Type, prop, schemas jsonObj, known map[string]bool) {
+	t.Helper()
+	if typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	ref, _ := prop["$ref"].(string)
+	wantRef := func() {
+		if ref != "#/components/schemas/"+typ.Name() {
+			t.Errorf("%s: $ref %q; want #/components/schemas/%s", where, ref, typ.Name())
+		} else if !known[typ.Name()] {
+			t.Errorf("%s: %s is not a checked type", where, typ.Name())
+		}
+	}
+	wantType := func(want string) {
+		if prop["type"] != want {
+			t.Errorf("%s: type %v; want %s (Go %s)", where, prop["type"], want, typ)
+		}
+	}
+	switch {
+	case typ == reflect.TypeFor[time.Time]():
+		wantType("string")
+		if prop["format"] != "date-time" {
+			t.Errorf("%s: format %v; want date-time", where, prop["format"])
+		}
+	case typ.Kind() == reflect.Struct:
+		wantRef()
+	case typ.Kind() == reflect.String && typ.PkgPath() != "":
+		wantRef()
+		if s, _ := schemas[typ.Name()].(jsonObj); s == nil || s["type"] != "string" {
+			t.Errorf("%s: components/schemas/%s must be a string enum", where, typ.Name())
+		}
+	case typ.Kind() == reflect.String:
+		wantType("string")
+	case typ.Kind() == reflect.Bool:
+		wantType("boolean")
+	case typ.Kind() >= reflect.Int && typ.Kind() <= reflect.Uint64:
+		wantType("integer")
+	case typ.Kind() == reflect.Float32 || typ.Kind() == reflect.Float64:
+		wantType("number")
+	case typ.Kind() == reflect.Slice:
+		wantType("array")
+		items, ok := prop["items"].(jsonObj)
+		if !ok {
+			t.Errorf("%s: array without items", where)
+			return
+		}
+		checkPropertyType(t, where+"[]", typ.Elem(), items, schemas, known)
+	default:
+		t.Errorf("%s: Go type %s is not handled by this test", where, typ)
+	}
+}
+
+func TestOpenAPIEnums(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas := obj(t, "components", obj(t, "document", doc, "components"), "schemas")
+	for name, values := range openAPIEnums {
+		s, ok := schemas[name].(jsonObj)
+		if !ok {
+			t.Errorf("components/schemas/%s is missing", name)
+			continue
+		}
+		want := slices.Sorted(slices.Values(values))
+		if got := stringList(s["enum"]); s["type"] != "string" || !slices.Equal(got, want) {
+			t.Errorf("%s: type %v enum %q; want string enum %q", name, s["type"], got, want)
+		}
+	}
+	code := obj(t, "Error.properties", obj(t, "Error", schemas["Error"], "properties"), "code")
+	var want []string
+	for _, c := range openAPICodes {
+		want = append(want, string(c))
+	}
+	slices.Sort(want)
+	if got := stringList(code["enum"]); !slices.Equal(got, want) {
+		t.Errorf("Error.code enum %q; want the rcerr codes %q", got, want)
+	}
+	// rtmpURLs is bounded like the validation.
+	rtmp := obj(t, "StartParams.properties", obj(t, "StartParams", schemas["StartParams"], "properties"), "rtmpURLs")
+	if rtmp["maxItems"] != 3.0 {
+		t.Errorf("StartParams.rtmpURLs maxItems %v; want 3", rtmp["maxItems"])
+	}
+}
+
+// errorCodeOf returns the code an error response pins with
+// allOf[{$ref Error}, {properties: {code: {const}}}].
+func errorCodeOf(t *testing.T, where string, schema jsonObj) string {
+	t.Helper()
+	all, _ := schema["allOf"].([]any)
+	var refsError bool
+	var code string
+	for _, part := range all {
+		p, _ := part.(jsonObj)
+		if p["$ref"] == "#/components/schemas/Error" {
+			refsError = true
+		}
+		if props, ok := p["properties"].(jsonObj); ok {
+			if c, ok := props["code"].(jsonObj); ok {
+				code, _ = c["const"].(string)
+			}
+		}
+	}
+	if !refsError || code == "" {
+		t.Errorf("%s: error schema must be allOf [Error, {properties: {code: {const}}}]", where)
+	}
+	return code
+}
+
+func TestOpenAPIResponses(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for key, op := range operations(t, doc) {
+		for status, r := range obj(t, key, op, "responses") {
+			where := key + " " + status
+			resp := resolve(t, doc, r)
+			media := obj(t, where, obj(t, where, resp, "content"), "application/json")
+			schema, _ := media["schema"].(jsonObj)
+			if schema == nil {
+				t.Errorf("%s: no schema", where)
+				continue
+			}
+			if status == "default" {
+				if schema["$ref"] != "#/components/schemas/Error" {
+					t.Errorf("%s: default response must be an Error", where)
+				}
+				continue
+			}
+			n, err := strconv.Atoi(status)
+			if err != nil {
+				t.Errorf("%s: status is not a number", where)
+				continue
+			}
+			if n < 400 {
+				continue
+			}
+			code := errorCodeOf(t, where, schema)
+			if got := rcerr.Code(code).HTTPStatus(); got != n || !slices.Contains(openAPICodes, rcerr.Code(code)) {
+				t.Errorf("%s: code %q is answered with HTTP %d, not %d", where, code, got, n)
+			}
+			if ex, ok := media["example"]; ok {
+				var e roomcast.Error
+				b, _ := json.Marshal(ex)
+				if err := strictDecode(b, &e); err != nil || e.Code != code || e.Message == "" {
+					t.Errorf("%s: example %s is not an Error with code %q (%v)", where, b, code, err)
+				}
+			}
+		}
+	}
+}
+
+func strictDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// TestOpenAPIExamples decodes every example of a schema named after a Go
+// type into that type, rejecting unknown fields.
+func TestOpenAPIExamples(t *testing.T) {
+	doc := loadOpenAPI(t)
+	types := map[string]reflect.Type{}
+	for _, typ := range openAPITypes {
+		types["#/components/schemas/"+typ.Name()] = typ
+	}
+	n := 0
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case jsonObj:
+			if ex, ok := v["example"]; ok {
+				if s, ok := v["schema"].(jsonObj); ok {
+					ref, _ := s["$ref"].(string)
+					if typ, ok := types[ref]; ok {
+						b, _ := json.Marshal(ex)
+						if err := strictDecode(b, reflect.New(typ).Interface()); err != nil {
+							t.Errorf("%s: example is not a %s: %v", where, typ.Name(), err)
+						}
+						n++
+					}
+				}
+			}
+			for k, c := range v {
+				walk(where+"/"+k, c)
+			}
+		case []any:
+			for i, c := range v {
+				walk(where+"/"+strconv.Itoa(i), c)
+			}
+		}
+	}
+	walk("#", doc)
+	if n == 0 {
+		t.Error("no examples checked")
+	}
+}
+
+// TestOpenAPIAuth checks the documented security against the handlers: with
+// no token, protected routes answer a documented 401 and open ones do not;
+// with a join token for another room, protected routes answer a documented
+// 403 (both before any dependency is used).
+func TestOpenAPIAuth(t *testing.T) {
+	doc := loadOpenAPI(t)
+	signer, err := auth.NewSigner([]byte("openapi-test-secret-0123456789"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoom, err := signer.JoinToken("not-demo", "someone", room.Host, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newOpenAPIMux(signer))
+	defer srv.Close()
+	ops := operations(t, doc)
+	for _, r := range openAPIRoutes {
+		if !r.documented {
+			continue
+		}
+		op := ops[r.pattern]
+		if op == nil {
+			continue // reported by TestOpenAPIPathsMatchRoutes
+		}
+		responses := obj(t, r.pattern, op, "responses")
+		sec, hasSec := op["security"].([]any)
+		open := hasSec && len(sec) == 0
+		do := func(token string) (int, roomcast.Error) {
+			req, _ := http.NewRequest(r.method, srv.URL+r.path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e roomcast.Error
+			b, _ := io.ReadAll(resp.Body)
+			json.Unmarshal(b, &e)
+			if _, documented := responses[strconv.Itoa(resp.StatusCode)]; !documented {
+				t.Errorf("%s: answered %d %s, which is not documented", r.pattern, resp.StatusCode, b)
+			}
+			return resp.StatusCode, e
+		}
+		status, e := do("")
+		switch {
+		case open && status == http.StatusUnauthorized:
+			t.Errorf("%s: documented as needing no token but answers 401", r.pattern)
+		case !open && (status != http.StatusUnauthorized || e.Code != string(rcerr.Unauthenticated)):
+			t.Errorf("%s: needs a token but answers %d %q without one", r.pattern, status, e.Code)
+		}
+		if !open {
+			if status, e := do(otherRoom); status != http.StatusForbidden || e.Code != string(rcerr.PermissionDenied) {
+				t.Errorf("%s: a token for another room answers %d %q; want 403 permission_denied", r.pattern, status, e.Code)
+			}
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	srv := httptest.NewServer(newOpenAPIMux(nil))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d; want 200", resp.StatusCode)
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		t.Errorf("Content-Type %q; want application/json", resp.Header.Get("Content-Type"))
+	}
+	if !bytes.Equal(body, openAPI) {
+		t.Error("served document differs from the embedded openapi.json")
+	}
+	var served, embedded any
+	if err := json.Unmarshal(body, &served); err != nil {
+		t.Fatalf("served document is not JSON: %v", err)
+	}
+	json.Unmarshal(openAPI, &embedded)
+	if !reflect.DeepEqual(served, embedded) {
+		t.Error("served document differs from the embedded openapi.json")
+	}
+}

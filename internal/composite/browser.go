@@ -1,0 +1,217 @@
+package composite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/rcerr"
+)
+
+// BrowserOptions tune how the bot waits for the meeting page.
+type BrowserOptions struct {
+	JoinTimeout time.Duration // per attempt; default 15 s
+	Attempts    int           // loads of the page before giving up; default 3
+}
+
+// Browser is Chromium in kiosk mode on a sandbox's display, showing the
+// meeting URL. It reloads the page when it does not join and restarts
+// Chromium when it crashes.
+type Browser struct {
+	sb   *Sandbox
+	url  string
+	w, h int
+	opts BrowserOptions
+	log  *slog.Logger
+
+	cancel context.CancelFunc // ends the current Chromium
+	page   context.Context
+}
+
+// chromiumPath is the real binary: /usr/bin/chromium is a wrapper script,
+// which would leave the wrong pid to track.
+func chromiumPath() string {
+	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
+		return "/usr/lib/chromium/chromium"
+	}
+	return "chromium"
+}
+
+// OpenBrowser starts Chromium and waits until the page reports it joined.
+func OpenBrowser(ctx context.Context, sb *Sandbox, url string, w, h int, opts BrowserOptions, log *slog.Logger) (*Browser, error) {
+	if opts.JoinTimeout == 0 {
+		opts.JoinTimeout = 15 * time.Second
+	}
+	if opts.Attempts == 0 {
+		opts.Attempts = 3
+	}
+	b := &Browser{sb: sb, url: url, w: w, h: h, opts: opts, log: log}
+	if err := b.join(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Browser) launch() error {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath()),
+		chromedp.Env(b.sb.Env...),
+		chromedp.UserDataDir(filepath.Join(b.sb.dir, "chromium")),
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("kiosk", true),
+		chromedp.Flag("window-position", "0,0"),
+		chromedp.WindowSize(b.w, b.h),
+		chromedp.Flag("force-device-scale-factor", "1"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }),
+	)
+	page, cancelPage := chromedp.NewContext(alloc)
+	b.page = page
+	b.cancel = func() { cancelPage(); cancelAlloc() }
+	// The first run starts Chromium; it must not run under a timeout.
+	if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void]("1")); err != nil {
+		return fmt.Errorf("composite: start chromium: %w", err)
+	}
+	return nil
+}
+
+// join loads the page until it reports joined, reloading on timeout.
+func (b *Browser) join(ctx context.Context) error {
+	var last error
+	for attempt := 1; attempt <= b.opts.Attempts; attempt++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if b.page == nil || attempt > 1 && errors.Is(last, errBrowserGone) {
+			if err := b.launch(); err != nil {
+				last = err
+				continue
+			}
+		}
+		start := time.Now()
+		last = b.load(ctx)
+		if last == nil {
+			b.log.Info("beam page joined", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		b.log.Warn("beam page did not join; reloading", "attempt", attempt, "err", last)
+	}
+	return rcerr.Wrap(rcerr.Unavailable, last, fmt.Sprintf("the meeting page did not join the room within %v (%d attempts): %v", b.opts.JoinTimeout, b.opts.Attempts, errText(last)))
+}
+
+var errBrowserGone = errors.New("chromium is gone")
+
+// load navigates and polls window.roomcast.joined.
+func (b *Browser) load(ctx context.Context) error {
+	tctx, cancel := context.WithTimeout(b.page, b.opts.JoinTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	if err := chromedp.Do(tctx, chromedp.Navigate(b.url)); err != nil {
+		if b.page.Err() != nil {
+			return errBrowserGone
+		}
+		return fmt.Errorf("load the meeting URL: %w", err)
+	}
+	for {
+		state, err := chromedp.Run(tctx, chromedp.Evaluate[pageState](pageStateJS))
+		switch {
+		case err == nil && state.Joined:
+			return nil
+		case err == nil && state.Error != "":
+			return rcerr.New(rcerr.Unavailable, "the meeting page reports: %s", state.Error)
+		case b.page.Err() != nil:
+			return errBrowserGone
+		case tctx.Err() != nil:
+			return errors.New("window.roomcast.joined did not become true")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type pageState struct {
+	Joined bool   `json:"joined"`
+	Error  string `json:"error"`
+}
+
+const pageStateJS = `(() => {
+  const r = window.roomcast;
+  return {joined: !!(r && r.joined === true), error: (r && r.error && r.error.message) || ''};
+})()`
+
+// Watch keeps the page joined until ctx ends: when Chromium crashes or the
+// page leaves the room, it restarts Chromium or reloads the page.
+func (b *Browser) Watch(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(b.page, 5*time.Second)
+		state, err := chromedp.Run(cctx, chromedp.Evaluate[pageState](pageStateJS))
+		cancel()
+		if err == nil && state.Joined {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		b.log.Warn("beam page lost the room; recovering", "err", err, "page_error", state.Error)
+		if b.page.Err() != nil || err != nil {
+			if lerr := b.launch(); lerr != nil {
+				b.log.Warn("restart chromium", "err", lerr)
+				continue
+			}
+		}
+		if jerr := b.join(ctx); jerr != nil {
+			b.log.Warn("rejoin", "err", jerr)
+		}
+	}
+}
+
+// Close ends Chromium.
+func (b *Browser) Close() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+// errText is an error's user-facing text: an *rcerr.Error's message, else
+// the error itself, with tokens and stream keys redacted.
+func errText(err error) string {
+	var e *rcerr.Error
+	if errors.As(err, &e) {
+		return e.Msg
+	}
+	return logging.Redact(err.Error())
+}

@@ -1,0 +1,146 @@
+package composite
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortmplib"
+	"github.com/bluenviron/gortmplib/pkg/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+)
+
+// frame is one encoded access unit of the stream.
+type frame struct {
+	video    bool
+	key      bool
+	pts, dts time.Duration
+	au       [][]byte // H.264 NAL units
+	aac      []byte   // one AAC access unit
+}
+
+// tracks describe the stream for RTMP writers; known once the first
+// keyframe carried SPS and PPS.
+type tracks struct {
+	video *gortmplib.Track
+	audio *gortmplib.Track
+}
+
+// Fanout demuxes the encoder's MPEG-TS once and hands every frame to each
+// sink without ever blocking on one: a slow or disconnected destination
+// drops frames in its own queue, the others are untouched.
+type Fanout struct {
+	mu     sync.Mutex
+	sinks  []chan<- frame
+	ready  chan struct{} // closed when tracks are known
+	tracks tracks
+	first  chan struct{} // closed at the first frame
+	once   sync.Once
+}
+
+func newFanout() *Fanout {
+	return &Fanout{ready: make(chan struct{}), first: make(chan struct{})}
+}
+
+// add registers a sink.
+func (f *Fanout) add(ch chan<- frame) {
+	f.mu.Lock()
+	f.sinks = append(f.sinks, ch)
+	f.mu.Unlock()
+}
+
+func (f *Fanout) publish(fr frame) {
+	f.once.Do(func() { close(f.first) })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ch := range f.sinks {
+		select {
+		case ch <- fr:
+		default: // that sink is behind; it resyncs on a keyframe
+		}
+	}
+}
+
+// run reads the stream until it ends.
+func (f *Fanout) run(r io.Reader) error {
+	rd := &mpegts.Reader{R: bufio.NewReaderSize(r, 188*1024)}
+	if err := rd.Initialize(); err != nil {
+		return fmt.Errorf("composite: read encoder stream: %w", err)
+	}
+	var audioCfg *tscodecs.MPEG4Audio
+	var videoTrack *mpegts.Track
+	for _, t := range rd.Tracks() {
+		switch c := t.Codec.(type) {
+		case *tscodecs.H264:
+			videoTrack = t
+		case *tscodecs.MPEG4Audio:
+			audioCfg = c
+			rd.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
+				for i, au := range aus {
+					// AAC frames are 1024 samples at 48 kHz.
+					p := ticks(pts) + time.Duration(i)*1024*time.Second/48000
+					f.publish(frame{pts: p, dts: p, aac: au})
+				}
+				return nil
+			})
+		}
+	}
+	if videoTrack == nil || audioCfg == nil {
+		return errors.New("composite: encoder stream lacks H.264 video or AAC audio")
+	}
+	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
+		key := h264.IsRandomAccess(au)
+		if key {
+			f.learn(au, audioCfg)
+		}
+		f.publish(frame{video: true, key: key, pts: ticks(pts), dts: ticks(dts), au: au})
+		return nil
+	})
+	rd.OnDecodeError(func(error) {})
+	for {
+		if err := rd.Read(); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// learn records SPS/PPS from the first keyframe.
+func (f *Fanout) learn(au [][]byte, audio *tscodecs.MPEG4Audio) {
+	select {
+	case <-f.ready:
+		return
+	default:
+	}
+	var sps, pps []byte
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			sps = n
+		case h264.NALUTypePPS:
+			pps = n
+		}
+	}
+	if sps == nil || pps == nil {
+		return
+	}
+	cfg := audio.Config
+	f.tracks = tracks{
+		video: &gortmplib.Track{Codec: &codecs.H264{SPS: sps, PPS: pps}},
+		audio: &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: &cfg}},
+	}
+	close(f.ready)
+}
+
+// ticks converts 90 kHz MPEG-TS time to a duration.
+func ticks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }

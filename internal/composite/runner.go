@@ -1,0 +1,213 @@
+package composite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/recordings"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// partName is the fragmented MP4 being written; recordingName the final file.
+const (
+	partName      = "composite.part.mp4"
+	recordingName = "composite.mp4"
+)
+
+// Runner runs beam jobs: it implements control.Runner.
+type Runner struct {
+	WorkDir      string            // per-job scratch (display, audio, browser profile)
+	Recordings   *recordings.Store // where recordings go
+	Browser      BrowserOptions
+	Destinations DestinationOptions
+	Log          *slog.Logger
+}
+
+// Run runs job until ctx ends (a stop) or it fails.
+func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+	log := r.Log.With("job", job)
+	res := *job.Params.Resolution
+	dir := filepath.Join(r.WorkDir, job.ID)
+	sb, err := StartSandbox(ctx, dir, res.Width, res.Height, log)
+	if err != nil {
+		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
+	}
+	defer sb.Close()
+	br, err := OpenBrowser(ctx, sb, job.Params.MeetingURL, res.Width, res.Height, r.Browser, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while joining
+		}
+		return err
+	}
+	defer br.Close()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go br.Watch(watchCtx)
+
+	enc := EncoderConfig{Width: res.Width, Height: res.Height}
+	var recID, recDir string
+	if job.Params.Record {
+		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
+		if err != nil {
+			return rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording")
+		}
+		enc.Recording = filepath.Join(recDir, partName)
+	}
+	started := time.Now()
+	err = r.stream(ctx, sb, enc, job, report, log)
+	if recID != "" {
+		if ferr := r.finalize(recID, recDir, log); ferr != nil && err == nil {
+			err = ferr
+		}
+		log.Info("recording finished", "recording", recID, "ran", time.Since(started).Round(time.Millisecond))
+	}
+	return err
+}
+
+// stream runs the encoder and the destinations until ctx ends or the
+// outputs are all gone.
+func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), log *slog.Logger) error {
+	enc, err := StartEncoder(sb, cfg, log)
+	if err != nil {
+		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
+	}
+	fan := newFanout()
+	var mu sync.Mutex
+	var dests []*destination
+	reportAll := func(started bool) {
+		mu.Lock()
+		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests))}
+		failed := 0
+		for i, d := range dests {
+			p.Destinations[i] = d.status()
+			if p.Destinations[i].State == roomcast.DestinationFailed {
+				failed++
+			}
+		}
+		mu.Unlock()
+		if len(dests) > 0 && failed == len(dests) {
+			p.RTMPError = &roomcast.Error{Code: "destination", Message: "every destination failed; see each destination's error"}
+		}
+		report(p)
+	}
+	destCtx, stopDests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDests()
+	var wg sync.WaitGroup
+	allFailed := make(chan struct{})
+	var failOnce sync.Once
+	mu.Lock()
+	for i, u := range job.Params.RTMPURLs {
+		d := newDestination(i, u, fan, r.Destinations, log, func() { reportAll(true) })
+		dests = append(dests, d)
+	}
+	mu.Unlock()
+	for _, d := range dests {
+		wg.Go(func() {
+			d.run(destCtx)
+			if d.status().State == roomcast.DestinationFailed && countFailed(dests) == len(dests) {
+				failOnce.Do(func() { close(allFailed) })
+			}
+		})
+	}
+	fanErr := make(chan error, 1)
+	go func() { fanErr <- fan.run(enc.Stream) }()
+	go func() {
+		select {
+		case <-fan.first:
+			log.Info("media flowing")
+			reportAll(true)
+		case <-ctx.Done():
+		}
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done(): // stop requested
+	case <-allFailed:
+		if !job.Params.Record {
+			runErr = rcerr.New(rcerr.Destination, "every RTMP destination failed")
+		} else {
+			<-ctx.Done() // streaming is over; the recording goes on until stopped
+		}
+	case <-enc.Done:
+		runErr = rcerr.Wrap(rcerr.Unavailable, enc.Err(), "the encoder stopped unexpectedly")
+	}
+	// Flush: the encoder drains and closes its outputs, the fan-out hands
+	// the last frames on, then the destinations send them and hang up.
+	if err := enc.Stop(10 * time.Second); err != nil && runErr == nil && !isInterrupt(err) {
+		log.Warn("encoder exit", "err", err)
+	}
+	enc.Stream.Close()
+	if err := <-fanErr; err != nil {
+		log.Debug("fan-out ended", "err", err)
+	}
+	stopDests()
+	wg.Wait()
+	return runErr
+}
+
+func countFailed(dests []*destination) int {
+	n := 0
+	for _, d := range dests {
+		if d.status().State == roomcast.DestinationFailed {
+			n++
+		}
+	}
+	return n
+}
+
+// isInterrupt tells ffmpeg's normal exit on SIGINT (status 255) apart.
+func isInterrupt(err error) bool {
+	var ee interface{ ExitCode() int }
+	return errors.As(err, &ee) && (ee.ExitCode() == 255 || ee.ExitCode() == -1)
+}
+
+// finalize turns the fragmented recording into a plain MP4 with the index
+// at the front and lists it.
+func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
+	r.Recordings.SetStatus(id, roomcast.RecordingPhase("processing"), "")
+	dur, err := Finalize(filepath.Join(dir, partName), filepath.Join(dir, recordingName))
+	if err != nil {
+		log.Warn("finalize recording", "recording", id, "err", err)
+		r.Recordings.SetStatus(id, roomcast.RecordingPhase("failed"), "could not finalize the recording: "+errText(err))
+		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
+	}
+	if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
+		return fmt.Errorf("composite: list recording: %w", err)
+	}
+	return nil
+}
+
+// Recover finalizes recordings a dead worker left behind: the fragmented
+// file plays up to its last complete fragment.
+func (r *Runner) Recover() {
+	left, err := r.Recordings.Unfinished()
+	if err != nil {
+		r.Log.Warn("list unfinished recordings", "err", err)
+		return
+	}
+	for _, rec := range left {
+		if rec.Kind != roomcast.RecordingKindComposite {
+			continue
+		}
+		dir, err := r.Recordings.Dir(rec.ID)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, partName)); err != nil {
+			r.Recordings.SetStatus(rec.ID, roomcast.RecordingPhase("failed"), "the worker died before any media was written")
+			continue
+		}
+		r.Log.Info("finalizing a recording left by a dead worker", "recording", rec.ID, "room", rec.Room)
+		r.finalize(rec.ID, dir, r.Log)
+	}
+}

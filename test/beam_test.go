@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/testkit"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// beamRoom is a room with one publishing host page (Chromium's fake camera:
+// a green background with a moving shape) for the beam to capture.
+func beamRoom(t *testing.T, s *server, room string) {
+	t.Helper()
+	need(t, "Xvfb", "pulseaudio", "ffmpeg")
+	browser := newBrowser(t)
+	host := joinPage(t, s, browser, room, "presenter", "host")
+	waitJS(t, host, 15*time.Second, "window.roomcast.joined === true")
+}
+
+func client(t *testing.T, s *server) *roomcast.Client {
+	return roomcast.NewClient(s.URL, s.token(t, "--management"))
+}
+
+func waitBeam(t *testing.T, c *roomcast.Client, room string, timeout time.Duration, what string, cond func(roomcast.BeamState) bool) roomcast.BeamState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := c.BeamState(context.Background(), room)
+		if err == nil && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s; state %+v (err %v)", timeout, what, st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBeamStreamsToThreeAndRecords is the product's main path: one start,
+// three RTMP destinations with H.264 640x360 + AAC, and a recording that
+// plays, lasts as long as the job ran and shows the publisher's video.
+func TestBeamStreamsToThreeAndRecords(t *testing.T) {
+	ingest := testkit.StartRTMP(t)
+	s := startServer(t)
+	beamRoom(t, s, "show")
+	c := client(t, s)
+	keys := []string{"key-one-" + secretKey, "key-two-" + secretKey, "key-three-" + secretKey}
+	params := roomcast.StartParams{Record: true, Resolution: &roomcast.Resolution{Width: 640, Height: 360}}
+	for _, k := range keys {
+		params.RTMPURLs = append(params.RTMPURLs, ingest.URL(k))
+	}
+	if _, err := c.StartRTMPOrRecording(context.Background(), "show", params); err != nil {
+		t.Fatal(err)
+	}
+	st := waitBeam(t, c, "show", 30*time.Second, "streaming and recording started", func(st roomcast.BeamState) bool {
+		return st.RTMP.State == roomcast.StreamingStateStarted && st.Recording.Browser.State == roomcast.RecordingStateStarted &&
+			allDestinations(st, roomcast.DestinationStarted)
+	})
+	ranFrom := time.Now()
+	for _, k := range keys {
+		p, err := testkit.FFprobe(ingest.URL(k))
+		if err != nil {
+			t.Fatalf("destination %s: %v", k[:8], err)
+		}
+		if codec, w, h := p.Stream("video"); codec != "h264" || w != 640 || h != 360 {
+			t.Errorf("destination %s video = %s %dx%d, want h264 640x360", k[:8], codec, w, h)
+		}
+		if codec, _, _ := p.Stream("audio"); codec != "aac" {
+			t.Errorf("destination %s audio = %q, want aac", k[:8], codec)
+		}
+	}
+	assertNoSecretInProcesses(t, secretKey)
+	// Let the recording run to a known length, then stop.
+	time.Sleep(time.Until(ranFrom.Add(6 * time.Second)))
+	st, err := c.StopRTMPAndRecording(context.Background(), "show")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := time.Since(*st.Recording.Browser.StartedAt)
+	if st.RTMP.State != roomcast.StreamingStateStopped || st.Recording.Browser.State != roomcast.RecordingStateStopped {
+		t.Errorf("after stop: %+v", st)
+	}
+	rec := waitRecording(t, c, "show", 30*time.Second)
+	if math.Abs(rec.Duration-ran.Seconds()) > 1.0 {
+		t.Errorf("recording lasts %.2fs; the job ran %.2fs", rec.Duration, ran.Seconds())
+	}
+	file := download(t, s, rec)
+	p, err := testkit.FFprobe(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codec, w, h := p.Stream("video"); codec != "h264" || w != 640 || h != 360 {
+		t.Errorf("recording video = %s %dx%d", codec, w, h)
+	}
+	if codec, _, _ := p.Stream("audio"); codec != "aac" {
+		t.Errorf("recording audio = %q", codec)
+	}
+	img := frameAt(t, file, rec.Duration/2)
+	if v := lumaVariance(img); v < 50 {
+		t.Errorf("mid-way frame is nearly uniform (luma variance %.0f): black or blank", v)
+	}
+	if g := greenShare(img); g < 0.3 {
+		t.Errorf("mid-way frame is %.0f%% green; the publisher's fake camera is mostly green", 100*g)
+	}
+	if strings.Contains(s.Logs(), secretKey) {
+		t.Error("the server log carries a stream key")
+	}
+}
+
+func allDestinations(st roomcast.BeamState, want roomcast.DestinationState) bool {
+	for _, d := range st.RTMP.Destinations {
+		if d.State != want {
+			return false
+		}
+	}
+	return len(st.RTMP.Destinations) > 0
+}
+
+func waitRecording(t *testing.T, c *roomcast.Client, room string, timeout time.Duration) roomcast.Recording {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		recs, err := c.Recordings(context.Background(), room)
+		if err == nil && len(recs) > 0 && recs[0].Status == "ready" {
+			return recs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready recording after %v: %+v (err %v)", timeout, recs, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// download fetches the recording's mp4 through the API.
+func download(t *testing.T, s *server, rec roomcast.Recording) string {
+	t.Helper()
+	var name string
+	for _, f := range rec.Files {
+		if strings.HasSuffix(f.Name, ".mp4") {
+			name = f.Name
+		}
+	}
+	if name == "" {
+		t.Fatalf("recording has no mp4: %+v", rec.Files)
+	}
+	status, body := api(t, s, "GET", "/v1/recordings/"+rec.ID+"/files/"+name, s.token(t, "--management"), "")
+	if status != 200 {
+		t.Fatalf("download: %d", status)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	os.WriteFile(path, []byte(body), 0o644)
+	return path
+}
+
+// frameAt extracts one frame at sec seconds.
+func frameAt(t *testing.T, file string, sec float64) image.Image {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "frame.png")
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-ss", strconv.FormatFloat(sec, 'f', 2, 64), "-i", file,
+		"-frames:v", "1", "-y", out).CombinedOutput(); err != nil {
+		t.Fatalf("extract frame: %v: %s", err, b)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("ROOMCAST_ARTIFACTS"); dir != "" {
+		b, _ := os.ReadFile(out)
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("recording-frame-%.0fs.png", sec)), b, 0o644)
+	}
+	return img
+}
+
+// greenShare is the share of pixels where green clearly dominates.
+func greenShare(img image.Image) float64 {
+	b := img.Bounds()
+	var green, n float64
+	for y := b.Min.Y; y < b.Max.Y; y += 4 {
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if g > r+r/2 && g > bl+bl/2 && g > 0x3000 {
+				green++
+			}
+			n++
+		}
+	}
+	return green / n
+}
+
+// assertNoSecretInProcesses checks every process's command line.
+func assertNoSecretInProcesses(t *testing.T, secret string) {
+	t.Helper()
+	out, err := exec.Command("ps", "-eo", "args").Output()
+	if err != nil {
+		t.Fatalf("ps: %v", err)
+	}
+	if strings.Contains(string(out), secret) {
+		t.Errorf("a stream key is visible in ps output")
+	}
+}
