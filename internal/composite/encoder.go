@@ -16,7 +16,7 @@ import (
 // EncoderConfig is what the one encode produces.
 type EncoderConfig struct {
 	Width, Height int
-	FrameRate     int    // default 30
+	FrameRate     int           // default 30
 	GOP           time.Duration // keyframe interval; default 2 s
 	// Recording, when set, is a fragmented MP4 path written alongside the
 	// stream (a fragment per keyframe: a killed worker loses at most one GOP).
