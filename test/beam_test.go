@@ -92,6 +92,7 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 		t.Errorf("after stop: %+v", st)
 	}
 	rec := waitRecording(t, c, "show", 30*time.Second)
+	t.Logf("job ran %.2fs; recording %.2fs, %d bytes", ran.Seconds(), rec.Duration, rec.Size)
 	if math.Abs(rec.Duration-ran.Seconds()) > 1.0 {
 		t.Errorf("recording lasts %.2fs; the job ran %.2fs", rec.Duration, ran.Seconds())
 	}
@@ -212,5 +213,48 @@ func assertNoSecretInProcesses(t *testing.T, secret string) {
 	}
 	if strings.Contains(string(out), secret) {
 		t.Errorf("a stream key is visible in ps output")
+	}
+}
+
+// A worker killed mid-recording leaves a file that plays up to its last
+// seconds; the restarted worker finalizes and lists it.
+func TestKilledWorkerRecordingIsRecovered(t *testing.T) {
+	s := startServer(t)
+	beamRoom(t, s, "crash")
+	c := client(t, s)
+	if _, err := c.StartRTMPOrRecording(context.Background(), "crash", roomcast.StartParams{Record: true,
+		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "crash", 30*time.Second, "recording started", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	time.Sleep(6 * time.Second)
+	s.kill()
+
+	parts, _ := filepath.Glob(filepath.Join(s.data, "recordings", "*", "composite.part.mp4"))
+	if len(parts) != 1 {
+		t.Fatalf("want one leftover fragmented recording, found %v", parts)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", parts[0], "-f", "null", "-").CombinedOutput(); err != nil {
+		t.Fatalf("the leftover recording does not decode: %v: %s", err, out)
+	}
+	p, err := testkit.FFprobe(parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codec, _, _ := p.Stream("video"); codec != "h264" {
+		t.Errorf("leftover has no h264 video: %+v", p)
+	}
+
+	restarted := startServer(t, "--data", s.data)
+	rec := waitRecording(t, client(t, restarted), "crash", 30*time.Second)
+	// Up to its last complete fragment (2 s GOP) of the ~6 s that ran.
+	if rec.Duration < 3 || rec.Duration > 9 {
+		t.Errorf("recovered recording lasts %.2fs; about 6 s ran before the kill", rec.Duration)
+	}
+	t.Logf("recovered recording: %.2fs, %d bytes", rec.Duration, rec.Size)
+	if _, err := testkit.FFprobe(download(t, restarted, rec)); err != nil {
+		t.Errorf("recovered recording does not probe: %v", err)
 	}
 }

@@ -56,8 +56,9 @@ type server struct {
 	data string
 	cmd  *exec.Cmd
 
-	mu   sync.Mutex
-	logs strings.Builder
+	mu     sync.Mutex
+	logs   strings.Builder
+	killed bool
 }
 
 // startServer runs roomcast serve on free ports and waits for /healthz.
@@ -129,8 +130,18 @@ func (s *server) Logs() string {
 	return s.logs.String()
 }
 
+// kill ends the server with SIGKILL, as a crash or the OOM killer would.
+func (s *server) kill() {
+	s.killed = true
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
 // stop sends SIGTERM, waits, and kills by pid if the server hangs.
 func (s *server) stop(t testing.TB) {
+	if s.killed {
+		return
+	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()

@@ -53,7 +53,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	br := videoBitrate(c.Width, c.Height)
 	out := "[f=mpegts]pipe:1"
 	if c.Recording != "" {
-		out += "|[f=mp4:movflags=frag_keyframe+empty_moov+default_base_moof:onfail=ignore]" + c.Recording
+		out += "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1:onfail=ignore]" + c.Recording
 	}
 	return []string{
 		"-hide_banner", "-loglevel", "warning", "-nostdin",

@@ -190,6 +190,7 @@ func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
 // Recover finalizes recordings a dead worker left behind: the fragmented
 // file plays up to its last complete fragment.
 func (r *Runner) Recover() {
+	os.RemoveAll(r.WorkDir) // scratch of jobs that died with the worker
 	left, err := r.Recordings.Unfinished()
 	if err != nil {
 		r.Log.Warn("list unfinished recordings", "err", err)
