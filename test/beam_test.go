@@ -258,3 +258,48 @@ func TestKilledWorkerRecordingIsRecovered(t *testing.T) {
 		t.Errorf("recovered recording does not probe: %v", err)
 	}
 }
+
+// Jobs end on their own: at the maximum duration, and when the room has had
+// nobody publishing for a while. The state says why; the recording is kept.
+func TestBeamStopsOnItsOwn(t *testing.T) {
+	s := startServer(t, "--max-duration", "5s", "--empty-timeout", "2s")
+	need(t, "Xvfb", "pulseaudio", "ffmpeg")
+	browser := newBrowser(t)
+	host := joinPage(t, s, browser, "auto", "presenter", "host")
+	waitJS(t, host, 15*time.Second, "window.roomcast.joined === true")
+	c := client(t, s)
+	params := roomcast.StartParams{Record: true, Resolution: &roomcast.Resolution{Width: 640, Height: 360}}
+	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", params); err != nil {
+		t.Fatal(err)
+	}
+	st := waitBeam(t, c, "auto", 40*time.Second, "stopped at the maximum duration", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStopped
+	})
+	if !strings.Contains(st.Recording.Browser.Reason, "maximum duration of 5s") {
+		t.Errorf("reason %q, want the maximum duration", st.Recording.Browser.Reason)
+	}
+	waitRecording(t, c, "auto", 30*time.Second)
+
+	// The presenter leaves: the room empties and the next job ends.
+	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", params); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "auto", 30*time.Second, "started", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	eval(t, host, `(window.roomcast.client.actions.leave(), true)`, new(bool))
+	st = waitBeam(t, c, "auto", 20*time.Second, "stopped when the room emptied", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStopped
+	})
+	if !strings.Contains(st.Recording.Browser.Reason, "nobody publishing for 2s") {
+		t.Errorf("reason %q, want the room-empty policy", st.Recording.Browser.Reason)
+	}
+	// A stop on request says so.
+	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", params); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StopRTMPAndRecording(context.Background(), "auto")
+	if err != nil || st.Recording.Browser.Reason != "stopped on request" {
+		t.Errorf("stop on request: reason %q, err %v", st.Recording.Browser.Reason, err)
+	}
+}

@@ -83,7 +83,12 @@ func startServer(t testing.TB, extra ...string) *server {
 	}
 	addr := make(chan string, 1)
 	go s.scan(stderr, addr)
-	t.Cleanup(func() { s.stop(t) })
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("server %s log tail:\n%s", s.URL, tail(s.Logs(), 60))
+		}
+	})
 	select {
 	case a := <-addr:
 		s.URL = "http://" + a

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/app"
 	"github.com/roomcast/roomcast/internal/auth"
@@ -24,6 +25,8 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	slots := fs.Int("slots", 1, "jobs this worker runs at once")
 	id := fs.String("id", "", "worker id (default: hostname-pid)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	maxDuration := fs.Duration("max-duration", 4*time.Hour, "jobs end after this long")
+	emptyTimeout := fs.Duration("empty-timeout", 60*time.Second, "jobs end when the room has had nobody publishing for this long")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +48,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	runner, err := app.NewRunner(*data, log)
+	runner, err := app.NewRunner(*data, *maxDuration, *emptyTimeout, log)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -40,6 +41,10 @@ var openAPIRoutes = []struct {
 	{"POST /v1/rooms/{room}/beam/stop", "POST", "/v1/rooms/demo/beam/stop", true},
 	{"GET /v1/rooms/{room}/beam", "GET", "/v1/rooms/demo/beam", true},
 	{"GET /v1/openapi.json", "GET", "/v1/openapi.json", true},
+	{"GET /v1/recordings", "GET", "/v1/recordings", true},
+	{"GET /v1/recordings/{id}", "GET", "/v1/recordings/0123456789abcdef01234567", true},
+	{"GET /v1/recordings/{id}/files/{name}", "GET", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4", true},
+	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
 	{"/v1/", "GET", "/v1/no-such-route", false},
 }
 
@@ -102,9 +107,14 @@ func loadOpenAPI(t *testing.T) jsonObj {
 	return doc
 }
 
-func newOpenAPIMux(signer *auth.Signer) *http.ServeMux {
+func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
+	t.Helper()
+	recs, err := recordings.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	New(nil, nil, signer, "", slog.New(slog.DiscardHandler)).Register(mux)
+	New(nil, nil, signer, "", slog.New(slog.DiscardHandler)).WithRecordings(recs).Register(mux)
 	return mux
 }
 
@@ -246,7 +256,7 @@ func TestOpenAPIDocument(t *testing.T) {
 
 func TestOpenAPIPathsMatchRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
-	mux := newOpenAPIMux(nil)
+	mux := newOpenAPIMux(t, nil)
 	var want []string
 	samples := map[string]string{} // documented path → sample request path
 	for _, r := range openAPIRoutes {
@@ -645,7 +655,7 @@ func TestOpenAPIAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newOpenAPIMux(signer))
+	srv := httptest.NewServer(newOpenAPIMux(t, signer))
 	defer srv.Close()
 	ops := operations(t, doc)
 	for _, r := range openAPIRoutes {
@@ -693,7 +703,7 @@ func TestOpenAPIAuth(t *testing.T) {
 }
 
 func TestOpenAPIServed(t *testing.T) {
-	srv := httptest.NewServer(newOpenAPIMux(nil))
+	srv := httptest.NewServer(newOpenAPIMux(t, nil))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/v1/openapi.json")
 	if err != nil {

@@ -92,7 +92,7 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
-	if a.runner, err = NewRunner(a.cfg.DataDir, a.log); err != nil {
+	if a.runner, err = NewRunner(a.cfg.DataDir, a.cfg.MaxDuration, a.cfg.EmptyTimeout, a.log); err != nil {
 		return err
 	}
 	if a.cfg.WorkerSlots > 0 {

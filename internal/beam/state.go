@@ -139,8 +139,9 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 	return r, nil
 }
 
-// Finish ends job id: stopped when cause is nil, failed with cause's public
-// message otherwise. The job reference is cleared.
+// Finish ends job id: stopped when cause is nil or an *AutoStop (whose
+// reason the state keeps), failed with cause's public message otherwise.
+// The job reference is cleared.
 func Finish(r Record, id string, cause error) (Record, error) {
 	if r.Job == nil || r.Job.ID != id {
 		return r, ErrStaleJob
@@ -157,13 +158,18 @@ func Stop(r Record) (out Record, ok bool) {
 		r.State.Message = "nothing is running"
 		return r, false
 	}
-	r.State = finishState(r.State, nil)
+	r.State = finishState(r.State, &AutoStop{Reason: ReasonRequest})
 	r.Job = nil
 	return r, true
 }
 
 func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 	var e *roomcast.Error
+	reason := ReasonRequest
+	var auto *AutoStop
+	if errors.As(cause, &auto) {
+		reason, cause = auto.Reason, nil
+	}
 	if cause != nil {
 		code, msg := rcerr.Public(cause)
 		e = &roomcast.Error{Code: string(code), Message: msg}
@@ -171,9 +177,9 @@ func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 	st.Message = ""
 	if st.RTMP.Running {
 		st.RTMP.Running = false
-		st.RTMP.State, st.RTMP.Error = roomcast.StreamingStateStopped, nil
+		st.RTMP.State, st.RTMP.Error, st.RTMP.Reason = roomcast.StreamingStateStopped, nil, reason
 		if e != nil {
-			st.RTMP.State, st.RTMP.Error = roomcast.StreamingStateFailed, e
+			st.RTMP.State, st.RTMP.Error, st.RTMP.Reason = roomcast.StreamingStateFailed, e, ""
 		}
 		dests := make([]roomcast.Destination, len(st.RTMP.Destinations))
 		for i, d := range st.RTMP.Destinations {
@@ -185,9 +191,9 @@ func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 		st.RTMP.Destinations = dests
 	}
 	if b := &st.Recording.Browser; b.Running {
-		b.Running, b.State, b.Error = false, roomcast.RecordingStateStopped, nil
+		b.Running, b.State, b.Error, b.Reason = false, roomcast.RecordingStateStopped, nil, reason
 		if e != nil {
-			b.State, b.Error = roomcast.RecordingStateFailed, e
+			b.State, b.Error, b.Reason = roomcast.RecordingStateFailed, e, ""
 		}
 	}
 	return st
@@ -208,3 +214,14 @@ func Overdue(r Record, now time.Time, take, silence time.Duration) string {
 	}
 	return ""
 }
+
+// Stop reasons shown in the state when a job ends without failing.
+const (
+	ReasonRequest = "stopped on request"
+)
+
+// AutoStop is how a runner ends a job on its own without failing it: the
+// room emptied, or the job reached its maximum duration.
+type AutoStop struct{ Reason string }
+
+func (a *AutoStop) Error() string { return "stopped automatically: " + a.Reason }

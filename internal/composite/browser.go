@@ -215,3 +215,23 @@ func errText(err error) string {
 	}
 	return logging.Redact(err.Error())
 }
+
+// publishersJS counts the room's peers that publish or may (-1: the page is
+// not roomcast's meeting app, so emptiness is unknown).
+const publishersJS = `(() => {
+  const c = window.roomcast && window.roomcast.client;
+  if (!c || !c.store) return -1;
+  return Object.values(c.store.getState().peers)
+    .filter(p => p.role === 'host' || p.role === 'guest' || p.audio || p.video).length;
+})()`
+
+// Publishers returns how many peers in the room publish, or -1 if unknown.
+func (b *Browser) Publishers() int {
+	ctx, cancel := context.WithTimeout(b.page, 3*time.Second)
+	defer cancel()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](publishersJS))
+	if err != nil {
+		return -1
+	}
+	return n
+}

@@ -72,6 +72,10 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	}
 }
 
+// EncoderArgs returns the worker's ffmpeg arguments for display and c, for
+// tools that reproduce its encode (cmd/beambench's naive baseline).
+func EncoderArgs(display string, c EncoderConfig) []string { return encoderArgs(display, c) }
+
 // Encoder is the running ffmpeg.
 type Encoder struct {
 	cmd    *exec.Cmd

@@ -20,6 +20,7 @@ import (
 const (
 	partName      = "composite.part.mp4"
 	recordingName = "composite.mp4"
+	minRecording  = 4096 // bytes: less is headers without media
 )
 
 // Runner runs beam jobs: it implements control.Runner.
@@ -29,6 +30,49 @@ type Runner struct {
 	Browser      BrowserOptions
 	Destinations DestinationOptions
 	Log          *slog.Logger
+	// MaxDuration ends a job that has run this long (default 4 h).
+	MaxDuration time.Duration
+	// EmptyTimeout ends a job when the room has had no publishing peer for
+	// this long (default 60 s).
+	EmptyTimeout time.Duration
+}
+
+// limits ends the job on its own when the room stays empty or the job
+// reaches its maximum duration.
+func (r *Runner) limits(ctx context.Context, br *Browser, auto chan<- error) {
+	maxDur, empty := r.MaxDuration, r.EmptyTimeout
+	if maxDur == 0 {
+		maxDur = 4 * time.Hour
+	}
+	if empty == 0 {
+		empty = 60 * time.Second
+	}
+	deadline := time.NewTimer(maxDur)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var emptySince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			auto <- &beam.AutoStop{Reason: fmt.Sprintf("reached the maximum duration of %v", maxDur)}
+			return
+		case now := <-tick.C:
+			if br.Publishers() != 0 {
+				emptySince = time.Time{}
+				continue
+			}
+			if emptySince.IsZero() {
+				emptySince = now
+			}
+			if now.Sub(emptySince) >= empty {
+				auto <- &beam.AutoStop{Reason: fmt.Sprintf("the room had nobody publishing for %v", empty)}
+				return
+			}
+		}
+	}
 }
 
 // Run runs job until ctx ends (a stop) or it fails.
@@ -52,6 +96,8 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go br.Watch(watchCtx)
+	auto := make(chan error, 1)
+	go r.limits(watchCtx, br, auto)
 
 	enc := EncoderConfig{Width: res.Width, Height: res.Height}
 	var recID, recDir string
@@ -63,7 +109,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 		enc.Recording = filepath.Join(recDir, partName)
 	}
 	started := time.Now()
-	err = r.stream(ctx, sb, enc, job, report, log)
+	err = r.stream(ctx, sb, enc, job, report, auto, log)
 	if recID != "" {
 		if ferr := r.finalize(recID, recDir, log); ferr != nil && err == nil {
 			err = ferr
@@ -75,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 
 // stream runs the encoder and the destinations until ctx ends or the
 // outputs are all gone.
-func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), log *slog.Logger) error {
+func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error, log *slog.Logger) error {
 	enc, err := StartEncoder(sb, cfg, log)
 	if err != nil {
 		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
@@ -132,11 +178,16 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	var runErr error
 	select {
 	case <-ctx.Done(): // stop requested
+	case runErr = <-auto:
+		log.Info("stopping on its own", "reason", runErr)
 	case <-allFailed:
 		if !job.Params.Record {
 			runErr = rcerr.New(rcerr.Destination, "every RTMP destination failed")
 		} else {
-			<-ctx.Done() // streaming is over; the recording goes on until stopped
+			select { // streaming is over; the recording goes on until stopped
+			case <-ctx.Done():
+			case runErr = <-auto:
+			}
 		}
 	case <-enc.Done:
 		runErr = rcerr.Wrap(rcerr.Unavailable, enc.Err(), "the encoder stopped unexpectedly")
@@ -174,11 +225,16 @@ func isInterrupt(err error) bool {
 // finalize turns the fragmented recording into a plain MP4 with the index
 // at the front and lists it.
 func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
-	r.Recordings.SetStatus(id, roomcast.RecordingPhase("processing"), "")
+	if fi, err := os.Stat(filepath.Join(dir, partName)); err != nil || fi.Size() < minRecording {
+		// Stopped before any media reached the file: nothing to keep, and
+		// no reason to fail the job for it.
+		return r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "nothing was recorded: the job ended before media flowed")
+	}
+	r.Recordings.SetStatus(id, roomcast.RecordingPhaseProcessing, "")
 	dur, err := Finalize(filepath.Join(dir, partName), filepath.Join(dir, recordingName))
 	if err != nil {
 		log.Warn("finalize recording", "recording", id, "err", err)
-		r.Recordings.SetStatus(id, roomcast.RecordingPhase("failed"), "could not finalize the recording: "+errText(err))
+		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
 	}
 	if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
@@ -202,10 +258,6 @@ func (r *Runner) Recover() {
 		}
 		dir, err := r.Recordings.Dir(rec.ID)
 		if err != nil {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, partName)); err != nil {
-			r.Recordings.SetStatus(rec.ID, roomcast.RecordingPhase("failed"), "the worker died before any media was written")
 			continue
 		}
 		r.Log.Info("finalizing a recording left by a dead worker", "recording", rec.ID, "room", rec.Room)

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Config is the configuration of `roomcast serve`.
@@ -23,21 +24,25 @@ type Config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 
-	NATSURL      string   // external NATS; empty embeds one
-	NATSListen   string   // where the embedded NATS accepts workers; empty opens no port
-	WorkerSlots  int      // jobs the local worker runs at once; 0 runs no local worker
-	MeetingHosts []string // allowlist of meeting URL hosts; empty allows any
+	NATSURL      string        // external NATS; empty embeds one
+	NATSListen   string        // where the embedded NATS accepts workers; empty opens no port
+	WorkerSlots  int           // jobs the local worker runs at once; 0 runs no local worker
+	MeetingHosts []string      // allowlist of meeting URL hosts; empty allows any
+	MaxDuration  time.Duration // a beam job ends after this long
+	EmptyTimeout time.Duration // a beam job ends when nobody has published for this long
 }
 
 // Default returns a configuration that runs everything on one machine.
 func Default() Config {
 	return Config{
-		Addr:        ":7880",
-		DataDir:     "./roomcast-data",
-		RTCUDPPort:  7882,
-		LogFormat:   "text",
-		LogLevel:    slog.LevelInfo,
-		WorkerSlots: 1,
+		Addr:         ":7880",
+		DataDir:      "./roomcast-data",
+		RTCUDPPort:   7882,
+		LogFormat:    "text",
+		LogLevel:     slog.LevelInfo,
+		WorkerSlots:  1,
+		MaxDuration:  4 * time.Hour,
+		EmptyTimeout: 60 * time.Second,
 	}
 }
 
@@ -56,6 +61,8 @@ func Load(args []string) (Config, error) {
 	fs.StringVar(&c.NATSURL, "nats", env("ROOMCAST_NATS", ""), "external NATS URL (default: embedded NATS)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("ROOMCAST_NATS_LISTEN", ""), "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
+	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "streaming/recording jobs end after this long")
+	fs.DurationVar(&c.EmptyTimeout, "empty-timeout", c.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
 	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts meeting URLs may point at (.example.com allows subdomains; default: any)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -101,6 +108,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err))
 		}
+	}
+	if c.MaxDuration <= 0 || c.EmptyTimeout <= 0 {
+		errs = append(errs, errors.New("--max-duration and --empty-timeout must be positive"))
 	}
 	if c.WorkerSlots < 0 {
 		errs = append(errs, fmt.Errorf("--worker-slots %d: want 0 or more", c.WorkerSlots))

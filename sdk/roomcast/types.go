@@ -89,6 +89,7 @@ type RTMPState struct {
 	StartedAt    *time.Time     `json:"startedAt,omitempty"`
 	State        StreamingState `json:"state"`
 	Error        *Error         `json:"error,omitempty"`
+	Reason       string         `json:"reason,omitempty"` // why it stopped: on request, room empty, max duration
 	Destinations []Destination  `json:"destinations"`
 }
 
@@ -106,6 +107,7 @@ type RecordingStatus struct {
 	StartedAt *time.Time     `json:"startedAt,omitempty"`
 	State     RecordingState `json:"state"`
 	Error     *Error         `json:"error,omitempty"`
+	Reason    string         `json:"reason,omitempty"` // why it stopped: on request, room empty, max duration
 }
 
 // RecordingStates holds the composite recording (Browser) and the SFU track
