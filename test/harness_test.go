@@ -53,6 +53,7 @@ func need(t testing.TB, tools ...string) {
 // server is a running `roomcast serve` child process.
 type server struct {
 	URL  string // http://127.0.0.1:port
+	NATS string // host:port of the embedded NATS with --nats-listen
 	data string
 	cmd  *exec.Cmd
 
@@ -81,7 +82,7 @@ func startServer(t testing.TB, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := make(chan string, 1)
+	addr := make(chan [2]string, 1)
 	go s.scan(stderr, addr)
 	t.Cleanup(func() {
 		s.stop(t)
@@ -91,7 +92,7 @@ func startServer(t testing.TB, extra ...string) *server {
 	})
 	select {
 	case a := <-addr:
-		s.URL = "http://" + a
+		s.URL, s.NATS = "http://"+a[0], a[1]
 	case <-time.After(20 * time.Second):
 		t.Fatalf("roomcast serve did not report its address; log:\n%s", s.Logs())
 	}
@@ -107,7 +108,7 @@ func startServer(t testing.TB, extra ...string) *server {
 }
 
 // scan keeps the log and reports the address from the "listening" line.
-func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- string) {
+func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- [2]string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -118,10 +119,11 @@ func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- stri
 		var rec struct {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
+			NATS string `json:"nats"`
 		}
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
 			select {
-			case addr <- rec.Addr:
+			case addr <- [2]string{rec.Addr, rec.NATS}:
 			default:
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,4 +109,38 @@ func api(t *testing.T, s *server, method, path, token, body string) (int, string
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// A worker on "another machine" joins the server's NATS (--nats-listen),
+// takes a job, and is killed mid-job: the job fails with a reason once its
+// heartbeats stop.
+func TestRemoteWorkerLostMidJob(t *testing.T) {
+	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
+	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
+	if s.NATS == "" {
+		t.Fatal("the server did not report its NATS address")
+	}
+	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", s.data, "--id", "remote-1", "--log-format", "json")
+	w.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	var logs strings.Builder
+	w.Stderr = &logs
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	c := client(t, s)
+	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
+		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "far", 40*time.Second, "the remote worker started the job", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	w.Process.Kill() // the worker's machine dies
+	st := waitBeam(t, c, "far", 30*time.Second, "the lost job failed", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateFailed
+	})
+	if e := st.Recording.Browser.Error; e == nil || !strings.Contains(e.Message, "worker remote-1 stopped sending heartbeats") {
+		t.Errorf("error %+v, want the lost worker named", e)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/webhook"
 )
 
 // worker runs `roomcast worker --nats URL`: job slots on another machine,
@@ -48,7 +49,11 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	runner, err := app.NewRunner(*data, *maxDuration, *emptyTimeout, log)
+	events, err := webhook.NewPublisher(ctx, b.JS, log)
+	if err != nil {
+		return err
+	}
+	runner, err := app.NewRunner(*data, *maxDuration, *emptyTimeout, events, log)
 	if err != nil {
 		return err
 	}
@@ -56,6 +61,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	w.WithEvents(events)
 	runner.Recover()
 	return w.Run(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
 	"github.com/roomcast/roomcast/internal/web"
+	"github.com/roomcast/roomcast/internal/webhook"
 )
 
 // shutdownTimeout bounds draining HTTP connections on stop.
@@ -41,6 +43,8 @@ type App struct {
 	ctl    *control.Controller
 	worker *control.Worker // nil with --worker-slots 0
 	runner *composite.Runner
+	events *webhook.Publisher
+	hooks  []*webhook.Deliverer
 	sig    *signal.Handler
 }
 
@@ -83,20 +87,38 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	a.bus = b
+	if a.events, err = webhook.NewPublisher(ctx, b.JS, a.log); err != nil {
+		return err
+	}
+	hookSecret := secret
+	if v := os.Getenv("ROOMCAST_WEBHOOK_SECRET"); v != "" {
+		hookSecret = []byte(v)
+	}
+	for _, u := range a.cfg.WebhookURLs {
+		d, err := webhook.NewDeliverer(ctx, b.JS, u, hookSecret, a.log)
+		if err != nil {
+			return err
+		}
+		a.hooks = append(a.hooks, d)
+	}
 	a.sig = signal.NewHandler(a.sfu, a.signer, a.log)
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
 		Policy:   beam.URLPolicy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver},
 		OnChange: a.sig.PushState,
+		Events:   a.events,
 	}, a.log)
 	if err != nil {
 		return err
 	}
 	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
-	if a.runner, err = NewRunner(a.cfg.DataDir, a.cfg.MaxDuration, a.cfg.EmptyTimeout, a.log); err != nil {
+	if a.runner, err = NewRunner(a.cfg.DataDir, a.cfg.MaxDuration, a.cfg.EmptyTimeout, a.events, a.log); err != nil {
 		return err
 	}
 	if a.cfg.WorkerSlots > 0 {
 		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, a.runner, a.log)
+		if err == nil {
+			a.worker.WithEvents(a.events)
+		}
 	}
 	return err
 }
@@ -136,6 +158,9 @@ func (a *App) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.ctl.Run(bg) })
+	for _, d := range a.hooks {
+		wg.Go(func() { d.Run(bg) })
+	}
 	if a.worker != nil {
 		wg.Go(func() {
 			a.runner.Recover() // recordings a killed worker left behind

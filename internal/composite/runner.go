@@ -35,6 +35,8 @@ type Runner struct {
 	// EmptyTimeout ends a job when the room has had no publishing peer for
 	// this long (default 60 s).
 	EmptyTimeout time.Duration
+	// OnRecording, when set, is told about every recording that is ready.
+	OnRecording func(roomcast.Recording)
 }
 
 // limits ends the job on its own when the room stays empty or the job
@@ -239,6 +241,9 @@ func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
 	}
 	if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
 		return fmt.Errorf("composite: list recording: %w", err)
+	}
+	if rec, err := r.Recordings.Get(id); err == nil && r.OnRecording != nil {
+		r.OnRecording(rec)
 	}
 	return nil
 }

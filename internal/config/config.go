@@ -30,6 +30,7 @@ type Config struct {
 	MeetingHosts []string      // allowlist of meeting URL hosts; empty allows any
 	MaxDuration  time.Duration // a beam job ends after this long
 	EmptyTimeout time.Duration // a beam job ends when nobody has published for this long
+	WebhookURLs  []string      // where events are POSTed
 }
 
 // Default returns a configuration that runs everything on one machine.
@@ -63,6 +64,10 @@ func Load(args []string) (Config, error) {
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
 	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "streaming/recording jobs end after this long")
 	fs.DurationVar(&c.EmptyTimeout, "empty-timeout", c.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
+	fs.Func("webhook-url", "POST signed events to this URL (repeatable)", func(v string) error {
+		c.WebhookURLs = append(c.WebhookURLs, v)
+		return nil
+	})
 	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts meeting URLs may point at (.example.com allows subdomains; default: any)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -107,6 +112,11 @@ func (c Config) Validate() error {
 	if c.NATSListen != "" {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: %w", c.NATSListen, err))
+		}
+	}
+	for _, u := range c.WebhookURLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("--webhook-url %q: want http(s)://host/path", u))
 		}
 	}
 	if c.MaxDuration <= 0 || c.EmptyTimeout <= 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -44,6 +45,9 @@ type Options struct {
 	// OnChange is called with every room's state as it changes (in order
 	// per room, with the KV revision).
 	OnChange func(room string, st roomcast.BeamState, rev uint64)
+	// Events, when set, receives the webhook events of the changes this
+	// controller makes.
+	Events *webhook.Publisher
 }
 
 // Controller starts and stops beam jobs. Several server processes may run
@@ -76,6 +80,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 	if err != nil {
 		return nil, err
 	}
+	store.events = opts.Events
 	if err := ensureJobStream(ctx, js); err != nil {
 		return nil, err
 	}

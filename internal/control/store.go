@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -20,7 +22,8 @@ const stateBucket = "roomcast_beam"
 // Store keeps each room's beam.Record in NATS JetStream KV, so every server
 // process reads the same truth, and changes them by compare-and-swap.
 type Store struct {
-	kv jetstream.KeyValue
+	kv     jetstream.KeyValue
+	events *webhook.Publisher // nil: no webhook events
 }
 
 // OpenStore creates the bucket if needed.
@@ -95,6 +98,13 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 		}
 		switch {
 		case err == nil:
+			// Exactly one writer wins each transition, so each event is
+			// published once, by the process that made the change.
+			if s.events != nil {
+				for _, ev := range beam.Events(room, cur, next, time.Now().UTC()) {
+					s.events.Publish(ctx, ev)
+				}
+			}
 			return next, rev, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue // lost the race: read the winner's record and decide again

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/webhook"
 )
 
 // Job queue names on NATS.
@@ -270,6 +271,12 @@ loop:
 		m.Respond([]byte("stopped"))
 	}
 	mu.Unlock()
+}
+
+// WithEvents makes the worker publish the webhook events of its changes.
+func (w *Worker) WithEvents(p *webhook.Publisher) *Worker {
+	w.store.events = p
+	return w
 }
 
 func (w *Worker) release() {

@@ -1,0 +1,57 @@
+package beam
+
+import (
+	"time"
+
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Events returns the webhook events a state change from before to after
+// means (IDs and times are filled in when they are published).
+func Events(room string, before, after Record, now time.Time) []roomcast.Event {
+	var out []roomcast.Event
+	st := after.State
+	ev := func(name string) roomcast.Event {
+		return roomcast.Event{Event: name, Room: room, At: now, State: &st}
+	}
+	b, a := before.State, after.State
+	if startedNow(b, a) {
+		e := ev(roomcast.EventBeamStarted)
+		if before.Job != nil {
+			e.StartDelayMs = now.Sub(before.Job.CreatedAt).Milliseconds()
+		}
+		out = append(out, e)
+	}
+	for i, d := range a.RTMP.Destinations {
+		if d.State == roomcast.DestinationFailed && (i >= len(b.RTMP.Destinations) || b.RTMP.Destinations[i].State != roomcast.DestinationFailed) {
+			e := ev(roomcast.EventBeamDestinationFailed)
+			e.Destination, e.Error = &d, d.Error
+			out = append(out, e)
+		}
+	}
+	if before.Job != nil && after.Job == nil { // the job ended
+		switch {
+		case a.RTMP.Error != nil && b.RTMP.Running, a.Recording.Browser.Error != nil && b.Recording.Browser.Running:
+			e := ev(roomcast.EventBeamFailed)
+			e.Error = a.Recording.Browser.Error
+			if e.Error == nil {
+				e.Error = a.RTMP.Error
+			}
+			out = append(out, e)
+		default:
+			e := ev(roomcast.EventBeamStopped)
+			e.Reason = a.Recording.Browser.Reason
+			if e.Reason == "" {
+				e.Reason = a.RTMP.Reason
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func startedNow(b, a roomcast.BeamState) bool {
+	rtmp := b.RTMP.State == roomcast.StreamingStateStarting && a.RTMP.State == roomcast.StreamingStateStarted
+	rec := b.Recording.Browser.State == roomcast.RecordingStateStarting && a.Recording.Browser.State == roomcast.RecordingStateStarted
+	return rtmp || rec
+}

@@ -1,0 +1,55 @@
+package beam
+
+import (
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+func names(evs []roomcast.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+func TestEvents(t *testing.T) {
+	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://h/live/" + key, "rtmp://h/live/other-key-1234"}, Record: true}
+	r0 := Record{State: roomcast.NewBeamState()}
+	r1, _ := Start(r0, "demo", p, "j1", t0)
+	if evs := Events("demo", r0, r1, t0); len(evs) != 0 {
+		t.Errorf("start request: events %v, want none until media flows", names(evs))
+	}
+	r2, _ := Report(r1, "j1", Progress{Started: true}, t0.Add(1500*time.Millisecond))
+	evs := Events("demo", r1, r2, t0.Add(1500*time.Millisecond))
+	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamStarted || evs[0].StartDelayMs != 1500 {
+		t.Fatalf("started: %+v", evs)
+	}
+	if evs := Events("demo", r2, r2, t0); len(evs) != 0 {
+		t.Errorf("no change: events %v", names(evs))
+	}
+	dests := append([]roomcast.Destination(nil), r2.State.RTMP.Destinations...)
+	dests[1].State, dests[1].Error = roomcast.DestinationFailed, &roomcast.Error{Code: "destination", Message: "refused"}
+	r3, _ := Report(r2, "j1", Progress{Started: true, Destinations: dests}, t0)
+	evs = Events("demo", r2, r3, t0)
+	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamDestinationFailed || evs[0].Destination.URL != "rtmp://h/live/{ot…34}" {
+		t.Fatalf("destination failed: %+v", evs)
+	}
+	stopped, _ := Stop(r3)
+	evs = Events("demo", r3, stopped, t0)
+	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamStopped || evs[0].Reason != ReasonRequest {
+		t.Fatalf("stopped: %+v", evs)
+	}
+	failed, _ := Finish(r3, "j1", rcerr.New(rcerr.Unavailable, "chromium crashed"))
+	evs = Events("demo", r3, failed, t0)
+	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamFailed || evs[0].Error.Message != "chromium crashed" {
+		t.Fatalf("failed: %+v", evs)
+	}
+	auto, _ := Finish(r3, "j1", &AutoStop{Reason: "the room had nobody publishing for 1m0s"})
+	if evs := Events("demo", r3, auto, t0); len(evs) != 1 || evs[0].Reason != "the room had nobody publishing for 1m0s" {
+		t.Fatalf("auto stop: %+v", evs)
+	}
+}
