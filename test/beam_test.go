@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,7 +57,9 @@ func waitBeam(t *testing.T, c *roomcast.Client, room string, timeout time.Durati
 // plays, lasts as long as the job ran and shows the publisher's video.
 func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	ingest := testkit.StartRTMP(t)
-	s := startServer(t)
+	hooks := newHookReceiver(t)
+	s := startServer(t, "--webhook-url", hooks.URL)
+	hooks.secret = []byte(strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret"))))
 	beamRoom(t, s, "show")
 	c := client(t, s)
 	keys := []string{"key-one-" + secretKey, "key-two-" + secretKey, "key-three-" + secretKey}
@@ -83,11 +90,13 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	assertNoSecretInProcesses(t, secretKey)
 	// Let the recording run to a known length, then stop.
 	time.Sleep(time.Until(ranFrom.Add(6 * time.Second)))
+	stopAt := time.Now()
 	st, err := c.StopRTMPAndRecording(context.Background(), "show")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ran := time.Since(*st.Recording.Browser.StartedAt)
+	ran := stopAt.Sub(*st.Recording.Browser.StartedAt)
+	t.Logf("stop answered in %v", time.Since(stopAt))
 	if st.RTMP.State != roomcast.StreamingStateStopped || st.Recording.Browser.State != roomcast.RecordingStateStopped {
 		t.Errorf("after stop: %+v", st)
 	}
@@ -117,6 +126,15 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	if strings.Contains(s.Logs(), secretKey) {
 		t.Error("the server log carries a stream key")
 	}
+	// The backend heard about it: started, stopped, recording ready.
+	evs := hooks.wait(t, 3, 20*time.Second)
+	if evs[0].Event != roomcast.EventBeamStarted || evs[1].Event != roomcast.EventBeamStopped || evs[2].Event != roomcast.EventRecordingReady {
+		t.Errorf("webhook events %s, %s, %s", evs[0].Event, evs[1].Event, evs[2].Event)
+	}
+	if r := evs[2].Recording; r == nil || r.ID != rec.ID || r.Size != rec.Size || len(r.Files) == 0 {
+		t.Errorf("recording.ready carries %+v, want the recording %s", r, rec.ID)
+	}
+	t.Logf("start delay reported by beam.started: %d ms", evs[0].StartDelayMs)
 }
 
 func allDestinations(st roomcast.BeamState, want roomcast.DestinationState) bool {
@@ -302,4 +320,60 @@ func TestBeamStopsOnItsOwn(t *testing.T) {
 	if err != nil || st.Recording.Browser.Reason != "stopped on request" {
 		t.Errorf("stop on request: reason %q, err %v", st.Recording.Browser.Reason, err)
 	}
+}
+
+// hookReceiver is a backend's webhook endpoint that checks signatures.
+type hookReceiver struct {
+	URL    string
+	secret []byte
+	mu     sync.Mutex
+	events []roomcast.Event
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if err := roomcast.VerifyWebhook(h.secret, r.Header.Get(roomcast.SignatureHeader), body, 5*time.Minute, time.Now()); err != nil {
+			t.Errorf("webhook signature: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		if strings.Contains(string(body), secretKey) {
+			t.Errorf("a webhook carries a stream key")
+		}
+		var ev roomcast.Event
+		json.Unmarshal(body, &ev)
+		h.events = append(h.events, ev)
+	}))
+	t.Cleanup(srv.Close)
+	h.URL = srv.URL
+	return h
+}
+
+func (h *hookReceiver) wait(t *testing.T, n int, timeout time.Duration) []roomcast.Event {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		h.mu.Lock()
+		evs := append([]roomcast.Event(nil), h.events...)
+		h.mu.Unlock()
+		if len(evs) >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d webhook events after %v, want %d: %+v", len(evs), timeout, n, evs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -184,6 +184,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopBG() // the worker ends its jobs and records how they ended
 	wg.Wait()
+	a.runner.Wait() // recordings being finalized
 	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -96,9 +96,11 @@ func (b *Browser) launch() error {
 	b.page = page
 	b.cancel = func() { cancelPage(); cancelAlloc() }
 	// The first run starts Chromium; it must not run under a timeout.
+	t0 := time.Now()
 	if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void]("1")); err != nil {
 		return fmt.Errorf("composite: start chromium: %w", err)
 	}
+	b.log.Info("chromium started", "took", time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 

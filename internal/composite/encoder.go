@@ -59,7 +59,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-hide_banner", "-loglevel", "warning", "-nostdin",
 		"-thread_queue_size", "512", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(c.FrameRate), "-i", display + ".0",
-		"-thread_queue_size", "512", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "1920",
+		"-thread_queue_size", "512", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
 		"-i", sinkName + ".monitor",
 		"-map", "0:v", "-map", "1:a",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",

@@ -22,6 +22,7 @@ type frame struct {
 	pts, dts time.Duration
 	au       [][]byte // H.264 NAL units
 	aac      []byte   // one AAC access unit
+	at       time.Time
 }
 
 // tracks describe the stream for RTMP writers; known once the first
@@ -56,6 +57,7 @@ func (f *Fanout) add(ch chan<- frame) {
 
 func (f *Fanout) publish(fr frame) {
 	f.once.Do(func() { close(f.first) })
+	fr.at = time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, ch := range f.sinks {

@@ -166,13 +166,16 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 			}
 		}
 	}()
-	for len(d.frames) > 0 { // what queued while down is stale
-		<-d.frames
-	}
+	backlog := d.resume()
 	d.set(roomcast.DestinationStarted, nil)
 	d.log.Info("destination connected")
 	var base time.Duration
 	started := false
+	for _, fr := range backlog {
+		if err := d.write(w, c, fr, &started, &base); err != nil {
+			return err
+		}
+	}
 	for {
 		var fr frame
 		select {
@@ -188,6 +191,31 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 		}
 		*lastUp = time.Now()
 	}
+}
+
+// resume takes what queued while connecting and keeps it from the latest
+// keyframe on: the first connection starts without waiting a GOP, and a
+// reconnection does not replay stale seconds.
+func (d *destination) resume() []frame {
+	var q []frame
+	for {
+		select {
+		case fr := <-d.frames:
+			q = append(q, fr)
+			continue
+		default:
+		}
+		break
+	}
+	for i := len(q) - 1; i >= 0; i-- {
+		if q[i].video && q[i].key {
+			if time.Since(q[i].at) > 3*time.Second {
+				return nil // stale: wait for the next keyframe
+			}
+			return q[i:]
+		}
+	}
+	return nil
 }
 
 // write sends one frame, starting each connection at a keyframe with

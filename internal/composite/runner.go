@@ -37,6 +37,8 @@ type Runner struct {
 	EmptyTimeout time.Duration
 	// OnRecording, when set, is told about every recording that is ready.
 	OnRecording func(roomcast.Recording)
+
+	finalizing sync.WaitGroup
 }
 
 // limits ends the job on its own when the room stays empty or the job
@@ -82,11 +84,13 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	log := r.Log.With("job", job)
 	res := *job.Params.Resolution
 	dir := filepath.Join(r.WorkDir, job.ID)
+	t0 := time.Now()
 	sb, err := StartSandbox(ctx, dir, res.Width, res.Height, log)
 	if err != nil {
 		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
 	}
 	defer sb.Close()
+	log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
 	br, err := OpenBrowser(ctx, sb, job.Params.MeetingURL, res.Width, res.Height, r.Browser, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -113,13 +117,21 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	started := time.Now()
 	err = r.stream(ctx, sb, enc, job, report, auto, log)
 	if recID != "" {
-		if ferr := r.finalize(recID, recDir, log); ferr != nil && err == nil {
-			err = ferr
-		}
-		log.Info("recording finished", "recording", recID, "ran", time.Since(started).Round(time.Millisecond))
+		// The job is over once the media stops; the recording is finalized
+		// after it (the state says stopped first, then the recording turns
+		// ready). A worker that dies meanwhile leaves it to Recover.
+		log.Info("recording ended", "recording", recID, "ran", time.Since(started).Round(time.Millisecond))
+		r.finalizing.Add(1)
+		go func() {
+			defer r.finalizing.Done()
+			r.finalize(recID, recDir, log)
+		}()
 	}
 	return err
 }
+
+// Wait waits for recordings still being finalized.
+func (r *Runner) Wait() { r.finalizing.Wait() }
 
 // stream runs the encoder and the destinations until ctx ends or the
 // outputs are all gone.

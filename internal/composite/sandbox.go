@@ -100,7 +100,7 @@ func (s *Sandbox) startXvfb(ctx context.Context, w, h int) error {
 
 func (s *Sandbox) startPulse(ctx context.Context, sock string) error {
 	cmd := child("pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
-		"--disable-shm=true", "--log-target=stderr", "--log-level=error",
+		"--log-target=stderr", "--log-level=error",
 		"-L", "module-native-protocol-unix socket="+sock+" auth-anonymous=1",
 		"-L", "module-null-sink sink_name="+sinkName+" rate=48000 channels=2 sink_properties=device.description=roomcast-beam",
 		"-L", "module-always-sink")
@@ -122,7 +122,7 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string) error {
 	}
 	// A client writing silence keeps the sink awake: an idle sink makes
 	// ffmpeg's first audio arrive 1–2 s late (docs/notes: media pipeline).
-	pacat := child("pacat", "-p", "--latency-msec=10", "--rate=48000", "--channels=2", "--format=s16le", "--device="+sinkName)
+	pacat := child("pacat", "-p", "--latency-msec=30", "--rate=48000", "--channels=2", "--format=s16le", "--device="+sinkName)
 	pacat.Env = s.Env
 	zr, zw, err := os.Pipe()
 	if err != nil {
