@@ -280,7 +280,7 @@ func TestKilledWorkerRecordingIsRecovered(t *testing.T) {
 // Jobs end on their own: at the maximum duration, and when the room has had
 // nobody publishing for a while. The state says why; the recording is kept.
 func TestBeamStopsOnItsOwn(t *testing.T) {
-	s := startServer(t, "--max-duration", "5s", "--empty-timeout", "2s")
+	s := startServer(t, "--max-duration", "8s", "--empty-timeout", "2s")
 	need(t, "Xvfb", "pulseaudio", "ffmpeg")
 	browser := newBrowser(t)
 	host := joinPage(t, s, browser, "auto", "presenter", "host")
@@ -293,7 +293,7 @@ func TestBeamStopsOnItsOwn(t *testing.T) {
 	st := waitBeam(t, c, "auto", 40*time.Second, "stopped at the maximum duration", func(st roomcast.BeamState) bool {
 		return st.Recording.Browser.State == roomcast.RecordingStateStopped
 	})
-	if !strings.Contains(st.Recording.Browser.Reason, "maximum duration of 5s") {
+	if !strings.Contains(st.Recording.Browser.Reason, "maximum duration of 8s") {
 		t.Errorf("reason %q, want the maximum duration", st.Recording.Browser.Reason)
 	}
 	waitRecording(t, c, "auto", 30*time.Second)

@@ -103,9 +103,13 @@ func (b *bench) stop() error {
 	return b.waitIdle()
 }
 
-// waitIdle waits until the server has no child processes left.
+// waitIdle waits until the server has no child processes left (with
+// --prewarm: until a warm sandbox is ready and its processes have settled).
 func (b *bench) waitIdle() error {
 	deadline := time.Now().Add(30 * time.Second)
+	if b.o.prewarm {
+		return b.waitWarm(deadline)
+	}
 	for {
 		left := 0
 		for _, p := range tree(b.srv.Pid()) {
@@ -123,6 +127,18 @@ func (b *bench) waitIdle() error {
 			return err
 		}
 	}
+}
+
+func (b *bench) waitWarm(deadline time.Time) error {
+	for b.srv.event("warm sandbox ready", time.Time{}).IsZero() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no warm sandbox 30 s after the stop")
+		}
+		if err := sleep(b.ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return sleep(b.ctx, 2*time.Second) // let its start-up CPU settle
 }
 
 // latencyRun is one start, every time since the API call.

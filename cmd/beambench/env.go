@@ -112,14 +112,15 @@ type logEvent struct {
 
 // startServer runs roomcast serve on free ports with its own data dir and a
 // fixed secret, and waits for /healthz.
-func startServer(ctx context.Context, kids *children, bin, dir string) (*server, error) {
+func startServer(ctx context.Context, kids *children, bin, dir string, prewarm bool) (*server, error) {
 	s := &server{logPath: filepath.Join(dir, "server.log")}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0",
-		"--data", filepath.Join(dir, "data"), "--log-format", "json", "--log-level", "info")
+		"--data", filepath.Join(dir, "data"), "--log-format", "json", "--log-level", "info",
+		fmt.Sprintf("--prewarm=%t", prewarm))
 	s.cmd.Env = append(os.Environ(), auth.SecretEnv+"="+secret)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
@@ -184,7 +185,7 @@ func (s *server) scan(r io.Reader, w io.WriteCloser, addr chan<- string) {
 			case addr <- rec.Addr:
 			default:
 			}
-		case "job started", "beam page joined", "media flowing":
+		case "job started", "beam page joined", "media flowing", "warm sandbox ready":
 			s.mu.Lock()
 			s.events = append(s.events, logEvent{rec.Time, rec.Msg})
 			if rec.Msg == "beam page joined" { // the page load that joined began took earlier

@@ -34,7 +34,7 @@
 //	go build -o bin/roomcast ./cmd/roomcast
 //	go run ./cmd/beambench [--bin bin/roomcast] [--window 20s] [--warmup 5s]
 //	    [--latency-runs 3] [--record-runs 2] [--record-for 8s]
-//	    [--only latency,fanout,resolution,stop]
+//	    [--only latency,fanout,resolution,stop] [--prewarm]
 //
 // A quick run: --window 5s --warmup 2s --latency-runs 1 --record-runs 1.
 package main
@@ -68,6 +68,7 @@ type options struct {
 	recordFor      time.Duration
 	only           []string
 	keepTemp       bool
+	prewarm        bool
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "bin/roomcast", "roomcast binary")
 	flag.DurationVar(&o.window, "window", 20*time.Second, "CPU measurement window")
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "wait after a job is up before measuring CPU")
+	flag.BoolVar(&o.prewarm, "prewarm", false, "run the server with --prewarm (a warm sandbox waits for each job; CPU tables then include its idle cost)")
 	flag.IntVar(&o.latencyRuns, "latency-runs", 3, "starts measured for latency (the first is cold)")
 	flag.IntVar(&o.recordRuns, "record-runs", 2, "record-only jobs measured for stop → recording listed")
 	flag.DurationVar(&o.recordFor, "record-for", 8*time.Second, "how long each recording job runs")
@@ -129,7 +131,7 @@ func run(ctx context.Context, o options) (err error) {
 	if b.rtmp, err = startNginx(ctx, kids, dir, b.hooks.addr); err != nil {
 		return err
 	}
-	if b.srv, err = startServer(ctx, kids, o.bin, dir); err != nil {
+	if b.srv, err = startServer(ctx, kids, o.bin, dir, o.prewarm); err != nil {
 		return err
 	}
 	progress("roomcast serve at %s (pid %d), nginx-rtmp at %s", b.srv.URL, b.srv.Pid(), b.rtmp)

@@ -29,6 +29,11 @@ func median(ds []time.Duration) time.Duration {
 
 func (b *bench) runLatency() error {
 	var runs []latencyRun
+	if b.o.prewarm { // the server's first warm sandbox
+		if err := b.waitIdle(); err != nil {
+			return err
+		}
+	}
 	for i := range b.o.latencyRuns {
 		progress("latency run %d/%d", i+1, b.o.latencyRuns)
 		r, err := b.latency()
@@ -37,7 +42,11 @@ func (b *bench) runLatency() error {
 		}
 		runs = append(runs, r)
 	}
-	fmt.Println("### Start latency (1280x720, 1 destination), from the API call")
+	mode := "no warm sandbox: every run starts Xvfb, PulseAudio and Chromium"
+	if b.o.prewarm {
+		mode = "--prewarm: a warm sandbox waits for each run"
+	}
+	fmt.Printf("### Start latency (1280x720, 1 destination), from the API call (%s)\n", mode)
 	fmt.Println()
 	fmt.Println("| run | worker claimed | Xvfb spawned | Chromium spawned | page load began | page joined | first encoded frame | nginx on_publish | first video frame via nginx | first audio via nginx | state `started` (50 ms polls) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -63,5 +63,8 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	w.WithEvents(events)
 	runner.Recover()
+	runner.Prewarm()
+	defer runner.Close()
+	defer runner.Wait()
 	return w.Run(ctx)
 }

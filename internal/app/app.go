@@ -114,6 +114,7 @@ func (a *App) openControl(secret []byte) error {
 	if a.runner, err = NewRunner(a.cfg.DataDir, a.cfg.MaxDuration, a.cfg.EmptyTimeout, a.events, a.log); err != nil {
 		return err
 	}
+	a.runner.NoPrewarm = !a.cfg.Prewarm
 	if a.cfg.WorkerSlots > 0 {
 		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, a.runner, a.log)
 		if err == nil {
@@ -164,6 +165,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.worker != nil {
 		wg.Go(func() {
 			a.runner.Recover() // recordings a killed worker left behind
+			a.runner.Prewarm()
 			a.worker.Run(bg)
 		})
 	}
@@ -185,6 +187,7 @@ func (a *App) Run(ctx context.Context) error {
 	stopBG() // the worker ends its jobs and records how they ended
 	wg.Wait()
 	a.runner.Wait() // recordings being finalized
+	a.runner.Close()
 	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -46,21 +46,31 @@ func chromiumPath() string {
 	return "chromium"
 }
 
-// OpenBrowser starts Chromium and waits until the page reports it joined.
-func OpenBrowser(ctx context.Context, sb *Sandbox, url string, w, h int, opts BrowserOptions, log *slog.Logger) (*Browser, error) {
+// LaunchBrowser starts Chromium on the sandbox's display with a blank page.
+func LaunchBrowser(sb *Sandbox, w, h int, opts BrowserOptions, log *slog.Logger) (*Browser, error) {
 	if opts.JoinTimeout == 0 {
 		opts.JoinTimeout = 15 * time.Second
 	}
 	if opts.Attempts == 0 {
 		opts.Attempts = 3
 	}
-	b := &Browser{sb: sb, url: url, w: w, h: h, opts: opts, log: log}
-	if err := b.join(ctx); err != nil {
+	b := &Browser{sb: sb, w: w, h: h, opts: opts, log: log}
+	if err := b.launch(); err != nil {
 		b.Close()
 		return nil, err
 	}
 	return b, nil
 }
+
+// Join opens the meeting URL and waits until the page reports it joined,
+// reloading (and relaunching Chromium) on failure.
+func (b *Browser) Join(ctx context.Context, url string, log *slog.Logger) error {
+	b.url, b.log = url, log
+	return b.join(ctx)
+}
+
+// Alive reports whether Chromium is still running.
+func (b *Browser) Alive() bool { return b.page != nil && b.page.Err() == nil }
 
 func (b *Browser) launch() error {
 	if b.cancel != nil {

@@ -38,7 +38,15 @@ type Runner struct {
 	// OnRecording, when set, is told about every recording that is ready.
 	OnRecording func(roomcast.Recording)
 
+	// NoPrewarm disables keeping a warm sandbox ready for the next job.
+	NoPrewarm bool
+
 	finalizing sync.WaitGroup
+	mu         sync.Mutex
+	spare      *warm
+	warming    bool
+	closed     bool
+	warmRes    roomcast.Resolution
 }
 
 // limits ends the job on its own when the room stays empty or the job
@@ -83,21 +91,14 @@ func (r *Runner) limits(ctx context.Context, br *Browser, auto chan<- error) {
 func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
 	log := r.Log.With("job", job)
 	res := *job.Params.Resolution
-	dir := filepath.Join(r.WorkDir, job.ID)
-	t0 := time.Now()
-	sb, err := StartSandbox(ctx, dir, res.Width, res.Height, log)
-	if err != nil {
-		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
-	}
-	defer sb.Close()
-	log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
-	br, err := OpenBrowser(ctx, sb, job.Params.MeetingURL, res.Width, res.Height, r.Browser, log)
+	sb, br, err := r.prepare(ctx, job, res, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while joining
 		}
 		return err
 	}
+	defer sb.Close()
 	defer br.Close()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
@@ -130,6 +131,35 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	return err
 }
 
+// prepare gets a sandbox and a browser (warm if one is ready) and joins
+// the meeting page.
+func (r *Runner) prepare(ctx context.Context, job beam.Job, res roomcast.Resolution, log *slog.Logger) (*Sandbox, *Browser, error) {
+	t0 := time.Now()
+	var sb *Sandbox
+	var br *Browser
+	if w := r.takeWarm(res); w != nil {
+		sb, br = w.sb, w.br
+		log.Info("using a warm sandbox", "display", sb.Display)
+	} else {
+		var err error
+		sb, err = StartSandbox(ctx, filepath.Join(r.WorkDir, job.ID), res.Width, res.Height, log)
+		if err != nil {
+			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
+		}
+		log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
+		if br, err = LaunchBrowser(sb, res.Width, res.Height, r.Browser, log); err != nil {
+			sb.Close()
+			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
+		}
+	}
+	if err := br.Join(ctx, job.Params.MeetingURL, log); err != nil {
+		br.Close()
+		sb.Close()
+		return nil, nil, err
+	}
+	return sb, br, nil
+}
+
 // Wait waits for recordings still being finalized.
 func (r *Runner) Wait() { r.finalizing.Wait() }
 
@@ -143,8 +173,11 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	fan := newFanout()
 	var mu sync.Mutex
 	var dests []*destination
+	// Reports are made one at a time, each with every destination's state
+	// at that moment, so a slower report never overwrites a newer one.
 	reportAll := func(started bool) {
 		mu.Lock()
+		defer mu.Unlock()
 		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests))}
 		failed := 0
 		for i, d := range dests {
@@ -153,7 +186,6 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 				failed++
 			}
 		}
-		mu.Unlock()
 		if len(dests) > 0 && failed == len(dests) {
 			p.RTMPError = &roomcast.Error{Code: "destination", Message: "every destination failed; see each destination's error"}
 		}
@@ -185,6 +217,7 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 		case <-fan.first:
 			log.Info("media flowing")
 			reportAll(true)
+			r.Prewarm() // for the next job, now that this one is under way
 		case <-ctx.Done():
 		}
 	}()

@@ -67,7 +67,12 @@ var (
 // Redact removes tokens and stream keys from free text.
 func Redact(s string) string {
 	s = jwtRe.ReplaceAllString(s, "[redacted token]")
-	return rtmpRe.ReplaceAllStringFunc(s, RedactStreamURL)
+	return rtmpRe.ReplaceAllStringFunc(s, func(u string) string {
+		if strings.HasSuffix(u, "/") {
+			return u // the key that follows is already redacted: {ab…yz}
+		}
+		return RedactStreamURL(u)
+	})
 }
 
 // replaceAttr is the backstop: string values and errors are scrubbed even

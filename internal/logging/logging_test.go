@@ -33,9 +33,13 @@ func TestLoggerNeverPrintsSecrets(t *testing.T) {
 		}
 		log.Info("typed", "url", StreamURL("rtmp://h/live/"+key), "tok", Secret(token))
 		log.Info("backstop", "url", "rtmp://h/live/"+key, "err", errors.New("dial rtmp://h/live/"+key+" with "+token))
+		log.Info("already redacted", "dest", RedactStreamURL("rtmp://h/other/"+key))
 		out := buf.String()
 		if strings.Contains(out, key) || strings.Contains(out, token) || strings.Contains(out, "c2lnbmF0dXJl") {
 			t.Errorf("%s log leaks a secret:\n%s", format, out)
+		}
+		if !strings.Contains(out, "rtmp://h/other/{k0…48}") || strings.Contains(out, "{…}{") {
+			t.Errorf("%s log mangled an already redacted URL:\n%s", format, out)
 		}
 		if !strings.Contains(out, "rtmp://h/live/{k0…48}") {
 			t.Errorf("%s log lost the redacted URL:\n%s", format, out)
