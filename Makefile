@@ -36,8 +36,8 @@ test-unit: ## fast unit tests (-short)
 	go vet ./...
 	go test -short -race -count=1 ./...
 
-test-e2e: ## end-to-end tests with real Chromium and the real binary
-	CI=true go test -count=1 -timeout 20m ./test/... ./internal/...
+test-e2e: ## end-to-end tests with real Chromium, ffmpeg, nginx-rtmp and the real binary (one package at a time: they time media)
+	CI=true go test -p 1 -count=1 -timeout 25m ./test/... ./internal/...
 
 fuzz: ## short run of the signaling decoder fuzz target
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./internal/signal
@@ -49,8 +49,10 @@ check: ## gofmt, vet, staticcheck, race tests, tidy
 	go test -race -short ./...
 	go mod tidy -diff
 
-bench: build ## SFU forwarding cost and browser join latency (docs/BENCHMARKS.md)
+bench: build ## SFU cost, browser join latency, beam worker latency/CPU (docs/BENCHMARKS.md)
 	go run ./cmd/sfubench
+	go run ./cmd/beambench
+	go run ./cmd/beambench --only latency --prewarm
 	CI=true go test -run '^$$' -bench JoinToFirstFrame -benchtime 10x ./test/
 
 clean: ## remove build output
