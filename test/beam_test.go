@@ -280,7 +280,7 @@ func TestKilledWorkerRecordingIsRecovered(t *testing.T) {
 // Jobs end on their own: at the maximum duration, and when the room has had
 // nobody publishing for a while. The state says why; the recording is kept.
 func TestBeamStopsOnItsOwn(t *testing.T) {
-	s := startServer(t, "--max-duration", "8s", "--empty-timeout", "2s")
+	s := startServer(t, "--max-duration", "8s", "--empty-timeout", "2s", "--prewarm=true")
 	need(t, "Xvfb", "pulseaudio", "ffmpeg")
 	browser := newBrowser(t)
 	host := joinPage(t, s, browser, "auto", "presenter", "host")
@@ -311,6 +311,10 @@ func TestBeamStopsOnItsOwn(t *testing.T) {
 	})
 	if !strings.Contains(st.Recording.Browser.Reason, "nobody publishing for 2s") {
 		t.Errorf("reason %q, want the room-empty policy", st.Recording.Browser.Reason)
+	}
+	// The jobs after the first found a warm sandbox at their resolution.
+	if !strings.Contains(s.Logs(), "using a warm sandbox") {
+		t.Error("no job used a warm sandbox")
 	}
 	// A stop on request says so.
 	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", params); err != nil {

@@ -71,7 +71,9 @@ func startServer(t testing.TB, extra ...string) *server {
 			s.data = extra[i+1] // the caller's data dir (flags: the last one wins)
 		}
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0",
+	// No warm sandbox unless a test asks (--prewarm=true): an idle Chromium
+	// starting in the background would only compete with the test for CPU.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0", "--prewarm=false",
 		"--data", s.data, "--log-format", "json", "--log-level", "debug"}, extra...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")

@@ -47,7 +47,7 @@ func TestMeetingPeersSeeAndHearEachOther(t *testing.T) {
 	// The earlier peers get the newcomer too, and everyone sees everyone's
 	// name on a tile.
 	for _, page := range []context.Context{alice, bob, carol} {
-		waitMedia(t, page, 2, 10*time.Second)
+		waitMedia(t, page, 2, 15*time.Second)
 		waitJS(t, page, 5*time.Second, `(() => {
 			const names = [...document.querySelectorAll('.tile .name')].map(e => e.textContent);
 			return ['alice', 'bob', 'carol'].every(n => names.some(x => x.includes(n)));

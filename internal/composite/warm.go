@@ -23,31 +23,45 @@ type warm struct {
 // Prewarm prepares a warm sandbox in the background if none is ready.
 func (r *Runner) Prewarm() {
 	r.mu.Lock()
-	if r.closed || r.warming || r.spare != nil || r.NoPrewarm {
+	res := r.target()
+	if r.closed || r.warming || r.NoPrewarm || (r.spare != nil && r.spare.res == res) {
 		r.mu.Unlock()
 		return
 	}
-	r.warming = true
-	res := r.warmRes
-	if res.Width == 0 {
-		res = roomcast.DefaultResolution
+	if old := r.spare; old != nil { // for a resolution no longer wanted
+		r.spare = nil
+		go old.close()
 	}
+	r.warming = true
 	r.mu.Unlock()
 	go func() {
 		w, err := r.startWarm(res)
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		r.warming = false
-		if err != nil {
+		switch {
+		case err != nil:
+			r.mu.Unlock()
 			r.Log.Warn("could not prepare a warm sandbox", "err", err)
-			return
-		}
-		if r.closed {
+		case r.closed:
+			r.mu.Unlock()
 			w.close()
-			return
+		case w.res != r.target(): // a job meanwhile asked for another resolution
+			r.mu.Unlock()
+			w.close()
+			r.Prewarm()
+		default:
+			r.spare = w
+			r.mu.Unlock()
 		}
-		r.spare = w
 	}()
+}
+
+// target is the resolution a warm sandbox should have; r.mu is held.
+func (r *Runner) target() roomcast.Resolution {
+	if r.warmRes.Width == 0 {
+		return roomcast.DefaultResolution
+	}
+	return r.warmRes
 }
 
 func (r *Runner) startWarm(res roomcast.Resolution) (*warm, error) {
