@@ -53,10 +53,15 @@ func waitBeam(t *testing.T, c *roomcast.Client, room string, timeout time.Durati
 }
 
 // TestBeamStreamsToThreeAndRecords is the product's main path: one start,
-// three RTMP destinations with H.264 640x360 + AAC, and a recording that
-// plays, lasts as long as the job ran and shows the publisher's video.
+// three destinations (two rtmp://, one rtmps:// through a TLS proxy in front
+// of the same nginx) with H.264 640x360 + AAC, and a recording that plays,
+// lasts as long as the job ran and shows the publisher's video.
 func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	ingest := testkit.StartRTMP(t)
+	tlsIngest := testkit.StartTLSProxy(t, ingest.Addr())
+	// The server's worker trusts the proxy's test CA as its system roots
+	// (Go on Linux reads SSL_CERT_FILE); no production option is involved.
+	t.Setenv("SSL_CERT_FILE", tlsIngest.CAFile)
 	hooks := newHookReceiver(t)
 	s := startServer(t, "--webhook-url", hooks.URL)
 	hooks.secret = []byte(strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret"))))
@@ -64,8 +69,11 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	c := client(t, s)
 	keys := []string{"key-one-" + secretKey, "key-two-" + secretKey, "key-three-" + secretKey}
 	params := roomcast.StartParams{Record: true, Resolution: &roomcast.Resolution{Width: 640, Height: 360}}
-	for _, k := range keys {
-		params.RTMPURLs = append(params.RTMPURLs, ingest.URL(k))
+	params.RTMPURLs = []string{ingest.URL(keys[0]), ingest.URL(keys[1]), tlsIngest.URL(keys[2])}
+	wantURLs := []string{ // as the state shows them: keys redacted
+		"rtmp://" + ingest.Addr() + "/live/{ke…b3}",
+		"rtmp://" + ingest.Addr() + "/live/{ke…b3}",
+		"rtmps://" + tlsIngest.Addr() + "/live/{ke…b3}",
 	}
 	if _, err := c.StartRTMPOrRecording(context.Background(), "show", params); err != nil {
 		t.Fatal(err)
@@ -75,6 +83,19 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 			allDestinations(st, roomcast.DestinationStarted)
 	})
 	ranFrom := time.Now()
+	if len(st.RTMP.Destinations) != len(wantURLs) {
+		t.Fatalf("state has %d destinations, want %d: %+v", len(st.RTMP.Destinations), len(wantURLs), st.RTMP.Destinations)
+	}
+	for i, d := range st.RTMP.Destinations {
+		if d.URL != wantURLs[i] || strings.Contains(d.URL, secretKey) {
+			t.Errorf("destination %d URL in the state = %q, want %q", i, d.URL, wantURLs[i])
+		}
+	}
+	if n := tlsIngest.Handshakes(); n < 1 {
+		t.Errorf("the rtmps destination is started but the TLS proxy completed %d handshakes", n)
+	}
+	// Each key is read back from nginx itself: the rtmps one only got
+	// there through TLS.
 	for _, k := range keys {
 		p, err := testkit.FFprobe(ingest.URL(k))
 		if err != nil {
