@@ -28,7 +28,11 @@ func TestHostStartsFromMeetingAppPeersSeeState(t *testing.T) {
 	eval(t, guest, `(async () => {
 		const sdk = await import('/sdk/roomcast.js');
 		window.seen = [];
-		window.roomcast.client.store.subscribe(r => window.seen.push(r.browser.state), sdk.selectRecordingState);
+		window.seenServer = [];
+		window.roomcast.client.store.subscribe(r => {
+			window.seen.push(r.browser.state);
+			window.seenServer.push(r.server.state);
+		}, sdk.selectRecordingState);
 		return true;
 	})()`, &ok)
 
@@ -78,6 +82,26 @@ func TestHostStartsFromMeetingAppPeersSeeState(t *testing.T) {
 	}
 	waitJS(t, guest, 10*time.Second, `window.seen.includes('stopped')`)
 	waitJS(t, late, 10*time.Second, `window.roomcast.client.store.getState().beam.rtmp.state === 'stopped'`)
+
+	// SFU track recording: the host's own buttons, state pushed to everyone,
+	// independent of the beam.
+	if err := chromedp.Do(host, chromedp.Click(chromedp.CSS("#tracks-start"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, guest, 10*time.Second, `window.seenServer.includes('started')`)
+	waitJS(t, late, 5*time.Second, `document.querySelector('#beam-status').innerText.includes('TRACKS started')`)
+	eval(t, guest, `window.roomcast.client.actions.stopTrackRecording().then(() => 'ok', e => e.code)`, &code)
+	if code != "permission_denied" {
+		t.Errorf("guest stops track recording: %q, want permission_denied", code)
+	}
+	eval(t, host, `window.roomcast.client.actions.startTrackRecording().then(() => 'ok', e => e.code)`, &code)
+	if code != "conflict" {
+		t.Errorf("second track recording start: %q, want conflict", code)
+	}
+	if err := chromedp.Do(host, chromedp.Click(chromedp.CSS("#tracks-stop"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, guest, 10*time.Second, `window.seenServer.includes('stopped')`)
 
 	for name, page := range map[string]context.Context{"host": host, "guest": guest, "late": late} {
 		var text string

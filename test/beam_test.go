@@ -308,14 +308,23 @@ func TestBeamStopsOnItsOwn(t *testing.T) {
 	waitJS(t, host, 15*time.Second, "window.roomcast.joined === true")
 	c := client(t, s)
 	params := roomcast.StartParams{Record: true, Resolution: &roomcast.Resolution{Width: 640, Height: 360}}
-	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", params); err != nil {
+	// More than the server's --max-duration is refused, naming the field.
+	over := params
+	over.MaxDuration = 9
+	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", over); err == nil || !strings.Contains(err.Error(), "maxDuration") {
+		t.Fatalf("start with maxDuration over the server's cap: %v; want invalid_argument naming maxDuration", err)
+	}
+	// The start's own maxDuration, shorter than the server's, wins.
+	short := params
+	short.MaxDuration = 5
+	if _, err := c.StartRTMPOrRecording(context.Background(), "auto", short); err != nil {
 		t.Fatal(err)
 	}
 	st := waitBeam(t, c, "auto", 40*time.Second, "stopped at the maximum duration", func(st roomcast.BeamState) bool {
 		return st.Recording.Browser.State == roomcast.RecordingStateStopped
 	})
-	if !strings.Contains(st.Recording.Browser.Reason, "maximum duration of 8s") {
-		t.Errorf("reason %q, want the maximum duration", st.Recording.Browser.Reason)
+	if !strings.Contains(st.Recording.Browser.Reason, "maximum duration of 5s") {
+		t.Errorf("reason %q, want the start's maximum duration of 5s", st.Recording.Browser.Reason)
 	}
 	waitRecording(t, c, "auto", 30*time.Second)
 

@@ -17,7 +17,7 @@ import (
 )
 
 const beamUsage = `Usage:
-  roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--meeting-url URL]
+  roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--meeting-url URL] [--max-duration D]
   roomcast beam stop   --room R
   roomcast beam status --room R
 
@@ -117,12 +117,13 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 	fs.StringVar(&a.token, "token", "", "management or host token (or set ROOMCAST_TOKEN)")
 	fs.StringVar(&a.data, "data", "./roomcast-data", "data directory holding the secret, used when no token is given (or set ROOMCAST_SECRET)")
 	var rtmp rtmpList
-	var resolution string
+	var resolution, maxDuration string
 	if a.action == "start" {
 		fs.Var(&rtmp, "rtmp", "RTMP(S) ingest URL rtmp://host[:port]/app/KEY; repeat for up to 3")
 		fs.BoolVar(&a.params.Record, "record", false, "also record to a file")
 		fs.StringVar(&resolution, "resolution", "", "output size WxH (default 1280x720)")
 		fs.StringVar(&a.params.MeetingURL, "meeting-url", "", "page the bot opens (default: the server's meeting app)")
+		fs.StringVar(&maxDuration, "max-duration", "", "end on its own after this long: seconds or a duration like 90m (default and most: the server's --max-duration)")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return beamArgs{}, err
@@ -147,7 +148,30 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 		}
 		a.params.Resolution = &r
 	}
+	if maxDuration != "" {
+		sec, err := parseSeconds(maxDuration)
+		if err != nil {
+			return beamArgs{}, fmt.Errorf("beam start: --max-duration: %w", err)
+		}
+		a.params.MaxDuration = sec
+	}
 	return a, nil
+}
+
+// parseSeconds parses whole seconds ("90") or a Go duration ("90m",
+// "1h30m") of whole seconds; the server checks the limit.
+func parseSeconds(s string) (int, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 {
+			return 0, fmt.Errorf("%q: want a positive number of seconds", s)
+		}
+		return n, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second || d%time.Second != 0 {
+		return 0, fmt.Errorf("%q is not a number of seconds or a duration of whole seconds like 90m or 1h30m", s)
+	}
+	return int(d / time.Second), nil
 }
 
 // parseResolution parses "WIDTHxHEIGHT"; the server checks the limits.

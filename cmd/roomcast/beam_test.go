@@ -45,15 +45,16 @@ func TestParseResolution(t *testing.T) {
 func TestParseBeamArgsStart(t *testing.T) {
 	a, err := parseBeamArgs([]string{"start", "--room", "demo",
 		"--rtmp", "rtmp://a/live/k1", "--rtmp", "rtmps://b/app/k2",
-		"--record", "--resolution", "640x360", "--meeting-url", "https://m/demo"}, io.Discard, noEnv)
+		"--record", "--resolution", "640x360", "--meeting-url", "https://m/demo", "--max-duration", "90m"}, io.Discard, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := roomcast.StartParams{
-		MeetingURL: "https://m/demo",
-		RTMPURLs:   []string{"rtmp://a/live/k1", "rtmps://b/app/k2"},
-		Record:     true,
-		Resolution: &roomcast.Resolution{Width: 640, Height: 360},
+		MeetingURL:  "https://m/demo",
+		RTMPURLs:    []string{"rtmp://a/live/k1", "rtmps://b/app/k2"},
+		Record:      true,
+		Resolution:  &roomcast.Resolution{Width: 640, Height: 360},
+		MaxDuration: 5400,
 	}
 	if a.action != "start" || a.room != "demo" || !reflect.DeepEqual(a.params, want) {
 		t.Errorf("got %+v, want start demo %+v", a, want)
@@ -75,6 +76,9 @@ func TestParseBeamArgsErrors(t *testing.T) {
 		{"bad resolution", []string{"start", "--room", "r", "--resolution", "640"}, "--resolution"},
 		{"four rtmp", []string{"start", "--room", "r", "--rtmp", "rtmp://h/a/KEY1", "--rtmp", "rtmp://h/a/KEY2",
 			"--rtmp", "rtmp://h/a/KEY3", "--rtmp", "rtmp://h/a/KEY4"}, "at most 3"},
+		{"bad max duration", []string{"start", "--room", "r", "--record", "--max-duration", "soon"}, "--max-duration"},
+		{"zero max duration", []string{"start", "--room", "r", "--record", "--max-duration", "0"}, "--max-duration"},
+		{"fractional max duration", []string{"start", "--room", "r", "--record", "--max-duration", "1.5s"}, "--max-duration"},
 		{"start flag on stop", []string{"stop", "--room", "r", "--record"}, "not defined"},
 		{"extra argument", []string{"status", "--room", "r", "now"}, "unexpected argument"},
 	}
@@ -149,5 +153,30 @@ func TestBeamCommand(t *testing.T) {
 	err = beam(t.Context(), []string{"start", "--room", "busy", "--record", "--server", srv.URL}, io.Discard, io.Discard)
 	if err == nil || err.Error() != "conflict: recording is running; stop it first" {
 		t.Errorf("err = %v, want the API's code: message", err)
+	}
+}
+
+func TestParseSeconds(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"90", 90, true},
+		{"90s", 90, true},
+		{"1h30m", 5400, true},
+		{"0", 0, false},
+		{"-5", 0, false},
+		{"500ms", 0, false},
+		{"1.5s", 0, false},
+		{"forever", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseSeconds(tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Errorf("parseSeconds(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -11,8 +12,10 @@ import (
 	"github.com/roomcast/roomcast/internal/app"
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/webhook"
 )
 
@@ -30,8 +33,13 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	emptyTimeout := fs.Duration("empty-timeout", 60*time.Second, "jobs end when the room has had nobody publishing for this long")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	var s3 storage.S3Config
+	s3Env := config.S3Flags(fs, &s3)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := errors.Join(s3Env(), s3.Validate()); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	if *natsURL == "" {
 		return errors.New("worker: --nats is required (e.g. nats://server:4222, where serve runs with --nats-listen :4222)")
@@ -53,7 +61,12 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	runner, err := app.NewRunner(*data, *maxDuration, *emptyTimeout, events, log)
+	store, _, err := app.NewStore(s3, log)
+	if err != nil {
+		return err
+	}
+	runner, uploader, err := app.NewRunner(app.RunnerConfig{DataDir: *data, MaxDuration: *maxDuration,
+		EmptyTimeout: *emptyTimeout, Store: store}, events, log)
 	if err != nil {
 		return err
 	}
@@ -66,5 +79,13 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 	runner.Prewarm()
 	defer runner.Close()
 	defer runner.Wait()
+	// Failed uploads are retried in the background until the worker stops.
+	upCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
+	uploads := make(chan struct{})
+	go func() {
+		defer close(uploads)
+		uploader.Run(upCtx)
+	}()
+	defer func() { stopUploads(); <-uploads }()
 	return w.Run(ctx)
 }

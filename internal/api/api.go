@@ -28,6 +28,8 @@ type Beams interface {
 	Start(ctx context.Context, room string, p roomcast.StartParams, base string) (roomcast.BeamState, error)
 	Stop(ctx context.Context, room string) (roomcast.BeamState, error)
 	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
+	StartTracks(ctx context.Context, room string) (roomcast.BeamState, error)
+	StopTracks(ctx context.Context, room string) (roomcast.BeamState, error)
 }
 
 // Rooms says whether a room has peers now (rooms never started and empty
@@ -44,6 +46,7 @@ type API struct {
 	publicURL string
 	log       *slog.Logger
 	recs      *recordings.Store
+	remote    RemoteFiles // nil unless recordings go to object storage
 }
 
 // New returns the API; publicURL may be empty (derived from requests).
@@ -59,6 +62,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/beam/start", a.auth(true, a.start))
 	mux.HandleFunc("POST /v1/rooms/{room}/beam/stop", a.auth(true, a.stop))
 	mux.HandleFunc("GET /v1/rooms/{room}/beam", a.auth(false, a.state))
+	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.auth(true, a.startTracks))
+	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.auth(true, a.stopTracks))
 	a.registerRecordings(mux)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -114,13 +119,26 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) stop(w http.ResponseWriter, r *http.Request) {
-	st, err := a.beams.Stop(r.Context(), r.PathValue("room"))
+	a.respond(w, r, http.StatusOK, a.beams.Stop)
+}
+
+func (a *API) startTracks(w http.ResponseWriter, r *http.Request) {
+	a.respond(w, r, http.StatusAccepted, a.beams.StartTracks)
+}
+
+func (a *API) stopTracks(w http.ResponseWriter, r *http.Request) {
+	a.respond(w, r, http.StatusOK, a.beams.StopTracks)
+}
+
+// respond runs a body-less room action and writes its state with status.
+func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, action func(context.Context, string) (roomcast.BeamState, error)) {
+	st, err := action(r.Context(), r.PathValue("room"))
 	if err != nil {
 		a.logFailure(r, err)
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, status, st)
 }
 
 func (a *API) state(w http.ResponseWriter, r *http.Request) {

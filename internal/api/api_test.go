@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(b.Close)
 	signer, _ := auth.NewSigner([]byte("api-test-secret-0123456789"))
-	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{}, log)
+	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{Tracks: fakeTracks{}, ServerID: "api-test"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +135,10 @@ func TestStartValidationAndRules(t *testing.T) {
 		{"bad scheme", `{"rtmpURLs": ["https://x/live/` + streamKey + `"]}`, 400, "rtmpURLs[0]: scheme must be rtmp or rtmps"},
 		{"no key", `{"rtmpURLs": ["rtmp://x/live"]}`, 400, "rtmpURLs[0]"},
 		{"odd resolution", `{"record": true, "resolution": {"width": 1279, "height": 720}}`, 400, "resolution: width and height must be even"},
+		{"max duration over the cap", `{"record": true, "maxDuration": 86401}`, 400, "maxDuration: 86401 seconds is more than this server allows"},
+		{"max duration negative", `{"record": true, "maxDuration": -1}`, 400, "maxDuration: must be a positive number"},
+		{"max duration fraction", `{"record": true, "maxDuration": 1.5}`, 400, "maxDuration"},
+		{"max duration string", `{"record": true, "maxDuration": "60"}`, 400, "maxDuration"},
 		{"file meeting URL", `{"record": true, "meetingURL": "file:///etc/passwd"}`, 400, "meetingURL: scheme must be http or https"},
 		{"metadata meeting URL", `{"record": true, "meetingURL": "http://169.254.169.254/"}`, 400, "meetingURL:"},
 		{"stream", `{"rtmpURLs": ["` + yt + `"]}`, 202, `"url":"rtmp://a.rtmp.youtube.com/live2/{ab…78}"`},
@@ -176,5 +180,42 @@ func TestReadState(t *testing.T) {
 	}
 	if status, _ := f.call(t, "GET", "/v1/nope", f.mgmt, ""); status != 404 {
 		t.Errorf("unknown route: %d", status)
+	}
+}
+
+// fakeTracks stands in for the SFU's track recorder.
+type fakeTracks struct{}
+
+func (fakeTracks) Start(room, id string) (string, error) { return "rec-" + id, nil }
+func (fakeTracks) Want(room, id string)                  {}
+func (fakeTracks) Stop(room string)                      {}
+func (fakeTracks) Rooms() []string                       { return nil }
+
+func TestTrackRecordingRoutes(t *testing.T) {
+	f := newFixture(t)
+	const start, stop = "/v1/rooms/live/track-recording/start", "/v1/rooms/live/track-recording/stop"
+	for _, tc := range []struct {
+		name, method, path, token string
+		status                    int
+		want                      string
+	}{
+		{"no token", "POST", start, "", 401, "unauthenticated"},
+		{"guest may not", "POST", start, f.join(t, "live", room.Guest), 403, "permission_denied"},
+		{"host of another room", "POST", start, f.join(t, "other", room.Host), 403, "permission_denied"},
+		{"stop with none running", "POST", stop, f.mgmt, 200, `"message":"track recording is not running"`},
+		{"start", "POST", start, f.mgmt, 202, `"server":{"running":true`},
+		{"start again", "POST", start, f.join(t, "live", room.Host), 409, "conflict"},
+		{"beam start alongside", "POST", "/v1/rooms/live/beam/start", f.mgmt, 202, `"browser":{"running":true`},
+		{"stop", "POST", stop, f.join(t, "live", room.Host), 200, `"server":{"running":false,"startedAt"`},
+		{"beam still running", "GET", "/v1/rooms/live/beam", f.mgmt, 200, `"browser":{"running":true`},
+	} {
+		body := ""
+		if strings.HasSuffix(tc.path, "beam/start") {
+			body = `{"record": true, "meetingURL": "https://meet.example.com/r"}`
+		}
+		status, got := f.call(t, tc.method, tc.path, tc.token, body)
+		if status != tc.status || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %d %s, want %d containing %s", tc.name, status, got, tc.status, tc.want)
+		}
 	}
 }

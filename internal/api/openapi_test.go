@@ -40,6 +40,8 @@ var openAPIRoutes = []struct {
 	{"POST /v1/rooms/{room}/beam/start", "POST", "/v1/rooms/demo/beam/start", true},
 	{"POST /v1/rooms/{room}/beam/stop", "POST", "/v1/rooms/demo/beam/stop", true},
 	{"GET /v1/rooms/{room}/beam", "GET", "/v1/rooms/demo/beam", true},
+	{"POST /v1/rooms/{room}/track-recording/start", "POST", "/v1/rooms/demo/track-recording/start", true},
+	{"POST /v1/rooms/{room}/track-recording/stop", "POST", "/v1/rooms/demo/track-recording/stop", true},
 	{"GET /v1/openapi.json", "GET", "/v1/openapi.json", true},
 	{"GET /v1/recordings", "GET", "/v1/recordings", true},
 	{"GET /v1/recordings/{id}", "GET", "/v1/recordings/0123456789abcdef01234567", true},

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"io/fs"
 	"mime"
@@ -8,15 +10,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
+
+// downloadTTL is how long a presigned download URL stays valid.
+const downloadTTL = 15 * time.Minute
+
+// RemoteFiles is the object storage recordings are uploaded to;
+// *storage.S3 is one.
+type RemoteFiles interface {
+	// URL returns a presigned GET URL for file name of the recording at
+	// location, valid for ttl.
+	URL(ctx context.Context, location, name string, ttl time.Duration) (string, error)
+	// Delete removes every object of the recording at location.
+	Delete(ctx context.Context, location string) error
+	// Location is where recording id's objects are (or would be) kept.
+	Location(id string) string
+}
 
 // WithRecordings serves the recordings in s under /v1/recordings; call it
 // before Register. It returns a for chaining.
 func (a *API) WithRecordings(s *recordings.Store) *API {
 	a.recs = s
+	return a
+}
+
+// WithRemoteFiles redirects downloads of uploaded recordings to presigned
+// URLs of r and deletes their objects there; call it before Register.
+func (a *API) WithRemoteFiles(r RemoteFiles) *API {
+	a.remote = r
 	return a
 }
 
@@ -78,6 +104,10 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if rec, err := a.recs.Get(id); err == nil && rec.Location != "" {
+		a.redirectToRemote(w, r, rec, name)
+		return
+	}
 	// Opened here rather than with http.ServeFile so that a file that
 	// vanished still gets a JSON error body.
 	f, err := os.Open(path)
@@ -104,11 +134,39 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }
 
+// redirectToRemote answers 307 with a presigned URL of the uploaded file.
+func (a *API) redirectToRemote(w http.ResponseWriter, r *http.Request, rec roomcast.Recording, name string) {
+	if a.remote == nil {
+		a.fail(w, r, noRemote(rec))
+		return
+	}
+	u, err := a.remote.URL(r.Context(), rec.Location, name, downloadTTL)
+	if err != nil {
+		a.fail(w, r, rcerr.Wrap(rcerr.Unavailable, err, "could not sign a download URL for recording "+rec.ID+"; try again"))
+		return
+	}
+	w.Header().Set("Location", u)
+	writeJSON(w, http.StatusTemporaryRedirect, downloadRedirect{URL: u, ExpiresAt: time.Now().Add(downloadTTL).UTC()})
+}
+
+// downloadRedirect is the body of a download answered with a redirect.
+type downloadRedirect struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func noRemote(rec roomcast.Recording) error {
+	return rcerr.New(rcerr.Unavailable, "recording %s is stored at %s, but this server has no object storage configured (--s3-bucket)", rec.ID, rec.Location)
+}
+
 func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	rec, err := a.recs.Get(id)
 	if err == nil && recordings.InProgress(rec.Status) {
 		err = rcerr.New(rcerr.Conflict, "recording %s is still %s; stop the recording first", id, rec.Status)
+	}
+	if err == nil {
+		err = a.deleteRemote(r.Context(), rec)
 	}
 	if err == nil {
 		err = a.recs.Delete(id)
@@ -118,6 +176,23 @@ func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "deleted"})
+}
+
+// deleteRemote removes the recording's objects from object storage: those
+// of an upload, or what a failed upload left. The local copy goes only
+// after that succeeded, so a failure can be retried.
+func (a *API) deleteRemote(ctx context.Context, rec roomcast.Recording) error {
+	if a.remote == nil {
+		if rec.Location != "" {
+			return noRemote(rec)
+		}
+		return nil
+	}
+	loc := cmp.Or(rec.Location, a.remote.Location(rec.ID))
+	if err := a.remote.Delete(ctx, loc); err != nil {
+		return rcerr.Wrap(rcerr.Unavailable, err, "could not delete recording "+rec.ID+" from object storage; it is kept, try again")
+	}
+	return nil
 }
 
 // fail logs err if it is our fault and writes it as the error body.

@@ -4,12 +4,15 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -24,6 +27,8 @@ import (
 	"github.com/roomcast/roomcast/internal/metrics"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
+	"github.com/roomcast/roomcast/internal/storage"
+	"github.com/roomcast/roomcast/internal/trackrec"
 	"github.com/roomcast/roomcast/internal/web"
 	"github.com/roomcast/roomcast/internal/webhook"
 )
@@ -33,19 +38,22 @@ const shutdownTimeout = 5 * time.Second
 
 // App is a running roomcast server.
 type App struct {
-	cfg    config.Config
-	log    *slog.Logger
-	ln     net.Listener
-	sfu    *sfu.SFU
-	signer *auth.Signer
-	srv    *http.Server
-	bus    *bus.Bus
-	ctl    *control.Controller
-	worker *control.Worker // nil with --worker-slots 0
-	runner *composite.Runner
-	events *webhook.Publisher
-	hooks  []*webhook.Deliverer
-	sig    *signal.Handler
+	cfg      config.Config
+	log      *slog.Logger
+	ln       net.Listener
+	sfu      *sfu.SFU
+	signer   *auth.Signer
+	srv      *http.Server
+	bus      *bus.Bus
+	ctl      *control.Controller
+	worker   *control.Worker // nil with --worker-slots 0
+	runner   *composite.Runner
+	tracks   *trackrec.Manager
+	uploader *storage.Uploader
+	s3       *storage.S3 // nil unless recordings go to S3
+	events   *webhook.Publisher
+	hooks    []*webhook.Deliverer
+	sig      *signal.Handler
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known
@@ -102,19 +110,36 @@ func (a *App) openControl(secret []byte) error {
 		a.hooks = append(a.hooks, d)
 	}
 	a.sig = signal.NewHandler(a.sfu, a.signer, a.log)
+	store, s3, err := NewStore(a.cfg.S3, a.log)
+	if err != nil {
+		return err
+	}
+	if a.runner, a.uploader, err = NewRunner(RunnerConfig{DataDir: a.cfg.DataDir, MaxDuration: a.cfg.MaxDuration,
+		EmptyTimeout: a.cfg.EmptyTimeout, Store: store}, a.events, a.log); err != nil {
+		return err
+	}
+	a.s3 = s3
+	a.runner.NoPrewarm = !a.cfg.Prewarm
+	a.tracks = trackrec.NewManager(a.sfu, a.runner.Recordings, a.log)
+	a.tracks.Keep = a.uploader.Upload
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
-		Policy:   beam.URLPolicy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver},
+		Policy:   beam.Policy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver, MaxDuration: a.cfg.MaxDuration},
 		OnChange: a.sig.PushState,
 		Events:   a.events,
+		Tracks:   a.tracks,
+		ServerID: serverID(a.cfg.DataDir),
 	}, a.log)
 	if err != nil {
 		return err
 	}
 	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
-	if a.runner, err = NewRunner(a.cfg.DataDir, a.cfg.MaxDuration, a.cfg.EmptyTimeout, a.events, a.log); err != nil {
-		return err
+	if a.cfg.RecordTracks {
+		a.sfu.OnRooms(func(room string) {
+			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
+				a.log.Warn("automatic track recording did not start", "room", room, "err", err)
+			}
+		}, func(room string) { a.ctl.RoomClosed(context.Background(), room) })
 	}
-	a.runner.NoPrewarm = !a.cfg.Prewarm
 	if a.cfg.WorkerSlots > 0 {
 		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, a.runner, a.log)
 		if err == nil {
@@ -142,8 +167,12 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
 	mux.Handle("GET /rtc", a.sig)
-	api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).
-		WithRecordings(a.runner.Recordings).Register(mux)
+	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).
+		WithRecordings(a.runner.Recordings)
+	if a.s3 != nil {
+		v1.WithRemoteFiles(a.s3)
+	}
+	v1.Register(mux)
 	web.Register(mux)
 	return mux
 }
@@ -158,10 +187,12 @@ func (a *App) Signer() *auth.Signer { return a.signer }
 func (a *App) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	a.tracks.Recover() // tracks recordings a killed server left behind
 	wg.Go(func() { a.ctl.Run(bg) })
 	for _, d := range a.hooks {
 		wg.Go(func() { d.Run(bg) })
 	}
+	wg.Go(func() { a.uploader.Run(bg) }) // retries failed uploads, now and every 30 s
 	if a.worker != nil {
 		wg.Go(func() {
 			a.runner.Recover() // recordings a killed worker left behind
@@ -180,12 +211,14 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	a.sfu.Close() // ends peer sessions so their sockets close promptly
+	a.ctl.StopLocalTracks(shutCtx) // before the SFU closes the rooms
+	a.sfu.Close()                  // ends peer sessions so their sockets close promptly
 	if serr := a.srv.Shutdown(shutCtx); serr != nil {
 		a.srv.Close()
 	}
 	stopBG() // the worker ends its jobs and records how they ended
 	wg.Wait()
+	a.tracks.Close()
 	a.runner.Wait() // recordings being finalized
 	a.runner.Close()
 	a.bus.Close()
@@ -194,4 +227,15 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// serverID names this server in the room state, the same across restarts:
+// host name and data directory.
+func serverID(dataDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }

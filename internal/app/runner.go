@@ -9,21 +9,47 @@ import (
 
 	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/recordings"
+	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
+// RunnerConfig is what the composite worker's runner needs, on serve and
+// on `roomcast worker` alike.
+type RunnerConfig struct {
+	DataDir      string
+	MaxDuration  time.Duration
+	EmptyTimeout time.Duration
+	Store        storage.Store // where finished recordings go (NewStore)
+}
+
 // NewRunner builds the composite worker's runner over the data dir: job
-// scratch space under jobs/, recordings under recordings/.
-// Ready recordings are announced as recording.ready events on events.
-func NewRunner(dataDir string, maxDuration, emptyTimeout time.Duration, events *webhook.Publisher, log *slog.Logger) (*composite.Runner, error) {
-	recs, err := recordings.Open(filepath.Join(dataDir, "recordings"))
+// scratch space under jobs/, recordings under recordings/, and the uploader
+// that takes finished recordings to cfg.Store. Ready recordings are announced as
+// recording.ready events on events. The uploader's Run retries failed
+// uploads; its owner runs it.
+func NewRunner(cfg RunnerConfig, events *webhook.Publisher, log *slog.Logger) (*composite.Runner, *storage.Uploader, error) {
+	recs, err := recordings.Open(filepath.Join(cfg.DataDir, "recordings"))
 	if err != nil {
-		return nil, fmt.Errorf("app: recordings: %w", err)
+		return nil, nil, fmt.Errorf("app: recordings: %w", err)
 	}
-	return &composite.Runner{WorkDir: filepath.Join(dataDir, "jobs"), Recordings: recs, Log: log,
-		MaxDuration: maxDuration, EmptyTimeout: emptyTimeout,
-		OnRecording: func(rec roomcast.Recording) {
-			events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec})
-		}}, nil
+	up := storage.NewUploader(recs, cfg.Store, func(rec roomcast.Recording) {
+		events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec})
+	}, log)
+	return &composite.Runner{WorkDir: filepath.Join(cfg.DataDir, "jobs"), Recordings: recs, Log: log,
+		MaxDuration: cfg.MaxDuration, EmptyTimeout: cfg.EmptyTimeout, Keep: up.Upload}, up, nil
+}
+
+// NewStore returns where recordings are kept: the S3 bucket when one is
+// configured (also returned as s3, for downloads and deletes), else the
+// local folder.
+func NewStore(cfg storage.S3Config, log *slog.Logger) (store storage.Store, s3 *storage.S3, err error) {
+	if !cfg.Enabled() {
+		return storage.Local{}, nil, nil
+	}
+	if s3, err = storage.NewS3(cfg); err != nil {
+		return nil, nil, err
+	}
+	log.Info("recordings go to S3", "s3", cfg)
+	return s3, s3, nil
 }

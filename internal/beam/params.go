@@ -27,14 +27,22 @@ type Resolver interface {
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
-// URLPolicy decides which meeting URLs a bot may open.
-type URLPolicy struct {
+// MaxJobDuration is the longest maxDuration a start may ask for when the
+// server sets no cap of its own.
+const MaxJobDuration = 24 * time.Hour
+
+// Policy is the server's part of start validation: which meeting URLs a bot
+// may open and how long a job may last.
+type Policy struct {
 	// AllowedHosts, when set, are the only hosts allowed: "meet.example.com"
 	// matches that host, ".example.com" any host under it.
 	AllowedHosts []string
 	// Resolver, when set, resolves host names so names that point at
 	// link-local or metadata addresses are refused too.
 	Resolver Resolver
+	// MaxDuration is the most a start's maxDuration may ask for (the
+	// server's --max-duration); zero means MaxJobDuration.
+	MaxDuration time.Duration
 }
 
 // metadataHosts are cloud metadata service names.
@@ -43,7 +51,7 @@ var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.g
 // Validate checks p against SPEC §2 and returns it normalised (default
 // resolution filled in). Every error is invalid_argument and names the field;
 // stream keys never appear in messages.
-func Validate(ctx context.Context, p roomcast.StartParams, pol URLPolicy) (roomcast.StartParams, error) {
+func Validate(ctx context.Context, p roomcast.StartParams, pol Policy) (roomcast.StartParams, error) {
 	if len(p.RTMPURLs) == 0 && !p.Record {
 		return p, invalid("nothing to start: give rtmpURLs (streaming), record: true (recording), or both")
 	}
@@ -55,6 +63,9 @@ func Validate(ctx context.Context, p roomcast.StartParams, pol URLPolicy) (roomc
 		p.Resolution = &r
 	}
 	if err := validateResolution(*p.Resolution); err != nil {
+		return p, err
+	}
+	if err := validateMaxDuration(p.MaxDuration, pol.MaxDuration); err != nil {
 		return p, err
 	}
 	if p.MeetingURL != "" {
@@ -121,9 +132,24 @@ func validateResolution(r roomcast.Resolution) error {
 	return nil
 }
 
+// validateMaxDuration checks a start's maxDuration (seconds; 0 is unset)
+// against the server's cap.
+func validateMaxDuration(sec int, limit time.Duration) error {
+	if limit <= 0 {
+		limit = MaxJobDuration
+	}
+	if sec < 0 {
+		return invalid("maxDuration: must be a positive number of seconds, got %d", sec)
+	}
+	if most := int64(limit / time.Second); int64(sec) > most {
+		return invalid("maxDuration: %d seconds is more than this server allows (%d seconds, --max-duration)", sec, most)
+	}
+	return nil
+}
+
 // Check refuses meeting URLs a bot must not open: other schemes than http(s),
 // link-local and metadata addresses, and hosts outside the allowlist.
-func (pol URLPolicy) Check(ctx context.Context, raw string) error {
+func (pol Policy) Check(ctx context.Context, raw string) error {
 	if len(raw) > 4096 {
 		return invalid("meetingURL: longer than 4096 characters")
 	}
@@ -180,7 +206,7 @@ func checkAddr(ip netip.Addr, host string) error {
 	return nil
 }
 
-func (pol URLPolicy) allowed(host string) bool {
+func (pol Policy) allowed(host string) bool {
 	for _, a := range pol.AllowedHosts {
 		a = strings.ToLower(strings.TrimSpace(a))
 		a = strings.TrimPrefix(a, "*")

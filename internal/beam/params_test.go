@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -26,11 +27,11 @@ func (f fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, err
 func TestValidate(t *testing.T) {
 	yt := "rtmp://a.rtmp.youtube.com/live2/" + key
 	res := func(w, h int) *roomcast.Resolution { return &roomcast.Resolution{Width: w, Height: h} }
-	pol := URLPolicy{Resolver: fakeDNS{"evil.example": "169.254.169.254", "meet.example.com": "203.0.113.7"}}
+	pol := Policy{Resolver: fakeDNS{"evil.example": "169.254.169.254", "meet.example.com": "203.0.113.7"}}
 	tests := []struct {
 		name string
 		p    roomcast.StartParams
-		pol  *URLPolicy
+		pol  *Policy
 		want string // substring of the message; "" means valid
 	}{
 		{"stream only", roomcast.StartParams{RTMPURLs: []string{yt}}, nil, ""},
@@ -76,12 +77,19 @@ func TestValidate(t *testing.T) {
 		{"name resolving to metadata", roomcast.StartParams{Record: true, MeetingURL: "http://evil.example/"}, &pol, "link-local"},
 		{"unspecified", roomcast.StartParams{Record: true, MeetingURL: "http://0.0.0.0/"}, nil, "not a unicast"},
 		{"credentials", roomcast.StartParams{Record: true, MeetingURL: "https://u:p@meet.example.com/"}, nil, "user:password"},
-		{"allowlist hit", roomcast.StartParams{Record: true, MeetingURL: "https://a.meet.example.com/"}, &URLPolicy{AllowedHosts: []string{".meet.example.com"}}, ""},
-		{"allowlist miss", roomcast.StartParams{Record: true, MeetingURL: "https://other.example/"}, &URLPolicy{AllowedHosts: []string{"meet.example.com"}}, `host "other.example" is not in the allowed hosts`},
+		{"allowlist hit", roomcast.StartParams{Record: true, MeetingURL: "https://a.meet.example.com/"}, &Policy{AllowedHosts: []string{".meet.example.com"}}, ""},
+		{"max duration", roomcast.StartParams{Record: true, MaxDuration: 90}, nil, ""},
+		{"max duration at the default cap", roomcast.StartParams{Record: true, MaxDuration: 86400}, nil, ""},
+		{"max duration over the default cap", roomcast.StartParams{Record: true, MaxDuration: 86401}, nil, "maxDuration: 86401 seconds is more than this server allows (86400 seconds"},
+		{"max duration at the server cap", roomcast.StartParams{Record: true, MaxDuration: 3600}, &Policy{MaxDuration: time.Hour}, ""},
+		{"max duration over the server cap", roomcast.StartParams{Record: true, MaxDuration: 3601}, &Policy{MaxDuration: time.Hour}, "maxDuration: 3601 seconds is more than this server allows (3600 seconds, --max-duration)"},
+		{"max duration negative", roomcast.StartParams{Record: true, MaxDuration: -5}, nil, "maxDuration: must be a positive number of seconds, got -5"},
+		{"max duration huge", roomcast.StartParams{Record: true, MaxDuration: 1 << 62}, nil, "maxDuration:"},
+		{"allowlist miss", roomcast.StartParams{Record: true, MeetingURL: "https://other.example/"}, &Policy{AllowedHosts: []string{"meet.example.com"}}, `host "other.example" is not in the allowed hosts`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := URLPolicy{}
+			p := Policy{}
 			if tt.pol != nil {
 				p = *tt.pol
 			}
@@ -110,7 +118,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDefaultResolution(t *testing.T) {
-	got, err := Validate(context.Background(), roomcast.StartParams{Record: true}, URLPolicy{})
+	got, err := Validate(context.Background(), roomcast.StartParams{Record: true}, Policy{})
 	if err != nil || *got.Resolution != (roomcast.Resolution{Width: 1280, Height: 720}) {
 		t.Fatalf("got %+v, %v; want 1280x720", got.Resolution, err)
 	}

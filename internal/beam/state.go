@@ -15,8 +15,9 @@ import (
 // Record is what the state store keeps per room: the state every peer sees
 // and the beam job that runs, if any.
 type Record struct {
-	State roomcast.BeamState `json:"state"`
-	Job   *JobRef            `json:"job,omitempty"`
+	State  roomcast.BeamState `json:"state"`
+	Job    *JobRef            `json:"job,omitempty"`
+	Tracks *TracksRef         `json:"tracks,omitempty"` // SFU track recording, when running
 }
 
 // JobRef is the running job as the control plane tracks it.
@@ -86,7 +87,8 @@ func Start(r Record, room string, p roomcast.StartParams, jobID string, now time
 	} else {
 		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateNone}
 	}
-	return Record{State: st, Job: &JobRef{ID: jobID, CreatedAt: now}}, nil
+	r.State, r.Job = st, &JobRef{ID: jobID, CreatedAt: now}
+	return r, nil
 }
 
 // Claim records that worker took job id.

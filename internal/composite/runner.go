@@ -35,8 +35,10 @@ type Runner struct {
 	// EmptyTimeout ends a job when the room has had no publishing peer for
 	// this long (default 60 s).
 	EmptyTimeout time.Duration
-	// OnRecording, when set, is told about every recording that is ready.
-	OnRecording func(roomcast.Recording)
+	// Keep, when set, takes each finalized recording (files indexed, still
+	// processing) to its storage and marks it ready or upload_failed
+	// (storage.Uploader.Upload). Unset, a recording is ready once finalized.
+	Keep func(ctx context.Context, id string) error
 
 	// NoPrewarm disables keeping a warm sandbox ready for the next job.
 	NoPrewarm bool
@@ -49,13 +51,27 @@ type Runner struct {
 	warmRes    roomcast.Resolution
 }
 
-// limits ends the job on its own when the room stays empty or the job
-// reaches its maximum duration.
-func (r *Runner) limits(ctx context.Context, br *Browser, auto chan<- error) {
-	maxDur, empty := r.MaxDuration, r.EmptyTimeout
-	if maxDur == 0 {
-		maxDur = 4 * time.Hour
+// publishers counts the room's publishing peers as the beam page sees
+// them; *Browser is one.
+type publishers interface{ Publishers() int }
+
+// maxDuration is how long job may run: the runner's MaxDuration (default
+// 4 h), or the job's own maxDuration when that is shorter.
+func (r *Runner) maxDuration(job beam.Job) time.Duration {
+	d := r.MaxDuration
+	if d == 0 {
+		d = 4 * time.Hour
 	}
+	if own := time.Duration(job.Params.MaxDuration) * time.Second; own > 0 && own < d {
+		d = own
+	}
+	return d
+}
+
+// limits ends the job on its own when the room stays empty or the job
+// reaches maxDur.
+func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- error) {
+	empty := r.EmptyTimeout
 	if empty == 0 {
 		empty = 60 * time.Second
 	}
@@ -104,7 +120,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	defer stopWatch()
 	go br.Watch(watchCtx)
 	auto := make(chan error, 1)
-	go r.limits(watchCtx, br, auto)
+	go r.limits(watchCtx, br, r.maxDuration(job), auto)
 
 	enc := EncoderConfig{Width: res.Width, Height: res.Height}
 	var recID, recDir string
@@ -270,27 +286,43 @@ func isInterrupt(err error) bool {
 }
 
 // finalize turns the fragmented recording into a plain MP4 with the index
-// at the front and lists it.
+// at the front, lists it and hands it to Keep.
 func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
-	if fi, err := os.Stat(filepath.Join(dir, partName)); err != nil || fi.Size() < minRecording {
+	part, out := filepath.Join(dir, partName), filepath.Join(dir, recordingName)
+	var dur time.Duration
+	var err error
+	switch fi, serr := os.Stat(part); {
+	case serr == nil && fi.Size() >= minRecording:
+		r.Recordings.SetStatus(id, roomcast.RecordingPhaseProcessing, "")
+		dur, err = Finalize(part, out)
+	case fileExists(out):
+		// Remuxed before the worker died while storing it: only that is left.
+		dur, err = Probe(out)
+	default:
 		// Stopped before any media reached the file: nothing to keep, and
 		// no reason to fail the job for it.
 		return r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "nothing was recorded: the job ended before media flowed")
 	}
-	r.Recordings.SetStatus(id, roomcast.RecordingPhaseProcessing, "")
-	dur, err := Finalize(filepath.Join(dir, partName), filepath.Join(dir, recordingName))
 	if err != nil {
 		log.Warn("finalize recording", "recording", id, "err", err)
 		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
 	}
-	if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
+	if r.Keep == nil {
+		if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
+			return fmt.Errorf("composite: list recording: %w", err)
+		}
+		return nil
+	}
+	if err := r.Recordings.Index(id, dur.Seconds()); err != nil {
 		return fmt.Errorf("composite: list recording: %w", err)
 	}
-	if rec, err := r.Recordings.Get(id); err == nil && r.OnRecording != nil {
-		r.OnRecording(rec)
-	}
-	return nil
+	return r.Keep(context.Background(), id)
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Recover finalizes recordings a dead worker left behind: the fragmented

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/storage"
 )
 
 // Config is the configuration of `roomcast serve`.
@@ -32,6 +34,9 @@ type Config struct {
 	EmptyTimeout time.Duration // a beam job ends when nobody has published for this long
 	WebhookURLs  []string      // where events are POSTed
 	Prewarm      bool          // keep a display and Chromium ready for the next job
+	RecordTracks bool          // SFU-record every room's tracks from when it opens
+
+	S3 storage.S3Config // recordings go to this bucket when one is set
 }
 
 // Default returns a configuration that runs everything on one machine.
@@ -66,13 +71,18 @@ func Load(args []string) (Config, error) {
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
 	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "streaming/recording jobs end after this long")
 	fs.DurationVar(&c.EmptyTimeout, "empty-timeout", c.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
+	fs.BoolVar(&c.RecordTracks, "record-tracks", c.RecordTracks, "record every track of every room to its own file (SFU recording) from when the room opens until it closes")
 	fs.BoolVar(&c.Prewarm, "prewarm", c.Prewarm, "keep a virtual display and Chromium ready so a job starts ~3 s sooner (costs ~300 MB idle)")
 	fs.Func("webhook-url", "POST signed events to this URL (repeatable)", func(v string) error {
 		c.WebhookURLs = append(c.WebhookURLs, v)
 		return nil
 	})
+	s3Env := S3Flags(fs, &c.S3)
 	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts meeting URLs may point at (.example.com allows subdomains; default: any)")
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if err := s3Env(); err != nil {
 		return c, err
 	}
 	if *meetingHosts != "" {
@@ -130,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	if err := c.S3.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

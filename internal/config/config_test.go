@@ -1,8 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"flag"
 	"strings"
 	"testing"
+
+	"github.com/roomcast/roomcast/internal/storage"
 )
 
 func TestLoad(t *testing.T) {
@@ -36,5 +40,42 @@ func TestLoad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestS3Flags(t *testing.T) {
+	const secret = "env-secret-Qx81-never-printed"
+	t.Setenv("ROOMCAST_S3_SECRET_KEY", secret)
+	t.Setenv("ROOMCAST_S3_ACCESS_KEY", "AKIAENV")
+	t.Setenv("ROOMCAST_S3_PATH_STYLE", "true")
+	c, err := Load([]string{"--s3-endpoint", "http://127.0.0.1:9000", "--s3-bucket", "rec", "--s3-prefix", "rc/", "--s3-region", "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.S3
+	if s.Endpoint != "http://127.0.0.1:9000" || s.Bucket != "rec" || s.Prefix != "rc/" || s.Region != "eu-west-1" ||
+		s.AccessKey != "AKIAENV" || string(s.SecretKey) != secret || !s.PathStyle || s.Insecure {
+		t.Errorf("S3 config from flags and env: %+v", s)
+	}
+	// A flag wins over the environment.
+	if c, err := Load([]string{"--s3-bucket", "rec", "--s3-secret-key", "flag-secret-0123", "--s3-path-style=false", "--s3-insecure"}); err != nil ||
+		string(c.S3.SecretKey) != "flag-secret-0123" || c.S3.PathStyle || !c.S3.Insecure {
+		t.Errorf("flags over env: %+v, %v", c.S3, err)
+	}
+	// -help lists the flags and never the keys from the environment.
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var help bytes.Buffer
+	fs.SetOutput(&help)
+	S3Flags(fs, new(storage.S3Config))
+	fs.PrintDefaults()
+	if out := help.String(); !strings.Contains(out, "-s3-secret-key") || strings.Contains(out, secret) || strings.Contains(out, "AKIAENV") {
+		t.Errorf("help:\n%s", out)
+	}
+	if _, err := Load([]string{"--s3-bucket", "rec", "--s3-endpoint", "ftp://x"}); err == nil || !strings.Contains(err.Error(), "--s3-endpoint") {
+		t.Errorf("bad endpoint: %v", err)
+	}
+	t.Setenv("ROOMCAST_S3_PATH_STYLE", "yes please")
+	if _, err := Load(nil); err == nil || !strings.Contains(err.Error(), "ROOMCAST_S3_PATH_STYLE") {
+		t.Errorf("bad boolean env: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ const (
 
 // Options configure a Controller.
 type Options struct {
-	Policy      beam.URLPolicy
+	Policy      beam.Policy
 	TakeTimeout time.Duration // a queued job nobody takes fails after this
 	Silence     time.Duration // a job whose worker is silent this long fails
 	StopTimeout time.Duration // how long stop waits for the worker to confirm
@@ -48,18 +48,23 @@ type Options struct {
 	// Events, when set, receives the webhook events of the changes this
 	// controller makes.
 	Events *webhook.Publisher
+	// Tracks, when set, is this server's SFU track recorder; ServerID names
+	// this server in the state so only it records a room.
+	Tracks   TrackRecorder
+	ServerID string
 }
 
 // Controller starts and stops beam jobs. Several server processes may run
 // one each against the same NATS.
 type Controller struct {
-	opts   Options
-	store  *Store
-	js     jetstream.JetStream
-	nc     *nats.Conn
-	signer *auth.Signer
-	log    *slog.Logger
-	now    func() time.Time
+	opts    Options
+	store   *Store
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	signer  *auth.Signer
+	log     *slog.Logger
+	now     func() time.Time
+	started time.Time // track recordings of this server from before are stale
 
 	mu     sync.Mutex
 	active map[string]beam.Record // rooms with a job, from the watch
@@ -85,7 +90,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 		return nil, err
 	}
 	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
-		now: time.Now, active: map[string]beam.Record{}}, nil
+		now: time.Now, started: time.Now(), active: map[string]beam.Record{}}, nil
 }
 
 // Store returns the state store (workers share it).
@@ -196,6 +201,7 @@ func (c *Controller) Run(ctx context.Context) error {
 				delete(c.active, roomName)
 			}
 			c.mu.Unlock()
+			c.syncTracks(ctx, roomName, rec)
 			if c.opts.OnChange != nil {
 				c.opts.OnChange(roomName, rec.State, rev)
 			}

@@ -30,6 +30,12 @@ type Secret string
 // LogValue redacts the secret.
 func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
+// String redacts the secret in fmt output too (%v, %s, and inside structs).
+func (Secret) String() string { return "[redacted]" }
+
+// GoString redacts the secret for %#v.
+func (Secret) GoString() string { return `"[redacted]"` }
+
 // StreamURL is an RTMP(S) ingest URL whose last path segment is a stream key.
 type StreamURL string
 
@@ -62,11 +68,16 @@ func redactKey(k string) string {
 var (
 	jwtRe  = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
 	rtmpRe = regexp.MustCompile(`rtmps?://[^\s"'{}]+`)
+	// sigRe matches the signature of a presigned S3 URL: whoever holds it
+	// can download the object until it expires.
+	sigRe = regexp.MustCompile(`(?i)(X-Amz-Signature|X-Amz-Security-Token)=[^&\s"']+`)
 )
 
-// Redact removes tokens and stream keys from free text.
+// Redact removes tokens, stream keys and presigned URL signatures from free
+// text.
 func Redact(s string) string {
 	s = jwtRe.ReplaceAllString(s, "[redacted token]")
+	s = sigRe.ReplaceAllString(s, "$1=[redacted]")
 	return rtmpRe.ReplaceAllStringFunc(s, func(u string) string {
 		if strings.HasSuffix(u, "/") {
 			return u // the key that follows is already redacted: {ab…yz}

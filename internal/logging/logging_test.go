@@ -3,6 +3,7 @@ package logging
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -44,5 +45,35 @@ func TestLoggerNeverPrintsSecrets(t *testing.T) {
 		if !strings.Contains(out, "rtmp://h/live/{k0…48}") {
 			t.Errorf("%s log lost the redacted URL:\n%s", format, out)
 		}
+	}
+}
+
+func TestSecretNeverFormatted(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	cfg := struct {
+		Bucket string
+		Key    Secret
+	}{"b", Secret(secret)}
+	var buf bytes.Buffer
+	log, err := New(&buf, "text", slog.LevelDebug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("config", "s3", cfg, "err", fmt.Errorf("dial: %v %s %#v", cfg, cfg.Key, cfg))
+	for _, out := range []string{buf.String(), fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.Key)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("a Secret was printed: %s", out)
+		}
+	}
+	if string(cfg.Key) != secret {
+		t.Error("string(Secret) must still give the value to the code that needs it")
+	}
+}
+
+func TestRedactPresignedURL(t *testing.T) {
+	in := "redirect to http://127.0.0.1:9000/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abcdef0123&X-Amz-Security-Token=tok123&X-Amz-Expires=900"
+	got := Redact(in)
+	if strings.Contains(got, "abcdef0123") || strings.Contains(got, "tok123") || !strings.Contains(got, "X-Amz-Signature=[redacted]") || !strings.Contains(got, "X-Amz-Expires=900") {
+		t.Errorf("Redact() = %q", got)
 	}
 }

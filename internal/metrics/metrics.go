@@ -9,10 +9,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/roomcast/roomcast/internal/sfu"
+	"github.com/roomcast/roomcast/internal/trackrec"
 )
 
 // Handler returns the /metrics handler for a registry holding the Go and
-// process collectors and the SFU's room and peer gauges.
+// process collectors, the SFU's room and peer gauges and the track
+// recorder's loss counter.
 func Handler(s *sfu.SFU) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -28,6 +30,9 @@ func Handler(s *sfu.SFU) http.Handler {
 				}
 				return float64(n)
 			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_trackrec_dropped_packets_total",
+			Help: "Packets the track recorder dropped because it could not write them fast enough (the call is not affected)."},
+			func() float64 { return float64(trackrec.Dropped.Load()) }),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -85,19 +85,57 @@ func (s *Store) SetStatus(id string, status roomcast.RecordingPhase, errMsg stri
 // recording.json and unfinished files (a name containing ".part").
 func (s *Store) Finish(id string, duration float64) error {
 	return s.update(id, func(dir string, rec *roomcast.Recording) error {
-		files, err := mediaFiles(dir)
-		if err != nil {
+		if err := index(dir, rec); err != nil {
 			return err
-		}
-		rec.Files, rec.Size = files, 0
-		for _, f := range files {
-			rec.Size += f.Size
 		}
 		rec.Duration = duration
 		rec.Status = roomcast.RecordingPhaseReady
 		rec.Error = ""
 		return nil
 	})
+}
+
+// Index lists the finished files of the recording (as Finish does) and
+// records its duration, but leaves it processing: its files are complete
+// and wait to be taken to storage (see Stored).
+func (s *Store) Index(id string, duration float64) error {
+	return s.update(id, func(dir string, rec *roomcast.Recording) error {
+		if err := index(dir, rec); err != nil {
+			return err
+		}
+		rec.Duration = duration
+		rec.Status = roomcast.RecordingPhaseProcessing
+		rec.Error = ""
+		return nil
+	})
+}
+
+// Stored marks the recording ready with its files at location ("" when
+// they stay in the local folder) and returns it.
+func (s *Store) Stored(id, location string) (roomcast.Recording, error) {
+	var out roomcast.Recording
+	err := s.update(id, func(_ string, rec *roomcast.Recording) error {
+		rec.Status, rec.Error, rec.Location = roomcast.RecordingPhaseReady, "", location
+		out = *rec
+		return nil
+	})
+	return out, err
+}
+
+// RemoveMedia deletes the recording's listed files from the local folder
+// once they are kept elsewhere; recording.json stays, so it is still listed.
+func (s *Store) RemoveMedia(id string) error {
+	rec, err := s.Get(id)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range rec.Files {
+		if err := os.Remove(filepath.Join(s.dir, id, f.Name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("recordings: remove %s/%s: %w", id, f.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Get returns the recording with id, or a not_found error.
@@ -143,13 +181,19 @@ func (s *Store) List(room string) ([]roomcast.Recording, error) {
 // Unfinished returns the recordings still in status recording or
 // processing: those a worker was writing when it died, for it to finalise.
 func (s *Store) Unfinished() ([]roomcast.Recording, error) {
+	return s.WithStatus(roomcast.RecordingPhaseRecording, roomcast.RecordingPhaseProcessing)
+}
+
+// WithStatus returns the recordings in any of the given statuses, newest
+// first.
+func (s *Store) WithStatus(statuses ...roomcast.RecordingPhase) ([]roomcast.Recording, error) {
 	all, err := s.List("")
 	if err != nil {
 		return nil, err
 	}
 	var out []roomcast.Recording
 	for _, rec := range all {
-		if InProgress(rec.Status) {
+		if slices.Contains(statuses, rec.Status) {
 			out = append(out, rec)
 		}
 	}
@@ -236,6 +280,19 @@ func notFound(id string) error {
 // validID reports whether id is idBytes of lowercase hex.
 func validID(id string) bool {
 	return len(id) == 2*idBytes && strings.Trim(id, "0123456789abcdef") == ""
+}
+
+// index sets rec's files and size from what is in dir.
+func index(dir string, rec *roomcast.Recording) error {
+	files, err := mediaFiles(dir)
+	if err != nil {
+		return err
+	}
+	rec.Files, rec.Size = files, 0
+	for _, f := range files {
+		rec.Size += f.Size
+	}
+	return nil
 }
 
 // mediaFiles lists the finished regular files in dir, sorted by name.

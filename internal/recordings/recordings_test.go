@@ -231,3 +231,39 @@ func TestUnfinished(t *testing.T) {
 		t.Errorf("Unfinished() = %v, want %v", got, want)
 	}
 }
+
+func TestIndexStoredRemoveMedia(t *testing.T) {
+	s := openStore(t)
+	id, dir := begin(t, s, "demo", t0)
+	writeFile(t, dir, "composite.mp4", "0123456789")
+	if err := s.Index(id, 3.5); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(id)
+	if err != nil || rec.Status != roomcast.RecordingPhaseProcessing || rec.Size != 10 || rec.Duration != 3.5 || len(rec.Files) != 1 {
+		t.Fatalf("Get() after Index = %+v, %v", rec, err)
+	}
+	if got, err := s.WithStatus(roomcast.RecordingPhaseProcessing); err != nil || len(got) != 1 || got[0].ID != id {
+		t.Fatalf("WithStatus(processing) = %+v, %v", got, err)
+	}
+	if got, _ := s.WithStatus(roomcast.RecordingPhaseUploadFailed); len(got) != 0 {
+		t.Fatalf("WithStatus(upload_failed) = %+v", got)
+	}
+	rec, err = s.Stored(id, "s3://bucket/p/"+id+"/")
+	if err != nil || rec.Status != roomcast.RecordingPhaseReady || rec.Location != "s3://bucket/p/"+id+"/" {
+		t.Fatalf("Stored() = %+v, %v", rec, err)
+	}
+	if err := s.RemoveMedia(id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "composite.mp4")); !os.IsNotExist(err) {
+		t.Errorf("composite.mp4 still on disk: %v", err)
+	}
+	// Still listed, with its files, from recording.json.
+	if got, err := s.List("demo"); err != nil || len(got) != 1 || got[0].Size != 10 || len(got[0].Files) != 1 {
+		t.Errorf("List() after RemoveMedia = %+v, %v", got, err)
+	}
+	if err := s.RemoveMedia(id); err != nil {
+		t.Errorf("RemoveMedia twice: %v", err)
+	}
+}

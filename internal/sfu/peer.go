@@ -186,15 +186,20 @@ func (p *Peer) Close() {
 }
 
 // onTrack starts forwarding a track the client published.
-func (p *Peer) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	t, err := newForwardTrack(p, remote)
 	if err != nil {
 		p.log.Warn("cannot forward track", "err", err)
 		return
 	}
 	p.room.addTrack(t)
+	if tap := p.room.sfu.tap(p.room.name); tap != nil {
+		t.attach(tap)
+	}
+	go t.readReports(receiver)
 	go func() {
 		t.forward()
+		t.closeSinks()
 		p.room.removeTrack(t)
 	}()
 }

@@ -125,6 +125,16 @@ func (r *Room) each(except string, fn func(*Peer)) {
 	}
 }
 
+func (r *Room) allTracks() []*forwardTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*forwardTrack, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		out = append(out, t)
+	}
+	return out
+}
+
 func (r *Room) allPeers() []*Peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -32,9 +32,12 @@ type SFU struct {
 	mux  ice.UDPMux
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	rooms  map[string]*Room
-	closed bool
+	mu          sync.Mutex
+	rooms       map[string]*Room
+	taps        map[string]Tap // by room name; may outlive the room
+	onRoomOpen  func(room string)
+	onRoomClose func(room string)
+	closed      bool
 }
 
 // New opens the media socket and returns an SFU.
@@ -48,7 +51,7 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &SFU{api: api, conn: conn, mux: mux, log: log, rooms: map[string]*Room{}}, nil
+	return &SFU{api: api, conn: conn, mux: mux, log: log, rooms: map[string]*Room{}, taps: map[string]Tap{}}, nil
 }
 
 // newAPI builds the pion API: default codecs and interceptors (NACK, RTCP
@@ -96,6 +99,9 @@ func (s *SFU) enter(name string, p *Peer) (*Room, error) {
 	if !ok {
 		r = newRoom(name, s, s.log.With("room", name))
 		s.rooms[name] = r
+		if fn := s.onRoomOpen; fn != nil {
+			go fn(name)
+		}
 	}
 	r.insert(p)
 	return r, nil
@@ -107,6 +113,9 @@ func (s *SFU) dropIfEmpty(r *Room) {
 	defer s.mu.Unlock()
 	if s.rooms[r.name] == r && r.empty() {
 		delete(s.rooms, r.name)
+		if fn := s.onRoomClose; fn != nil {
+			go fn(r.name)
+		}
 	}
 }
 

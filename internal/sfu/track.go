@@ -22,6 +22,9 @@ type forwardTrack struct {
 	remote    *webrtc.TrackRemote
 	local     *webrtc.TrackLocalStaticRTP
 
+	sinks sinks // taps (the track recorder)
+	ended bool  // guarded by sinks.mu: no more taps
+
 	mu      sync.Mutex
 	lastPLI time.Time
 }
@@ -36,9 +39,11 @@ func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error)
 	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local}, nil
 }
 
-// forward copies RTP from the publisher to every bound subscriber until the
-// remote track ends. The local track rewrites SSRC and payload type per
-// subscriber; a failed write to one subscriber does not stop the others.
+// forward copies RTP from the publisher to every bound subscriber and every
+// tap until the remote track ends. The local track rewrites SSRC and payload
+// type per subscriber (on its own copy of the header); a failed write to one
+// subscriber does not stop the others. ReadRTP allocates each packet, so taps
+// may keep it.
 func (t *forwardTrack) forward() {
 	for {
 		pkt, _, err := t.remote.ReadRTP()
@@ -46,6 +51,11 @@ func (t *forwardTrack) forward() {
 			return
 		}
 		_ = t.local.WriteRTP(pkt)
+		if l := t.sinks.list.Load(); l != nil {
+			for _, s := range *l {
+				s.WriteRTP(pkt)
+			}
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ type Beams interface {
 	Start(ctx context.Context, room string, p roomcast.StartParams, base string) (roomcast.BeamState, error)
 	Stop(ctx context.Context, room string) (roomcast.BeamState, error)
 	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
+	StartTracks(ctx context.Context, room string) (roomcast.BeamState, error)
+	StopTracks(ctx context.Context, room string) (roomcast.BeamState, error)
 }
 
 type stateMsg struct {
@@ -108,10 +110,15 @@ func (b *beamSide) request(ctx context.Context, r *http.Request, c *conn, roomNa
 	go func() {
 		defer cancel()
 		var err error
-		if m.Type == TypeBeamStart {
+		switch m.Type {
+		case TypeBeamStart:
 			_, err = b.beams.Start(ctx, roomName, *m.Params, base)
-		} else {
+		case TypeBeamStop:
 			_, err = b.beams.Stop(ctx, roomName)
+		case TypeTracksStart:
+			_, err = b.beams.StartTracks(ctx, roomName)
+		case TypeTracksStop:
+			_, err = b.beams.StopTracks(ctx, roomName)
 		}
 		if err != nil {
 			c.sendError(m.ID, err)

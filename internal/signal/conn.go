@@ -151,7 +151,7 @@ func (c *conn) readLoop(ctx context.Context, handle func(*ClientMessage)) {
 
 func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sfu.Peer, req sfu.JoinRequest, m *ClientMessage) {
 	switch m.Type {
-	case TypeBeamStart, TypeBeamStop:
+	case TypeBeamStart, TypeBeamStop, TypeTracksStart, TypeTracksStop:
 		if h.beam == nil {
 			c.sendError(m.ID, rcerr.New(rcerr.Unavailable, "streaming and recording are not enabled on this server"))
 			return

@@ -32,6 +32,9 @@ const (
 	TypeLeave     = "leave"
 	TypeBeamStart = "beam-start"
 	TypeBeamStop  = "beam-stop"
+	// SFU track recording (recording.server).
+	TypeTracksStart = "track-recording-start"
+	TypeTracksStop  = "track-recording-stop"
 )
 
 // ClientMessage is any message a client sends; which fields matter depends
@@ -100,7 +103,7 @@ func (m *ClientMessage) validate() error {
 		if m.Params == nil {
 			return invalid("beam-start: params is required")
 		}
-	case TypeLeave, TypeBeamStop:
+	case TypeLeave, TypeBeamStop, TypeTracksStart, TypeTracksStop:
 	case "":
 		return invalid("type is required")
 	default:

@@ -42,6 +42,9 @@ type Recording struct {
 	Files []RecordingFile `json:"files"`
 	// Error says why a recording is failed or upload_failed.
 	Error string `json:"error,omitempty"`
+	// Location is where the files are kept once uploaded to object storage,
+	// e.g. s3://bucket/prefix/id/; empty while they are on the server's disk.
+	Location string `json:"location,omitempty"`
 }
 
 // Length returns Duration as a time.Duration.

@@ -36,6 +36,10 @@ type StartParams struct {
 	Record bool `json:"record,omitempty"`
 	// Resolution defaults to 1280x720.
 	Resolution *Resolution `json:"resolution,omitempty"`
+	// MaxDuration, in seconds, ends the job on its own after this long
+	// (stopped, with the reason). Zero means the server's --max-duration,
+	// which is also the most it may be.
+	MaxDuration int `json:"maxDuration,omitempty"`
 }
 
 // RecordingState is the seed's recording state enum.

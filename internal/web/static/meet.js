@@ -93,6 +93,14 @@ function setupBeamPanel() {
     beamError(null);
     client.actions.stopRTMPAndRecording().catch(beamError);
   });
+  $('#tracks-start').addEventListener('click', () => {
+    beamError(null);
+    client.actions.startTrackRecording().catch(beamError);
+  });
+  $('#tracks-stop').addEventListener('click', () => {
+    beamError(null);
+    client.actions.stopTrackRecording().catch(beamError);
+  });
 }
 
 // renderBeam shows every peer what runs (header badges) and the host the
@@ -120,6 +128,8 @@ function renderBeam() {
   const running = rtmp.running || rec.browser.running;
   $('#beam-start').disabled = running;
   $('#beam-stop').disabled = !running;
+  $('#tracks-start').disabled = rec.server.running;
+  $('#tracks-stop').disabled = !rec.server.running;
 }
 
 async function join() {

@@ -333,11 +333,33 @@ export function createClient(options = {}) {
     return request({ type: 'beam-stop' }).then(() => undefined);
   }
 
+  /**
+   * startTrackRecording starts SFU recording: every track of the room to its
+   * own file (selectRecordingState(...).server). Needs the host role.
+   */
+  function startTrackRecording() {
+    return roomRequest('track-recording-start', 'starting track recording');
+  }
+
+  /** stopTrackRecording stops SFU recording. */
+  function stopTrackRecording() {
+    return roomRequest('track-recording-stop', 'stopping track recording');
+  }
+
+  function roomRequest(type, what) {
+    if (store.getState().connection !== ConnectionState.CONNECTED) {
+      return Promise.reject(new RoomcastError('unavailable', `join a room before ${what}`));
+    }
+    return request({ type }).then(() => undefined);
+  }
+
   client.actions = {
     join,
     publish,
     startRTMPOrRecording,
     stopRTMPAndRecording,
+    startTrackRecording,
+    stopTrackRecording,
     setAudioEnabled: enabled => setEnabled('audio', enabled),
     setVideoEnabled: enabled => setEnabled('video', enabled),
     leave,

@@ -1,0 +1,72 @@
+package beam
+
+import (
+	"time"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// TracksRef is the room's running SFU track recording: its session id and
+// the server whose SFU records it (the one the room's peers are on).
+type TracksRef struct {
+	ID     string    `json:"id"`
+	Server string    `json:"server"`
+	Since  time.Time `json:"since"`
+}
+
+// StartTracks starts SFU track recording (recording.server). It is
+// independent of streaming and the composite recording; only a track
+// recording already running conflicts.
+func StartTracks(r Record, room, id, server string, now time.Time) (Record, error) {
+	if r.State.Recording.Server.Running {
+		return r, rcerr.New(rcerr.Conflict, "track recording is already running in room %q; stop it first (track-recording/stop)", room)
+	}
+	r.State.Message = ""
+	r.State.Recording.Server = roomcast.RecordingStatus{Running: true, State: roomcast.RecordingStateStarting}
+	r.Tracks = &TracksRef{ID: id, Server: server, Since: now}
+	return r, nil
+}
+
+// TracksStarted records that session id is recording.
+func TracksStarted(r Record, id string, now time.Time) (Record, error) {
+	if r.Tracks == nil || r.Tracks.ID != id {
+		return r, ErrStaleJob
+	}
+	if s := &r.State.Recording.Server; s.State == roomcast.RecordingStateStarting {
+		s.State, s.StartedAt = roomcast.RecordingStateStarted, &now
+	}
+	return r, nil
+}
+
+// FinishTracks ends session id: stopped (for reason) when cause is nil,
+// failed with cause's public message otherwise.
+func FinishTracks(r Record, id string, cause error, reason string) (Record, error) {
+	if r.Tracks == nil || r.Tracks.ID != id {
+		return r, ErrStaleJob
+	}
+	r.Tracks = nil
+	s := &r.State.Recording.Server
+	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, reason
+	if cause != nil {
+		code, msg := rcerr.Public(cause)
+		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, &roomcast.Error{Code: string(code), Message: msg}, ""
+	}
+	return r, nil
+}
+
+// StopTracks stops track recording for reason; ok is false when none runs
+// (the state's message then says so).
+func StopTracks(r Record, reason string) (out Record, ok bool) {
+	if r.Tracks == nil {
+		r.State.Message = "track recording is not running"
+		return r, false
+	}
+	r, _ = FinishTracks(r, r.Tracks.ID, nil, reason)
+	r.State.Message = ""
+	return r, true
+}
+
+// ReasonRoomClosed ends an automatic track recording when the room's last
+// peer leaves.
+const ReasonRoomClosed = "the room closed (its last peer left)"

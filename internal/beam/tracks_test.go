@@ -1,0 +1,54 @@
+package beam
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+func TestTrackRecordingTransitions(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r := Record{State: roomcast.NewBeamState()}
+	r.State.RTMP.Running = true // streaming runs: track recording is independent of it
+
+	r, err := StartTracks(r, "a", "t1", "srv", now)
+	if err != nil || !r.State.Recording.Server.Running || r.State.Recording.Server.State != roomcast.RecordingStateStarting {
+		t.Fatalf("start: %+v, %v", r.State.Recording.Server, err)
+	}
+	if _, err := StartTracks(r, "a", "t2", "srv", now); codeOf(err) != rcerr.Conflict {
+		t.Fatalf("second start: %v, want conflict", err)
+	}
+	if _, err := TracksStarted(r, "other", now); !errors.Is(err, ErrStaleJob) {
+		t.Fatalf("started for another session: %v, want ErrStaleJob", err)
+	}
+	r, _ = TracksStarted(r, "t1", now)
+	if s := r.State.Recording.Server; s.State != roomcast.RecordingStateStarted || !s.StartedAt.Equal(now) {
+		t.Fatalf("started: %+v", s)
+	}
+	if r.Running() != "streaming" {
+		t.Errorf("Running() = %q: track recording must not count for the beam's conflict rule", r.Running())
+	}
+	r, ok := StopTracks(r, ReasonRequest)
+	if s := r.State.Recording.Server; !ok || s.Running || s.State != roomcast.RecordingStateStopped || s.Reason != ReasonRequest || r.Tracks != nil {
+		t.Fatalf("stop: ok %v %+v", ok, s)
+	}
+	if !r.State.RTMP.Running {
+		t.Error("stopping track recording stopped streaming")
+	}
+	if r, ok := StopTracks(r, ReasonRequest); ok || r.State.Message != "track recording is not running" {
+		t.Errorf("stop again: ok %v message %q", ok, r.State.Message)
+	}
+	r, _ = StartTracks(r, "a", "t3", "srv", now)
+	r, _ = FinishTracks(r, "t3", rcerr.New(rcerr.Unavailable, "disk gone"), "")
+	if s := r.State.Recording.Server; s.State != roomcast.RecordingStateFailed || s.Error == nil || s.Error.Message != "disk gone" {
+		t.Errorf("failed: %+v", s)
+	}
+}
+
+func codeOf(err error) rcerr.Code {
+	code, _ := rcerr.Public(err)
+	return code
+}

@@ -1,0 +1,82 @@
+package composite
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+func TestMaxDuration(t *testing.T) {
+	job := func(sec int) beam.Job { return beam.Job{Params: roomcast.StartParams{MaxDuration: sec}} }
+	tests := []struct {
+		name   string
+		server time.Duration
+		job    int
+		want   time.Duration
+	}{
+		{"server default", 0, 0, 4 * time.Hour},
+		{"server cap", time.Hour, 0, time.Hour},
+		{"job shorter wins", time.Hour, 90, 90 * time.Second},
+		{"job longer is capped", time.Minute, 90, time.Minute},
+		{"job under the default", 0, 30, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Runner{MaxDuration: tt.server}
+			if got := r.maxDuration(job(tt.job)); got != tt.want {
+				t.Errorf("maxDuration = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// fakePublishers is a room whose publisher count the test sets.
+type fakePublishers struct{ n atomic.Int32 }
+
+func (f *fakePublishers) Publishers() int { return int(f.n.Load()) }
+
+func TestLimitsEndAJobAtItsMaxDuration(t *testing.T) {
+	r := &Runner{MaxDuration: time.Hour, EmptyTimeout: time.Hour}
+	room := &fakePublishers{}
+	room.n.Store(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	auto := make(chan error, 1)
+	start := time.Now()
+	go r.limits(ctx, room, r.maxDuration(beam.Job{Params: roomcast.StartParams{MaxDuration: 1}}), auto)
+	select {
+	case err := <-auto:
+		var stop *beam.AutoStop
+		if !errors.As(err, &stop) || !strings.Contains(stop.Reason, "maximum duration of 1s") {
+			t.Fatalf("auto stop %v; want the maximum duration of 1s", err)
+		}
+		if took := time.Since(start); took < time.Second || took > 3*time.Second {
+			t.Errorf("stopped after %v; want about 1s", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the job did not end at its maxDuration")
+	}
+}
+
+func TestLimitsEndAnEmptyRoom(t *testing.T) {
+	r := &Runner{EmptyTimeout: time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	auto := make(chan error, 1)
+	go r.limits(ctx, &fakePublishers{}, time.Hour, auto)
+	select {
+	case err := <-auto:
+		var stop *beam.AutoStop
+		if !errors.As(err, &stop) || !strings.Contains(stop.Reason, "nobody publishing for 1s") {
+			t.Fatalf("auto stop %v; want the room-empty policy", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the empty room did not end the job")
+	}
+}

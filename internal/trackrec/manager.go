@@ -1,0 +1,181 @@
+// Package trackrec is SFU recording: every track of a room written to its
+// own file as it arrives, without transcoding (Opus → Ogg, VP8 → WebM,
+// H.264 → fragmented MP4), with a manifest.json that lines the files up.
+// The recorder is a tap on the SFU's forwarding loop behind a bounded queue
+// per track, so it never slows the call down.
+package trackrec
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/recordings"
+	"github.com/roomcast/roomcast/internal/sfu"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Tapper is the SFU as the recorder uses it.
+type Tapper interface {
+	SetTap(room string, t sfu.Tap) (remove func())
+}
+
+// Manager runs this server's track recording sessions, at most one per
+// room, each under the id the control plane gave it.
+type Manager struct {
+	sfu  Tapper
+	recs *recordings.Store
+	log  *slog.Logger
+	// Keep, when set, takes each finished recording (files indexed, still
+	// processing) to its storage and marks it ready or upload_failed
+	// (storage.Uploader.Upload); unset, a recording is ready once finished.
+	Keep func(ctx context.Context, id string) error
+
+	mu       sync.Mutex
+	sessions map[string]*running // by room
+	wg       sync.WaitGroup      // sessions being finished
+}
+
+type running struct {
+	id     string
+	s      *Session
+	remove func()
+}
+
+// NewManager returns a Manager recording rooms of t into recs.
+func NewManager(t Tapper, recs *recordings.Store, log *slog.Logger) *Manager {
+	return &Manager{sfu: t, recs: recs, log: log, sessions: map[string]*running{}}
+}
+
+// Start begins recording room's tracks as session id; it returns the
+// recording's id. A session of room under another id is finished first.
+func (m *Manager) Start(room, id string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.sessions[room]; r != nil {
+		if r.id == id {
+			return r.s.recID, nil
+		}
+		delete(m.sessions, room)
+		m.finish(r)
+	}
+	now := time.Now()
+	recID, dir, err := m.recs.Begin(room, roomcast.RecordingKindTracks, now)
+	if err != nil {
+		return "", err
+	}
+	s, err := newSession(recID, room, dir, now, m.log.With("room", room, "recording", recID))
+	if err != nil {
+		m.recs.SetStatus(recID, roomcast.RecordingPhaseFailed, err.Error())
+		return "", err
+	}
+	m.sessions[room] = &running{id: id, s: s, remove: m.sfu.SetTap(room, s)}
+	m.log.Info("track recording started", "room", room, "recording", recID)
+	return recID, nil
+}
+
+// Want says which session room should have ("" for none): a local session
+// under another id is finished, in the background.
+func (m *Manager) Want(room, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.sessions[room]
+	if r == nil || r.id == id {
+		return
+	}
+	delete(m.sessions, room)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.finish(r)
+	}()
+}
+
+// Stop finishes room's session and waits until its files are final.
+func (m *Manager) Stop(room string) {
+	m.mu.Lock()
+	r := m.sessions[room]
+	delete(m.sessions, room)
+	m.mu.Unlock()
+	if r != nil {
+		m.finish(r)
+	}
+}
+
+// Rooms lists the rooms being recorded.
+func (m *Manager) Rooms() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.sessions))
+	for room := range m.sessions {
+		out = append(out, room)
+	}
+	return out
+}
+
+// Close finishes every session (server shutdown).
+func (m *Manager) Close() {
+	m.mu.Lock()
+	all := m.sessions
+	m.sessions = map[string]*running{}
+	m.mu.Unlock()
+	for _, r := range all {
+		m.finish(r)
+	}
+	m.wg.Wait()
+}
+
+// finish detaches the session from the SFU, lets its tracks drain and
+// marks the recording ready.
+func (m *Manager) finish(r *running) {
+	r.remove()
+	d := r.s.finish()
+	m.ready(r.s.recID, d)
+}
+
+func (m *Manager) ready(recID string, d time.Duration) {
+	index := m.recs.Finish
+	if m.Keep != nil {
+		index = m.recs.Index
+	}
+	if err := index(recID, d.Seconds()); err != nil {
+		m.log.Warn("track recording not indexed", "recording", recID, "err", err)
+		return
+	}
+	m.log.Info("track recording finished", "recording", recID, "duration", d.Round(time.Millisecond))
+	if m.Keep != nil {
+		m.Keep(context.Background(), recID)
+	}
+}
+
+// Recover finishes the tracks recordings a killed server left: their files
+// play up to the last packet written; the length runs to the newest file's
+// last write.
+func (m *Manager) Recover() {
+	left, err := m.recs.Unfinished()
+	if err != nil {
+		m.log.Warn("list unfinished recordings", "err", err)
+		return
+	}
+	for _, rec := range left {
+		if rec.Kind != roomcast.RecordingKindTracks {
+			continue
+		}
+		dir, err := m.recs.Dir(rec.ID)
+		if err != nil {
+			continue
+		}
+		var d time.Duration
+		if entries, err := os.ReadDir(dir); err == nil {
+			for _, e := range entries {
+				if info, err := e.Info(); err == nil {
+					d = max(d, info.ModTime().Sub(rec.StartedAt))
+				}
+			}
+		}
+		m.log.Info("finishing a tracks recording left by a stopped server", "recording", rec.ID, "room", rec.Room)
+		m.ready(rec.ID, d)
+	}
+}

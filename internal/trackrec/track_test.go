@@ -1,0 +1,102 @@
+package trackrec
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+
+	"github.com/roomcast/roomcast/internal/sfu"
+)
+
+// Opus packets arrive with the RTP timestamp about to wrap, two pairs
+// swapped and one lost: the file has every packet that came, in order, and
+// the lost 20 ms filled, so its length is the time the sender covered.
+func TestTrackReordersUnwrapsAndFillsLoss(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newSession("rec1", "room", dir, time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sfu.TrackInfo{ID: "a1", PeerID: "p1", Identity: "ann", Kind: webrtc.RTPCodecTypeAudio,
+		Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}}
+	sink := s.TrackPublished(info, func() {})
+	const n = 100
+	order := make([]int, 0, n)
+	for i := range n {
+		order = append(order, i)
+	}
+	order[10], order[11] = order[11], order[10]
+	order[50], order[52] = order[52], order[50]
+	order = append(order[:70], order[71:]...) // packet 70 is lost
+	for _, i := range order {
+		sink.WriteRTP(&rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(65500 + i), Timestamp: uint32(0xFFFFF000 + i*960), SSRC: 1},
+			Payload: []byte{0xFC, byte(i)}, // CELT FB 20 ms, stereo, code 0
+		})
+	}
+	sink.SenderReport(time.Now(), 0xFFFFF000)
+	sink.Close()
+	s.finish()
+
+	man, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(man.Tracks) != 1 {
+		t.Fatalf("manifest tracks = %d, want 1", len(man.Tracks))
+	}
+	tr := man.Tracks[0]
+	if tr.Frames != n-1 || tr.LostPackets != 1 || tr.DurationMs != n*20 || !tr.Ended || tr.Error != "" {
+		t.Errorf("manifest track = %+v, want %d frames, 1 lost, %d ms", tr, n-1, n*20)
+	}
+	if tr.RTPStartOffsetMs == nil {
+		t.Error("no rtpStartOffsetMs although a sender report came")
+	}
+	f, err := os.Open(filepath.Join(dir, tr.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, _, err := oggreader.NewWith(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []byte
+	var granule uint64
+	for {
+		p, h, err := r.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, header := h.HeaderType(p); header || len(p) == 0 {
+			continue
+		}
+		granule = h.GranulePosition
+		if len(p) == 2 {
+			pages = append(pages, p[1])
+		}
+	}
+	if granule != n*960+3840 {
+		t.Errorf("last granule = %d, want %d (100 × 20 ms at 48 kHz, the lost one filled, after the 3840-sample pre-skip)", granule, n*960+3840)
+	}
+	for i, v := range pages {
+		want := i
+		if i >= 70 {
+			want = i + 1
+		}
+		if int(v) != want {
+			t.Fatalf("packet %d in the file is #%d, want #%d (in sending order)", i, v, want)
+		}
+	}
+}
