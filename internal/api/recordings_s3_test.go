@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,23 +26,6 @@ import (
 
 const s3Secret = "api-test-s3-secret-Zk31-never-logged"
 
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // s3Fixture is the recordings API over a local index whose recording id
 // was uploaded to a real (in-process) S3 server.
@@ -59,7 +41,7 @@ type s3Fixture struct {
 // serves the API with (remote true) or without the S3 store.
 func newS3Fixture(t *testing.T, remote bool) *s3Fixture {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	log, err := logging.New(logs, "text", slog.LevelDebug)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -26,30 +25,12 @@ const (
 	secretKey = "s3cr3t-Wd9xQ2-never-in-logs-7Yb"
 )
 
-// syncBuffer is a log sink the uploader's goroutines may write to while
-// the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // captureLogs returns a debug-level production logger writing to a buffer
 // that, at the end of the test, must not hold the secret key.
 func captureLogs(t *testing.T) *slog.Logger {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testkit.LogBuffer{}
 	log, err := logging.New(buf, "text", slog.LevelDebug)
 	if err != nil {
 		t.Fatal(err)

@@ -100,3 +100,36 @@ func TestTrackReordersUnwrapsAndFillsLoss(t *testing.T) {
 		}
 	}
 }
+
+// stuckFile is a disk that stops answering.
+type stuckFile struct{ release chan struct{} }
+
+func (f stuckFile) writeFrame(time.Duration, bool, []byte) error { <-f.release; return nil }
+func (f stuckFile) close() error                                 { return nil }
+
+// A recorder whose disk hangs never holds up the forwarding loop: its queue
+// fills, then packets are dropped and counted.
+func TestStuckDiskDropsInsteadOfBlocking(t *testing.T) {
+	file := stuckFile{release: make(chan struct{})}
+	info := sfu.TrackInfo{ID: "a1", Kind: webrtc.RTPCodecTypeAudio,
+		Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000}}}
+	ended := make(chan *track, 1)
+	tr := newTrack(info, file, func() {}, slog.New(slog.DiscardHandler), func(t *track) { ended <- t })
+	go tr.run()
+	before := Dropped.Load()
+	const sent = 3 * queueLen
+	for i := range sent { // would hang here if WriteRTP blocked
+		tr.WriteRTP(&rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i), Timestamp: uint32(i * 960)}, Payload: []byte{0xFC, 1}})
+	}
+	// The run goroutine holds at most a few packets outside the queue.
+	if d := tr.dropped.Load(); d < sent-queueLen-4 || Dropped.Load()-before != d {
+		t.Errorf("dropped %d (metric +%d) of %d with a queue of %d", d, Dropped.Load()-before, sent, queueLen)
+	}
+	tr.Close()
+	close(file.release)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the track did not end once the disk came back")
+	}
+}
