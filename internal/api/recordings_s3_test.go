@@ -26,7 +26,6 @@ import (
 
 const s3Secret = "api-test-s3-secret-Zk31-never-logged"
 
-
 // s3Fixture is the recordings API over a local index whose recording id
 // was uploaded to a real (in-process) S3 server.
 type s3Fixture struct {

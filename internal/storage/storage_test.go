@@ -25,7 +25,6 @@ const (
 	secretKey = "s3cr3t-Wd9xQ2-never-in-logs-7Yb"
 )
 
-
 // captureLogs returns a debug-level production logger writing to a buffer
 // that, at the end of the test, must not hold the secret key.
 func captureLogs(t *testing.T) *slog.Logger {
