@@ -49,8 +49,9 @@ check: ## gofmt, vet, staticcheck, race tests, tidy
 	go test -race -short ./...
 	go mod tidy -diff
 
-bench: build ## SFU cost, browser join latency, beam worker latency/CPU (docs/BENCHMARKS.md)
+bench: build ## SFU cost, track recording cost, browser join latency, beam worker latency/CPU (docs/BENCHMARKS.md)
 	go run ./cmd/sfubench
+	go run ./cmd/trackrecbench
 	go run ./cmd/beambench
 	go run ./cmd/beambench --only latency --prewarm
 	CI=true go test -run '^$$' -bench JoinToFirstFrame -benchtime 10x ./test/

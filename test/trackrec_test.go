@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -152,6 +153,33 @@ func TestTrackRecordingSurvivesServerKill(t *testing.T) {
 
 // checkTrack probes a recorded file: codec, every frame sent (but at most
 // inFlight at the end), and its length.
+// With --record-tracks every room is recorded from when it opens until its
+// last peer leaves, with no API call.
+func TestRecordTracksFlagRecordsEveryRoom(t *testing.T) {
+	need(t, "ffmpeg", "ffprobe")
+	f := makeFixtures(t, 2)
+	s := startServer(t, "--record-tracks")
+	c := client(t, s)
+	const room = "auto"
+	alice := joinPublisher(t, s, room, "alice", true, true)
+	waitBeam(t, c, room, 10*time.Second, "recording.server started on its own", func(st roomcast.BeamState) bool {
+		return st.Recording.Server.State == roomcast.RecordingStateStarted
+	})
+	alice.send(t, f, time.Minute)
+	alice.c.Close()
+	st := waitBeam(t, c, room, 10*time.Second, "recording.server stopped when the room closed", func(st roomcast.BeamState) bool {
+		return st.Recording.Server.State == roomcast.RecordingStateStopped
+	})
+	if !strings.Contains(st.Recording.Server.Reason, "closed") {
+		t.Errorf("reason = %q, want the room closing", st.Recording.Server.Reason)
+	}
+	rec := onlyRecording(t, c, room, roomcast.RecordingKindTracks)
+	man := downloadRecording(t, s, rec, t.TempDir())
+	if len(man.Tracks) != 2 || man.EndedAt == nil {
+		t.Errorf("manifest: %d tracks, endedAt %v; want alice's 2 tracks and an end", len(man.Tracks), man.EndedAt)
+	}
+}
+
 func checkTrack(t *testing.T, dir string, tr trackrec.ManifestTrack, codec string, sent, inFlight int, length time.Duration) {
 	t.Helper()
 	if tr.File == "" {
@@ -182,6 +210,12 @@ func checkTrack(t *testing.T, dir string, tr trackrec.ManifestTrack, codec strin
 	frames, _ := strconv.Atoi(p.Streams[0].Frames)
 	if frames != tr.Frames || frames > sent || frames < sent-inFlight {
 		t.Errorf("%s: %d frames in the file, %d in the manifest; %d were sent", tr.File, frames, tr.Frames, sent)
+	}
+	if codec == "vp8" {
+		// Seekable: the Cues element (ID 1C 53 BB 6B) was written on close.
+		if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte{0x1C, 0x53, 0xBB, 0x6B}) {
+			t.Errorf("%s has no Cues (seek index)", tr.File)
+		}
 	}
 	dur, _ := strconv.ParseFloat(p.Format.Duration, 64)
 	want := length.Seconds()
