@@ -4,8 +4,11 @@
 // recorder in real time, exactly as the SFU's forwarding loop does, and reads
 // this process's CPU time over a fixed window. The same feed into sinks that
 // discard is measured first, so the recorder's share is the difference.
+// The naive baseline (--naive) sends the same feed as RTP over UDP to one
+// `ffmpeg -c copy` per track, the usual way to record tracks without an
+// in-process recorder.
 //
-//	go run ./cmd/trackrecbench [--tracks 50,200,500] [--window 10s] [--dir /tmp]
+//	go run ./cmd/trackrecbench [--tracks 50,200,500] [--naive 50] [--window 10s] [--dir /tmp]
 package main
 
 import (
@@ -28,14 +31,15 @@ func main() {
 	counts := flag.String("tracks", "50,200,500", "track counts to measure (half video, half audio)")
 	window := flag.Duration("window", 10*time.Second, "measurement window per count")
 	dir := flag.String("dir", os.TempDir(), "where recordings are written")
+	naive := flag.String("naive", "50", "track counts for the baseline of one ffmpeg per track (\"\" skips it)")
 	flag.Parse()
-	if err := run(*counts, *window, *dir); err != nil {
+	if err := run(*counts, *naive, *window, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "trackrecbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(counts string, window time.Duration, dir string) error {
+func run(counts, naive string, window time.Duration, dir string) error {
 	work, err := os.MkdirTemp(dir, "trackrecbench-")
 	if err != nil {
 		return err
@@ -49,6 +53,7 @@ func run(counts string, window time.Duration, dir string) error {
 		media.videoKbps(), media.audioKbps(), window)
 	fmt.Println("Recorder CPU = CPU while recording - CPU of the same feed into discarding sinks.")
 	fmt.Println()
+	perTrack := map[int]float64{}
 	fmt.Println("| tracks | packets/s | feed only (% of a core) | feed + recorder (% of a core) | recorder (% of a core) | recorder per track (% of a core) | tracks per core | lost | dropped | written MB/s |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, f := range strings.Split(counts, ",") {
@@ -69,7 +74,36 @@ func run(counts string, window time.Duration, dir string) error {
 		}
 		fmt.Printf("| %d | %.0f | %.1f | %.1f | %.1f | %.3f | %s | %d | %d | %.1f |\n",
 			n, rec.pps, base.cpu, rec.cpu, cpu, cpu/float64(n), perCore, rec.lost, rec.dropped, rec.mbps)
+		perTrack[n] = cpu / float64(n)
 		os.RemoveAll(filepath.Join(work, "recordings"))
+	}
+	if naive == "" {
+		return nil
+	}
+	fmt.Println()
+	fmt.Println("Naive baseline: the same feed as RTP over UDP to one `ffmpeg -c copy` per track (ffmpeg CPU only).")
+	fmt.Println()
+	fmt.Println("| tracks | ffmpeg processes (% of a core) | per track (% of a core) | tracks per core | × the recorder per track |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, f := range strings.Split(naive, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return fmt.Errorf("--naive: %q is not a count of at least 2", f)
+		}
+		nd := filepath.Join(work, "naive")
+		if err := os.MkdirAll(nd, 0o755); err != nil {
+			return err
+		}
+		r, err := measureNaive(media, n, window, nd)
+		if err != nil {
+			return err
+		}
+		ratio := "-"
+		if p, ok := perTrack[n]; ok && p > 0 {
+			ratio = fmt.Sprintf("%.1f", r.cpu/float64(n)/p)
+		}
+		fmt.Printf("| %d | %.1f | %.3f | %.0f | %s |\n", n, r.cpu, r.cpu/float64(n), float64(n)/(r.cpu/100), ratio)
+		os.RemoveAll(nd)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package trackrec
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -112,6 +113,15 @@ func (s *Session) trackEnded(t *track) {
 	}
 	if st.err != nil {
 		e.Error = st.err.Error()
+	}
+	if st.frames == 0 && e.File != "" {
+		// Nothing playable arrived (no packets, or video without a keyframe):
+		// no file rather than an empty one.
+		os.Remove(filepath.Join(s.dir, e.File))
+		e.File = ""
+		if e.Error == "" {
+			e.Error = "no media was recorded (nothing arrived, or no video keyframe)"
+		}
 	}
 	s.saveLocked()
 }

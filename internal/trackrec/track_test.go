@@ -133,3 +133,33 @@ func TestStuckDiskDropsInsteadOfBlocking(t *testing.T) {
 		t.Fatal("the track did not end once the disk came back")
 	}
 }
+
+// A video track that never sends a keyframe leaves no file, and the
+// manifest says why; the publisher was asked for one.
+func TestVideoWithoutKeyframeLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := newSession("rec1", "room", dir, time.Now(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sfu.TrackInfo{ID: "v1", Identity: "vic", Kind: webrtc.RTPCodecTypeVideo,
+		Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}}}
+	asked := make(chan struct{}, 10)
+	sink := s.TrackPublished(info, func() { asked <- struct{}{} })
+	for i := range 30 { // interframes only: VP8 descriptor byte, then P-frame flag set
+		sink.WriteRTP(&rtp.Packet{Header: rtp.Header{Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000)},
+			Payload: []byte{0x10, 0x01, 0x02, 0x03}})
+	}
+	sink.Close()
+	s.finish()
+	man, _ := ReadManifest(dir)
+	if len(man.Tracks) != 1 || man.Tracks[0].File != "" || man.Tracks[0].Error == "" || man.Tracks[0].Frames != 0 {
+		t.Fatalf("manifest = %+v, want the track with no file and an error", man.Tracks)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files = %v, want only the manifest", entries)
+	}
+	if len(asked) == 0 {
+		t.Error("no keyframe was asked for")
+	}
+}
