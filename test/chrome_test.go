@@ -115,6 +115,26 @@ const statsJS = `(async () => {
   return r;
 })()`
 
+// rtpDetailJS describes a page's receiving side, for failure messages.
+const rtpDetailJS = `(async () => {
+  const pc = window.roomcast && window.roomcast.client && window.roomcast.client.pc;
+  if (!pc) return 'no peer connection';
+  const out = [];
+  (await pc.getStats()).forEach(s => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video')
+      out.push(JSON.stringify({mid: s.mid, ssrc: s.ssrc, track: s.trackIdentifier, packets: s.packetsReceived,
+        lost: s.packetsLost, frames: s.framesReceived, decoded: s.framesDecoded, keyframes: s.keyFramesDecoded,
+        pli: s.pliCount, nack: s.nackCount}));
+  });
+  for (const t of pc.getTransceivers())
+    out.push(JSON.stringify({mid: t.mid, dir: t.direction, cur: t.currentDirection, recvTrack: t.receiver.track && t.receiver.track.id, kind: t.receiver.track && t.receiver.track.kind}));
+  out.push('signaling ' + pc.signalingState + ', connection ' + pc.connectionState);
+  const sdp = (pc.remoteDescription && pc.remoteDescription.sdp) || '';
+  for (const m of sdp.split('\nm=').slice(1))
+    out.push('m=' + m.split('\n').filter(l => /^(audio|video)|a=(mid|ssrc:\d+ msid|ssrc-group|sendrecv|recvonly|sendonly|inactive|extmap:\d+ urn:ietf:params:rtp-hdrext:sdes:mid)/.test(l)).join(' | '));
+  return out.join('\n');
+})()`
+
 func stats(t testing.TB, page context.Context) mediaStats {
 	t.Helper()
 	var s mediaStats
@@ -133,7 +153,9 @@ func waitMedia(t testing.TB, page context.Context, n int, timeout time.Duration)
 			return time.Since(start)
 		}
 		if time.Since(start) > timeout {
-			t.Fatalf("after %v the page decodes %+v, want %d of each", timeout, s, n)
+			var detail string
+			eval(t, page, rtpDetailJS, &detail)
+			t.Fatalf("after %v the page decodes %+v, want %d of each; inbound RTP and transceivers:\n%s", timeout, s, n, detail)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

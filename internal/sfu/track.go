@@ -25,8 +25,9 @@ type forwardTrack struct {
 	sinks sinks // taps (the track recorder)
 	ended bool  // guarded by sinks.mu: no more taps
 
-	mu      sync.Mutex
-	lastPLI time.Time
+	mu         sync.Mutex
+	lastPLI    time.Time
+	pliPending bool // a PLI is scheduled for the end of the interval
 }
 
 func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error) {
@@ -50,6 +51,12 @@ func (t *forwardTrack) forward() {
 		if err != nil {
 			return
 		}
+		// Header extension IDs are negotiated per session, and the
+		// publisher's MID (sent until its first receiver report) names a
+		// media section of its own session: forwarded as is, it made a
+		// subscriber route the track to another m-line it shares that MID
+		// with, and never play it. Each sender adds its own extensions.
+		pkt.Header.Extension, pkt.Header.Extensions, pkt.Header.ExtensionProfile = false, nil, 0
 		_ = t.local.WriteRTP(pkt)
 		if l := t.sinks.list.Load(); l != nil {
 			for _, s := range *l {
@@ -77,18 +84,36 @@ func (t *forwardTrack) readRTCP(s *webrtc.RTPSender) {
 }
 
 // requestKeyframe sends a PLI (RFC 4585 §6.3.1) to the publisher, at most
-// once per keyframeInterval.
+// once per keyframeInterval. A request inside the interval is not lost: one
+// PLI follows at the interval's end, since the keyframe the earlier PLI
+// brought may have gone out before this subscriber could receive it.
 func (t *forwardTrack) requestKeyframe() {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	t.mu.Lock()
-	if time.Since(t.lastPLI) < keyframeInterval {
+	if wait := keyframeInterval - time.Since(t.lastPLI); wait > 0 {
+		if !t.pliPending {
+			t.pliPending = true
+			time.AfterFunc(wait, t.sendPendingPLI)
+		}
 		t.mu.Unlock()
 		return
 	}
 	t.lastPLI = time.Now()
 	t.mu.Unlock()
+	t.sendPLI()
+}
+
+func (t *forwardTrack) sendPendingPLI() {
+	t.mu.Lock()
+	t.pliPending = false
+	t.lastPLI = time.Now()
+	t.mu.Unlock()
+	t.sendPLI()
+}
+
+func (t *forwardTrack) sendPLI() {
 	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}
 	if err := t.publisher.pc.WriteRTCP([]rtcp.Packet{pli}); err != nil {
 		t.publisher.log.Debug("send PLI", "err", err)

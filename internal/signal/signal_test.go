@@ -236,9 +236,12 @@ func TestBeamIsHidden(t *testing.T) {
 	host := ts.dial(t, "r3", "host", room.Host, nil)
 	beam := ts.dial(t, "r3", "beam", room.Beam, nil)
 	guest := ts.dial(t, "r3", "guest", room.Guest, nil)
-	waitFor(t, 5*time.Second, "host sees guest", func() bool {
-		_, ok := host.Peers()[guest.Self().ID]
-		return ok
+	// The beam sees the others (the guest's arrival is pushed to host and
+	// beam independently: wait for both).
+	waitFor(t, 5*time.Second, "host and beam see guest", func() bool {
+		_, hostSees := host.Peers()[guest.Self().ID]
+		_, beamSees := beam.Peers()[guest.Self().ID]
+		return hostSees && beamSees
 	})
 	for name, c := range map[string]*rtcclient.Client{"host": host, "guest": guest} {
 		if _, ok := c.Peers()[beam.Self().ID]; ok {
