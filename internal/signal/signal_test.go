@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
@@ -250,5 +251,54 @@ func TestBeamIsHidden(t *testing.T) {
 	}
 	if len(beam.Peers()) != 2 {
 		t.Errorf("beam sees %d peers, want 2", len(beam.Peers()))
+	}
+}
+
+// Header extensions belong to the publisher's session (their IDs, and the
+// MID naming one of its media sections): the SFU must not forward them.
+// A forwarded MID made Chrome route a new track to another m-line.
+func TestPublisherHeaderExtensionsAreNotForwarded(t *testing.T) {
+	ts := newTestServer(t)
+	var got, leaked atomic.Int32
+	sub := rtcclient.Options{URL: ts.url, Room: "ext", Token: ts.token(t, "ext", "sub", room.Guest),
+		OnTrack: func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			for {
+				pkt, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				got.Add(1)
+				for _, id := range pkt.GetExtensionIDs() {
+					if string(pkt.GetExtension(id)) == "publisher-only" {
+						leaked.Add(1)
+					}
+				}
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rtcclient.Dial(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+
+	pub := ts.dial(t, "ext", "pub", room.Host, nil)
+	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
+	if err := pub.Publish(ctx, track); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; got.Load() < 20; i++ {
+		if ctx.Err() != nil {
+			t.Fatalf("subscriber got %d packets, want 20", got.Load())
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000)},
+			Payload: []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}}
+		pkt.Header.SetExtension(14, []byte("publisher-only"))
+		track.WriteRTP(pkt)
+		time.Sleep(10 * time.Millisecond) // paced like media, not a readiness wait
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("%d of %d forwarded packets carry the publisher's header extension", n, got.Load())
 	}
 }
