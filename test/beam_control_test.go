@@ -90,6 +90,8 @@ func TestHostStartsFromMeetingAppPeersSeeState(t *testing.T) {
 	}
 	waitJS(t, guest, 10*time.Second, `window.seenServer.includes('started')`)
 	waitJS(t, late, 5*time.Second, `document.querySelector('#beam-status').innerText.includes('TRACKS started')`)
+	waitJS(t, host, 5*time.Second, `document.querySelector('#tracks-stop').disabled === false`)
+	screenshot(t, host, "host-tracks-recording-1280x720")
 	eval(t, guest, `window.roomcast.client.actions.stopTrackRecording().then(() => 'ok', e => e.code)`, &code)
 	if code != "permission_denied" {
 		t.Errorf("guest stops track recording: %q, want permission_denied", code)
