@@ -110,8 +110,8 @@ func TestTrackRecordingWritesEveryTrack(t *testing.T) {
 }
 
 // Killing the server mid-recording leaves files that play up to their last
-// seconds; the restarted server lists the recording and says the track
-// recording ended with the restart.
+// seconds; the restarted server lists the recording, and the track
+// recording fails once the dead server's heartbeats are overdue.
 func TestTrackRecordingSurvivesServerKill(t *testing.T) {
 	need(t, "ffmpeg", "ffprobe")
 	f := makeFixtures(t, 6)
@@ -143,16 +143,47 @@ func TestTrackRecordingSurvivesServerKill(t *testing.T) {
 	if rec.Status != roomcast.RecordingPhaseReady || len(rec.Files) != 3 {
 		t.Errorf("recovered recording: status %s files %+v, want ready with 2 tracks + manifest", rec.Status, rec.Files)
 	}
-	st := waitBeam(t, c2, room, 10*time.Second, "recording.server failed after the restart", func(st roomcast.BeamState) bool {
+	// The killed server's heartbeats stopped: the new one fails its session
+	// once they are 10 s old.
+	st := waitBeam(t, c2, room, 20*time.Second, "recording.server failed after the restart", func(st roomcast.BeamState) bool {
 		return st.Recording.Server.State == roomcast.RecordingStateFailed
 	})
-	if st.Recording.Server.Running || st.Recording.Server.Error == nil || !strings.Contains(st.Recording.Server.Error.Message, "restarted") {
+	if st.Recording.Server.Running || st.Recording.Server.Error == nil || !strings.Contains(st.Recording.Server.Error.Message, "went silent") {
 		t.Errorf("recording.server after restart = %+v, want failed saying the server restarted", st.Recording.Server)
 	}
 }
 
 // checkTrack probes a recorded file: codec, every frame sent (but at most
 // inFlight at the end), and its length.
+// Two servers share one NATS: a track recording running on the server the
+// room's peers are on is stopped through the other one, and its files are
+// finished on the first.
+func TestTrackRecordingStoppedThroughAnotherServer(t *testing.T) {
+	need(t, "ffmpeg", "ffprobe")
+	f := makeFixtures(t, 2)
+	natsURL := startNATS(t)
+	a := startServer(t, "--nats", natsURL, "--worker-slots", "0")
+	// Same data dir, so the same secret: tokens work on both.
+	b := startServer(t, "--nats", natsURL, "--worker-slots", "0", "--data", a.data)
+	ca, cb := client(t, a), client(t, b)
+	ctx := testContext(t, time.Minute)
+	const room = "split"
+	if _, err := ca.StartTrackRecording(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	alice := joinPublisher(t, a, room, "alice", true, true)
+	alice.send(t, f, time.Minute)
+	st, err := cb.StopTrackRecording(ctx, room)
+	if err != nil || st.Recording.Server.State != roomcast.RecordingStateStopped {
+		t.Fatalf("stop through the other server: %+v, %v", st.Recording.Server, err)
+	}
+	rec := onlyRecording(t, ca, room, roomcast.RecordingKindTracks)
+	man := downloadRecording(t, a, rec, t.TempDir())
+	if len(man.Tracks) != 2 || man.EndedAt == nil {
+		t.Errorf("manifest on the recording server: %d tracks, endedAt %v; want 2 and an end", len(man.Tracks), man.EndedAt)
+	}
+}
+
 // With --record-tracks every room is recorded from when it opens until its
 // last peer leaves, with no API call.
 func TestRecordTracksFlagRecordsEveryRoom(t *testing.T) {

@@ -189,7 +189,7 @@ type fakeTracks struct{}
 func (fakeTracks) Start(room, id string) (string, error) { return "rec-" + id, nil }
 func (fakeTracks) Want(room, id string)                  {}
 func (fakeTracks) Stop(room string)                      {}
-func (fakeTracks) Rooms() []string                       { return nil }
+func (fakeTracks) Sessions() map[string]string           { return nil }
 
 func TestTrackRecordingRoutes(t *testing.T) {
 	f := newFixture(t)

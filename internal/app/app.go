@@ -4,7 +4,7 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -127,7 +126,7 @@ func (a *App) openControl(secret []byte) error {
 		OnChange: a.sig.PushState,
 		Events:   a.events,
 		Tracks:   a.tracks,
-		ServerID: serverID(a.cfg.DataDir),
+		ServerID: serverID(),
 	}, a.log)
 	if err != nil {
 		return err
@@ -229,13 +228,12 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
-// serverID names this server in the room state, the same across restarts:
-// host name and data directory.
-func serverID(dataDir string) string {
+// serverID names this server process in the room state: host name and a
+// random suffix (a restarted server is another process; the sessions of the
+// old one fail when its heartbeats stop).
+func serverID() string {
 	host, _ := os.Hostname()
-	if abs, err := filepath.Abs(dataDir); err == nil {
-		dataDir = abs
-	}
-	sum := sha256.Sum256([]byte(dataDir))
-	return host + "-" + hex.EncodeToString(sum[:4])
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
 }

@@ -1,18 +1,20 @@
 package beam
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
-// TracksRef is the room's running SFU track recording: its session id and
-// the server whose SFU records it (the one the room's peers are on).
+// TracksRef is the room's running SFU track recording: its session id, the
+// server whose SFU records it (the one the room's peers are on) and that
+// server's last heartbeat.
 type TracksRef struct {
-	ID     string    `json:"id"`
-	Server string    `json:"server"`
-	Since  time.Time `json:"since"`
+	ID        string    `json:"id"`
+	Server    string    `json:"server"`
+	Heartbeat time.Time `json:"heartbeat"`
 }
 
 // StartTracks starts SFU track recording (recording.server). It is
@@ -24,7 +26,7 @@ func StartTracks(r Record, room, id, server string, now time.Time) (Record, erro
 	}
 	r.State.Message = ""
 	r.State.Recording.Server = roomcast.RecordingStatus{Running: true, State: roomcast.RecordingStateStarting}
-	r.Tracks = &TracksRef{ID: id, Server: server, Since: now}
+	r.Tracks = &TracksRef{ID: id, Server: server, Heartbeat: now}
 	return r, nil
 }
 
@@ -37,6 +39,27 @@ func TracksStarted(r Record, id string, now time.Time) (Record, error) {
 		s.State, s.StartedAt = roomcast.RecordingStateStarted, &now
 	}
 	return r, nil
+}
+
+// TracksHeartbeat records that session id's server is alive.
+func TracksHeartbeat(r Record, id string, now time.Time) (Record, error) {
+	if r.Tracks == nil || r.Tracks.ID != id {
+		return r, ErrStaleJob
+	}
+	t := *r.Tracks
+	t.Heartbeat = now
+	r.Tracks = &t
+	return r, nil
+}
+
+// TracksOverdue says why a track recording has to be failed by the control
+// plane (its server stopped sending heartbeats), or "" if it is fine.
+func TracksOverdue(r Record, now time.Time, silence time.Duration) string {
+	if t := r.Tracks; t != nil && now.Sub(t.Heartbeat) > silence {
+		return fmt.Sprintf("the server recording the tracks (%s) went silent %v ago (it stopped or restarted); the files recorded until then are kept",
+			t.Server, now.Sub(t.Heartbeat).Round(time.Second))
+	}
+	return ""
 }
 
 // FinishTracks ends session id: stopped (for reason) when cause is nil,

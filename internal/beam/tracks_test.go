@@ -2,6 +2,7 @@ package beam
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,16 @@ func TestTrackRecordingTransitions(t *testing.T) {
 	}
 	if r.Running() != "streaming" {
 		t.Errorf("Running() = %q: track recording must not count for the beam's conflict rule", r.Running())
+	}
+	if why := TracksOverdue(r, now.Add(5*time.Second), 10*time.Second); why != "" {
+		t.Errorf("overdue after 5 s of a 10 s silence: %q", why)
+	}
+	if why := TracksOverdue(r, now.Add(11*time.Second), 10*time.Second); !strings.Contains(why, "srv") {
+		t.Errorf("overdue after 11 s = %q, want the silent server named", why)
+	}
+	r, _ = TracksHeartbeat(r, "t1", now.Add(11*time.Second))
+	if why := TracksOverdue(r, now.Add(12*time.Second), 10*time.Second); why != "" {
+		t.Errorf("overdue right after a heartbeat: %q", why)
 	}
 	r, ok := StopTracks(r, ReasonRequest)
 	if s := r.State.Recording.Server; !ok || s.Running || s.State != roomcast.RecordingStateStopped || s.Reason != ReasonRequest || r.Tracks != nil {

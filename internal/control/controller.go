@@ -57,14 +57,13 @@ type Options struct {
 // Controller starts and stops beam jobs. Several server processes may run
 // one each against the same NATS.
 type Controller struct {
-	opts    Options
-	store   *Store
-	js      jetstream.JetStream
-	nc      *nats.Conn
-	signer  *auth.Signer
-	log     *slog.Logger
-	now     func() time.Time
-	started time.Time // track recordings of this server from before are stale
+	opts   Options
+	store  *Store
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	signer *auth.Signer
+	log    *slog.Logger
+	now    func() time.Time
 
 	mu     sync.Mutex
 	active map[string]beam.Record // rooms with a job, from the watch
@@ -90,7 +89,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 		return nil, err
 	}
 	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
-		now: time.Now, started: time.Now(), active: map[string]beam.Record{}}, nil
+		now: time.Now, active: map[string]beam.Record{}}, nil
 }
 
 // Store returns the state store (workers share it).
@@ -192,16 +191,17 @@ func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamS
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	go c.supervise(ctx)
+	go c.heartbeatTracks(ctx)
 	for ctx.Err() == nil {
 		err := c.store.Watch(ctx, func(roomName string, rec beam.Record, rev uint64) {
 			c.mu.Lock()
-			if rec.Job != nil {
+			if rec.Job != nil || rec.Tracks != nil {
 				c.active[roomName] = rec
 			} else {
 				delete(c.active, roomName)
 			}
 			c.mu.Unlock()
-			c.syncTracks(ctx, roomName, rec)
+			c.syncTracks(roomName, rec)
 			if c.opts.OnChange != nil {
 				c.opts.OnChange(roomName, rec.State, rev)
 			}
@@ -227,15 +227,21 @@ func (c *Controller) supervise(ctx context.Context) {
 		case <-t.C:
 		}
 		c.mu.Lock()
-		var due []string
+		var due, silent []string
 		for roomName, rec := range c.active {
 			if reason := beam.Overdue(rec, c.now(), c.opts.TakeTimeout, c.opts.Silence); reason != "" {
 				due = append(due, roomName)
+			}
+			if beam.TracksOverdue(rec, c.now(), c.opts.Silence) != "" {
+				silent = append(silent, roomName)
 			}
 		}
 		c.mu.Unlock()
 		for _, roomName := range due {
 			c.failOverdue(ctx, roomName)
+		}
+		for _, roomName := range silent {
+			c.failSilentTracks(ctx, roomName)
 		}
 	}
 }

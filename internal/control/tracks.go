@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/rcerr"
@@ -18,9 +19,13 @@ type TrackRecorder interface {
 	Want(room, id string)
 	// Stop finishes room's local session and waits for its files.
 	Stop(room string)
-	// Rooms lists the rooms with a local session.
-	Rooms() []string
+	// Sessions lists the local sessions: room → session id.
+	Sessions() map[string]string
 }
+
+// tracksHeartbeat is how often a server tells the state its track
+// recordings are alive (Options.Silence fails them when it stops).
+const tracksHeartbeat = 2 * time.Second
 
 // ReasonShutdown ends the track recordings of a server that shuts down.
 const ReasonShutdown = "the server recording the tracks shut down"
@@ -31,8 +36,49 @@ func (c *Controller) StopLocalTracks(ctx context.Context) {
 	if c.opts.Tracks == nil {
 		return
 	}
-	for _, roomName := range c.opts.Tracks.Rooms() {
+	for roomName := range c.opts.Tracks.Sessions() {
 		c.stopTracks(ctx, roomName, ReasonShutdown)
+	}
+}
+
+// heartbeatTracks keeps this server's track recordings alive in the state
+// until ctx ends.
+func (c *Controller) heartbeatTracks(ctx context.Context) {
+	if c.opts.Tracks == nil {
+		return
+	}
+	t := time.NewTicker(tracksHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for roomName, id := range c.opts.Tracks.Sessions() {
+			_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+				return beam.TracksHeartbeat(r, id, c.now())
+			})
+			if err != nil && !errors.Is(err, beam.ErrStaleJob) && ctx.Err() == nil {
+				c.log.Warn("track recording heartbeat", "room", roomName, "err", err)
+			}
+		}
+	}
+}
+
+// failSilentTracks re-reads the record and fails its track recording if its
+// server is still silent.
+func (c *Controller) failSilentTracks(ctx context.Context, roomName string) {
+	var reason string
+	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+		reason = beam.TracksOverdue(r, c.now(), c.opts.Silence)
+		if reason == "" {
+			return r, errNothingToDo
+		}
+		return beam.FinishTracks(r, r.Tracks.ID, rcerr.New(rcerr.Unavailable, "%s", reason), "")
+	})
+	if err == nil {
+		c.log.Warn("track recording failed", "room", roomName, "reason", reason)
 	}
 }
 
@@ -111,21 +157,14 @@ func (c *Controller) stopTracks(ctx context.Context, roomName, reason string) (r
 	return rec.State, nil
 }
 
-// syncTracks tells the local recorder which session room wants. A session
-// this server started before it last restarted is gone: it is failed (its
-// files were finished by trackrec's Recover).
-func (c *Controller) syncTracks(ctx context.Context, roomName string, rec beam.Record) {
+// syncTracks tells the local recorder which session room wants.
+func (c *Controller) syncTracks(roomName string, rec beam.Record) {
 	if c.opts.Tracks == nil {
 		return
 	}
 	id := ""
 	if t := rec.Tracks; t != nil && t.Server == c.opts.ServerID {
 		id = t.ID
-		if t.Since.Before(c.started) {
-			go c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-				return beam.FinishTracks(r, t.ID, rcerr.New(rcerr.Unavailable, "the server recording the tracks restarted; the files recorded until then are in the recording"), "")
-			})
-		}
 	}
 	c.opts.Tracks.Want(roomName, id)
 }

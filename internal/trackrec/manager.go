@@ -104,13 +104,13 @@ func (m *Manager) Stop(room string) {
 	}
 }
 
-// Rooms lists the rooms being recorded.
-func (m *Manager) Rooms() []string {
+// Sessions lists the rooms being recorded and their session ids.
+func (m *Manager) Sessions() map[string]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.sessions))
-	for room := range m.sessions {
-		out = append(out, room)
+	out := make(map[string]string, len(m.sessions))
+	for room, r := range m.sessions {
+		out[room] = r.id
 	}
 	return out
 }
