@@ -121,7 +121,7 @@ func measure(m *media, n int, window time.Duration, recs *recordings.Store) resu
 	var recID string
 	if recs != nil {
 		mgr = trackrec.NewManager(tap, recs, slog.New(slog.DiscardHandler))
-		recID, _ = mgr.Start("bench", "bench")
+		recID, _ = mgr.Start("bench", "bench", 0)
 	} else {
 		tap.t = discard{}
 	}
@@ -142,7 +142,7 @@ func measure(m *media, n int, window time.Duration, recs *recordings.Store) resu
 	r := result{cpu: 100 * (cpu1 - cpu0).Seconds() / t1.Sub(t0).Seconds(),
 		pps: float64(sent1-sent0) / t1.Sub(t0).Seconds()}
 	if mgr != nil {
-		mgr.Stop("bench")
+		mgr.Stop("bench", "bench")
 		r.dropped = trackrec.Dropped.Load() - droppedBefore
 		if dir, err := recs.Dir(recID); err == nil {
 			if man, err := trackrec.ReadManifest(dir); err == nil {

@@ -186,10 +186,10 @@ func TestReadState(t *testing.T) {
 // fakeTracks stands in for the SFU's track recorder.
 type fakeTracks struct{}
 
-func (fakeTracks) Start(room, id string) (string, error) { return "rec-" + id, nil }
-func (fakeTracks) Want(room, id string)                  {}
-func (fakeTracks) Stop(room string)                      {}
-func (fakeTracks) Sessions() map[string]string           { return nil }
+func (fakeTracks) Start(room, id string, rev uint64) (string, error) { return "rec-" + id, nil }
+func (fakeTracks) Want(room, id string, rev uint64)                  {}
+func (fakeTracks) Stop(room, id string)                              {}
+func (fakeTracks) Sessions() map[string]string                       { return nil }
 
 func TestTrackRecordingRoutes(t *testing.T) {
 	f := newFixture(t)

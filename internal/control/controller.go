@@ -201,7 +201,7 @@ func (c *Controller) Run(ctx context.Context) error {
 				delete(c.active, roomName)
 			}
 			c.mu.Unlock()
-			c.syncTracks(roomName, rec)
+			c.syncTracks(roomName, rec, rev)
 			if c.opts.OnChange != nil {
 				c.opts.OnChange(roomName, rec.State, rev)
 			}

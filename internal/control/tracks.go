@@ -13,12 +13,14 @@ import (
 
 // TrackRecorder is this server's SFU track recorder (trackrec.Manager).
 type TrackRecorder interface {
-	// Start begins recording room's tracks as session id.
-	Start(room, id string) (recordingID string, err error)
-	// Want finishes a local session of room whose id is not id.
-	Want(room, id string)
-	// Stop finishes room's local session and waits for its files.
-	Stop(room string)
+	// Start begins recording room's tracks as session id, which state
+	// revision rev started.
+	Start(room, id string, rev uint64) (recordingID string, err error)
+	// Want finishes a local session of room whose id is not id, unless a
+	// revision after rev started it.
+	Want(room, id string, rev uint64)
+	// Stop finishes room's local session id, if any, and waits for its files.
+	Stop(room, id string)
 	// Sessions lists the local sessions: room → session id.
 	Sessions() map[string]string
 }
@@ -36,8 +38,8 @@ func (c *Controller) StopLocalTracks(ctx context.Context) {
 	if c.opts.Tracks == nil {
 		return
 	}
-	for roomName := range c.opts.Tracks.Sessions() {
-		c.stopTracks(ctx, roomName, ReasonShutdown)
+	for roomName, id := range c.opts.Tracks.Sessions() {
+		c.stopTracks(ctx, roomName, id, ReasonShutdown)
 	}
 }
 
@@ -59,7 +61,12 @@ func (c *Controller) heartbeatTracks(ctx context.Context) {
 			_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 				return beam.TracksHeartbeat(r, id, c.now())
 			})
-			if err != nil && !errors.Is(err, beam.ErrStaleJob) && ctx.Err() == nil {
+			switch {
+			case errors.Is(err, beam.ErrStaleJob):
+				// The state no longer wants this session (it was failed as
+				// silent, or replaced): stop recording what nobody sees.
+				go c.opts.Tracks.Stop(roomName, id)
+			case err != nil && ctx.Err() == nil:
 				c.log.Warn("track recording heartbeat", "room", roomName, "err", err)
 			}
 		}
@@ -92,15 +99,18 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 		return roomcast.BeamState{}, rcerr.New(rcerr.Unavailable, "track recording is not available on this server")
 	}
 	id := newID()
-	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
+	rec, rev, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 		return beam.StartTracks(r, roomName, id, c.opts.ServerID, c.now())
 	})
 	if err != nil {
 		return rec.State, err
 	}
-	if _, err := c.opts.Tracks.Start(roomName, id); err != nil {
+	// From here the state says starting: finish the transition even if the
+	// caller goes away.
+	ctx = context.WithoutCancel(ctx)
+	if _, err := c.opts.Tracks.Start(roomName, id, rev); err != nil {
 		cause := rcerr.Wrap(rcerr.Internal, err, "could not start track recording: "+err.Error())
-		rec, _, _ = c.store.Update(context.WithoutCancel(ctx), roomName, func(r beam.Record) (beam.Record, error) {
+		rec, _, _ = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 			return beam.FinishTracks(r, id, cause, "")
 		})
 		return rec.State, cause
@@ -108,7 +118,10 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	rec, _, err = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 		return beam.TracksStarted(r, id, c.now())
 	})
-	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+	switch {
+	case errors.Is(err, beam.ErrStaleJob):
+		c.opts.Tracks.Stop(roomName, id) // stopped meanwhile
+	case err != nil:
 		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
 	}
 	return rec.State, nil
@@ -118,7 +131,7 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 // changes nothing and the state's message says so. The server recording it
 // finishes its files (this one at once, another when it sees the state).
 func (c *Controller) StopTracks(ctx context.Context, roomName string) (roomcast.BeamState, error) {
-	return c.stopTracks(ctx, roomName, beam.ReasonRequest)
+	return c.stopTracks(ctx, roomName, "", beam.ReasonRequest)
 }
 
 // RoomClosed ends room's track recording when it ran on this server (the
@@ -126,22 +139,23 @@ func (c *Controller) StopTracks(ctx context.Context, roomName string) (roomcast.
 func (c *Controller) RoomClosed(ctx context.Context, roomName string) {
 	rec, _, err := c.store.Get(ctx, roomName)
 	if err == nil && rec.Tracks != nil && rec.Tracks.Server == c.opts.ServerID {
-		c.stopTracks(ctx, roomName, beam.ReasonRoomClosed)
+		c.stopTracks(ctx, roomName, rec.Tracks.ID, beam.ReasonRoomClosed)
 	}
 }
 
-func (c *Controller) stopTracks(ctx context.Context, roomName, reason string) (roomcast.BeamState, error) {
+// stopTracks stops session id ("" for whichever runs) for reason.
+func (c *Controller) stopTracks(ctx context.Context, roomName, id, reason string) (roomcast.BeamState, error) {
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
 	}
-	var stopped bool
+	var stopped string
 	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		var ok bool
-		r, ok = beam.StopTracks(r, reason)
-		if !ok {
+		if r.Tracks == nil || (id != "" && r.Tracks.ID != id) {
+			r, _ = beam.StopTracks(r, reason) // sets the "not running" message
 			return r, errNothingToDo
 		}
-		stopped = true
+		stopped = r.Tracks.ID
+		r, _ = beam.StopTracks(r, reason)
 		return r, nil
 	})
 	switch {
@@ -151,14 +165,15 @@ func (c *Controller) stopTracks(ctx context.Context, roomName, reason string) (r
 	case err != nil:
 		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
 	}
-	if stopped && c.opts.Tracks != nil {
-		c.opts.Tracks.Stop(roomName)
+	if stopped != "" && c.opts.Tracks != nil {
+		c.opts.Tracks.Stop(roomName, stopped)
 	}
 	return rec.State, nil
 }
 
-// syncTracks tells the local recorder which session room wants.
-func (c *Controller) syncTracks(roomName string, rec beam.Record) {
+// syncTracks tells the local recorder which session room wants as of
+// state revision rev.
+func (c *Controller) syncTracks(roomName string, rec beam.Record, rev uint64) {
 	if c.opts.Tracks == nil {
 		return
 	}
@@ -166,5 +181,5 @@ func (c *Controller) syncTracks(roomName string, rec beam.Record) {
 	if t := rec.Tracks; t != nil && t.Server == c.opts.ServerID {
 		id = t.ID
 	}
-	c.opts.Tracks.Want(roomName, id)
+	c.opts.Tracks.Want(roomName, id, rev)
 }

@@ -32,12 +32,14 @@ type SFU struct {
 	mux  ice.UDPMux
 	log  *slog.Logger
 
-	mu          sync.Mutex
-	rooms       map[string]*Room
-	taps        map[string]Tap // by room name; may outlive the room
-	onRoomOpen  func(room string)
-	onRoomClose func(room string)
-	closed      bool
+	mu               sync.Mutex
+	rooms            map[string]*Room
+	taps             map[string]Tap // by room name; may outlive the room
+	onRoomOpen       func(room string)
+	onRoomClose      func(room string)
+	roomEvents       []roomEvent // for the OnRooms callbacks, in order
+	deliveringEvents bool
+	closed           bool
 }
 
 // New opens the media socket and returns an SFU.
@@ -99,9 +101,7 @@ func (s *SFU) enter(name string, p *Peer) (*Room, error) {
 	if !ok {
 		r = newRoom(name, s, s.log.With("room", name))
 		s.rooms[name] = r
-		if fn := s.onRoomOpen; fn != nil {
-			go fn(name)
-		}
+		s.roomEventLocked(name, true)
 	}
 	r.insert(p)
 	return r, nil
@@ -113,9 +113,7 @@ func (s *SFU) dropIfEmpty(r *Room) {
 	defer s.mu.Unlock()
 	if s.rooms[r.name] == r && r.empty() {
 		delete(s.rooms, r.name)
-		if fn := s.onRoomClose; fn != nil {
-			go fn(r.name)
-		}
+		s.roomEventLocked(r.name, false)
 	}
 }
 

@@ -69,13 +69,53 @@ func (s *SFU) SetTap(room string, t Tap) (remove func()) {
 	}
 }
 
-// OnRooms calls opened and closed (each on its own goroutine) with the name
-// of every room created, and forgotten after its last peer left, from now
-// on. Set it before peers join.
+// OnRooms calls opened and closed with the name of every room created, and
+// forgotten after its last peer left, from now on. The calls come one at a
+// time, in the order the events happened (a room that closes and reopens
+// is closed first), on a goroutine of their own. Set it before peers join.
 func (s *SFU) OnRooms(opened, closed func(room string)) {
 	s.mu.Lock()
 	s.onRoomOpen, s.onRoomClose = opened, closed
 	s.mu.Unlock()
+}
+
+type roomEvent struct {
+	room   string
+	opened bool
+}
+
+// roomEventLocked queues a room event for the OnRooms callbacks, starting
+// the goroutine that delivers them if none runs; s.mu is held.
+func (s *SFU) roomEventLocked(room string, opened bool) {
+	if s.onRoomOpen == nil && s.onRoomClose == nil {
+		return
+	}
+	s.roomEvents = append(s.roomEvents, roomEvent{room, opened})
+	if !s.deliveringEvents {
+		s.deliveringEvents = true
+		go s.deliverRoomEvents()
+	}
+}
+
+func (s *SFU) deliverRoomEvents() {
+	for {
+		s.mu.Lock()
+		if len(s.roomEvents) == 0 {
+			s.deliveringEvents = false
+			s.mu.Unlock()
+			return
+		}
+		ev := s.roomEvents[0]
+		s.roomEvents = s.roomEvents[1:]
+		fn := s.onRoomClose
+		if ev.opened {
+			fn = s.onRoomOpen
+		}
+		s.mu.Unlock()
+		if fn != nil {
+			fn(ev.room)
+		}
+	}
 }
 
 func (s *SFU) tap(room string) Tap {

@@ -31,15 +31,17 @@ type Manager struct {
 	// Keep, when set, takes each finished recording (files indexed, still
 	// processing) to its storage and marks it ready or upload_failed
 	// (storage.Uploader.Upload); unset, a recording is ready once finished.
+	// It runs in the background: an upload never holds up a session.
 	Keep func(ctx context.Context, id string) error
 
 	mu       sync.Mutex
 	sessions map[string]*running // by room
-	wg       sync.WaitGroup      // sessions being finished
+	wg       sync.WaitGroup      // sessions being finished, uploads
 }
 
 type running struct {
 	id     string
+	rev    uint64 // the state revision that started it
 	s      *Session
 	remove func()
 }
@@ -49,17 +51,17 @@ func NewManager(t Tapper, recs *recordings.Store, log *slog.Logger) *Manager {
 	return &Manager{sfu: t, recs: recs, log: log, sessions: map[string]*running{}}
 }
 
-// Start begins recording room's tracks as session id; it returns the
-// recording's id. A session of room under another id is finished first.
-func (m *Manager) Start(room, id string) (string, error) {
+// Start begins recording room's tracks as session id, started by state
+// revision rev; it returns the recording's id. A session of room under
+// another id is finished in the background.
+func (m *Manager) Start(room, id string, rev uint64) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.sessions[room]; r != nil {
 		if r.id == id {
 			return r.s.recID, nil
 		}
-		delete(m.sessions, room)
-		m.finish(r)
+		m.finishLater(room, r)
 	}
 	now := time.Now()
 	recID, dir, err := m.recs.Begin(room, roomcast.RecordingKindTracks, now)
@@ -71,37 +73,36 @@ func (m *Manager) Start(room, id string) (string, error) {
 		m.recs.SetStatus(recID, roomcast.RecordingPhaseFailed, err.Error())
 		return "", err
 	}
-	m.sessions[room] = &running{id: id, s: s, remove: m.sfu.SetTap(room, s)}
+	m.sessions[room] = &running{id: id, rev: rev, s: s, remove: m.sfu.SetTap(room, s)}
 	m.log.Info("track recording started", "room", room, "recording", recID)
 	return recID, nil
 }
 
-// Want says which session room should have ("" for none): a local session
-// under another id is finished, in the background.
-func (m *Manager) Want(room, id string) {
+// Want says which session room should have ("" for none) as of state
+// revision rev: a local session under another id is finished in the
+// background, unless it was started by a later revision (rev is stale).
+func (m *Manager) Want(room, id string, rev uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.sessions[room]
-	if r == nil || r.id == id {
+	if r == nil || r.id == id || rev < r.rev {
+		return
+	}
+	m.finishLater(room, r)
+}
+
+// Stop finishes room's session id, if it runs here, and waits until its
+// files are final (not for their upload).
+func (m *Manager) Stop(room, id string) {
+	m.mu.Lock()
+	r := m.sessions[room]
+	if r == nil || r.id != id {
+		m.mu.Unlock()
 		return
 	}
 	delete(m.sessions, room)
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.finish(r)
-	}()
-}
-
-// Stop finishes room's session and waits until its files are final.
-func (m *Manager) Stop(room string) {
-	m.mu.Lock()
-	r := m.sessions[room]
-	delete(m.sessions, room)
 	m.mu.Unlock()
-	if r != nil {
-		m.finish(r)
-	}
+	m.finish(r)
 }
 
 // Sessions lists the rooms being recorded and their session ids.
@@ -115,7 +116,7 @@ func (m *Manager) Sessions() map[string]string {
 	return out
 }
 
-// Close finishes every session (server shutdown).
+// Close finishes every session and waits for their uploads (shutdown).
 func (m *Manager) Close() {
 	m.mu.Lock()
 	all := m.sessions
@@ -127,8 +128,19 @@ func (m *Manager) Close() {
 	m.wg.Wait()
 }
 
-// finish detaches the session from the SFU, lets its tracks drain and
-// marks the recording ready.
+// finishLater takes r out of the map and finishes it in the background;
+// m.mu is held.
+func (m *Manager) finishLater(room string, r *running) {
+	delete(m.sessions, room)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.finish(r)
+	}()
+}
+
+// finish detaches the session from the SFU, lets its tracks drain, indexes
+// the recording and hands it to storage in the background.
 func (m *Manager) finish(r *running) {
 	r.remove()
 	d := r.s.finish()
@@ -146,7 +158,11 @@ func (m *Manager) ready(recID string, d time.Duration) {
 	}
 	m.log.Info("track recording finished", "recording", recID, "duration", d.Round(time.Millisecond))
 	if m.Keep != nil {
-		m.Keep(context.Background(), recID)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.Keep(context.Background(), recID)
+		}()
 	}
 }
 

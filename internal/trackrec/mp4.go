@@ -45,7 +45,7 @@ func (m *mp4File) writeFrame(pts time.Duration, key bool, data []byte) error {
 			return err
 		}
 	}
-	at := uint64(pts * mp4Timescale / time.Second)
+	at := uint64(durationToTicks(pts, mp4Timescale))
 	if p := m.pending; p != nil {
 		p.Dur = uint32(at - p.DecodeTime)
 		m.lastDur = p.Dur
@@ -88,7 +88,7 @@ func (m *mp4File) add(s mp4.FullSample, nextKey bool, nextAt time.Duration) erro
 		if err != nil {
 			return fmt.Errorf("trackrec: mp4 fragment: %w", err)
 		}
-		m.frag, m.fragAt = frag, time.Duration(s.DecodeTime)*time.Second/mp4Timescale
+		m.frag, m.fragAt = frag, ticksToDuration(int64(s.DecodeTime), mp4Timescale)
 	}
 	m.frag.AddFullSample(s)
 	if nextKey || nextAt-m.fragAt >= fragmentLen {

@@ -3,7 +3,6 @@ package trackrec
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pion/rtp"
@@ -31,17 +30,14 @@ type oggFile struct {
 }
 
 func newOggFile(path string, channels uint16) (*oggFile, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("trackrec: create %s: %w", path, err)
-	}
 	if channels == 0 {
 		channels = 2
 	}
-	w, err := oggwriter.NewWith(f, opusClock, channels)
+	// New (not NewWith) keeps the file handle, so Close can mark the last
+	// page end-of-stream.
+	w, err := oggwriter.New(path, opusClock, channels)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("trackrec: ogg header: %w", err)
+		return nil, fmt.Errorf("trackrec: create %s: %w", path, err)
 	}
 	// The writer declares a pre-skip of 80 ms (RFC 7845 §5.1), which players
 	// drop from the start: it is covered with empty frames, so no recorded
@@ -73,7 +69,7 @@ func (o *oggFile) writeFrame(pts time.Duration, _ bool, data []byte) error {
 	return nil
 }
 
-// close writes the end-of-stream page; the writer closes the file.
+// close marks the last page end-of-stream; the writer closes the file.
 func (o *oggFile) close() error { return o.w.Close() }
 
 var errBadOpus = errors.New("trackrec: malformed Opus packet")
