@@ -35,24 +35,29 @@ import (
 // shutdownTimeout bounds draining HTTP connections on stop.
 const shutdownTimeout = 5 * time.Second
 
+// uploadGrace is how long shutdown lets uploads in progress finish.
+const uploadGrace = 10 * time.Second
+
 // App is a running roomcast server.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	ln       net.Listener
-	sfu      *sfu.SFU
-	signer   *auth.Signer
-	srv      *http.Server
-	bus      *bus.Bus
-	ctl      *control.Controller
-	worker   *control.Worker // nil with --worker-slots 0
-	runner   *composite.Runner
-	tracks   *trackrec.Manager
-	uploader *storage.Uploader
-	s3       *storage.S3 // nil unless recordings go to S3
-	events   *webhook.Publisher
-	hooks    []*webhook.Deliverer
-	sig      *signal.Handler
+	cfg         config.Config
+	log         *slog.Logger
+	ln          net.Listener
+	sfu         *sfu.SFU
+	signer      *auth.Signer
+	srv         *http.Server
+	bus         *bus.Bus
+	ctl         *control.Controller
+	worker      *control.Worker // nil with --worker-slots 0
+	runner      *composite.Runner
+	tracks      *trackrec.Manager
+	uploader    *storage.Uploader
+	uploads     context.Context // uploads of finished recordings run under it
+	stopUploads context.CancelFunc
+	s3          *storage.S3 // nil unless recordings go to S3
+	events      *webhook.Publisher
+	hooks       []*webhook.Deliverer
+	sig         *signal.Handler
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known
@@ -120,7 +125,12 @@ func (a *App) openControl(secret []byte) error {
 	a.s3 = s3
 	a.runner.NoPrewarm = !a.cfg.Prewarm
 	a.tracks = trackrec.NewManager(a.sfu, a.runner.Recordings, a.log)
-	a.tracks.Keep = a.uploader.Upload
+	// Uploads run under one context that shutdown cancels after a grace
+	// period: a store that is down cannot hold the process; what did not
+	// make it is upload_failed and retried at the next start.
+	a.uploads, a.stopUploads = context.WithCancel(context.Background())
+	keep := func(_ context.Context, id string) error { return a.uploader.Upload(a.uploads, id) }
+	a.runner.Keep, a.tracks.Keep = keep, keep
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
 		Policy:   beam.Policy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver, MaxDuration: a.cfg.MaxDuration},
 		OnChange: a.sig.PushState,
@@ -216,6 +226,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.srv.Close()
 	}
 	stopBG() // the worker ends its jobs and records how they ended
+	grace := time.AfterFunc(uploadGrace, a.stopUploads)
+	defer grace.Stop()
+	defer a.stopUploads()
 	wg.Wait()
 	a.tracks.Close()
 	a.runner.Wait() // recordings being finalized
