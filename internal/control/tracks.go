@@ -151,8 +151,7 @@ func (c *Controller) stopTracks(ctx context.Context, roomName, id, reason string
 	var stopped string
 	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 		if r.Tracks == nil || (id != "" && r.Tracks.ID != id) {
-			r, _ = beam.StopTracks(r, reason) // sets the "not running" message
-			return r, errNothingToDo
+			return r, errNothingToDo // none runs, or a newer one: not ours to stop
 		}
 		stopped = r.Tracks.ID
 		r, _ = beam.StopTracks(r, reason)
