@@ -8,14 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/procstat"
 )
 
-// proc is one line of /proc/<pid>/stat.
+// proc is one process as /proc shows it.
 type proc struct {
 	pid, ppid int
-	start     uint64  // start time in ticks: with pid, identifies the process
-	ticks     float64 // utime + stime
-	name      string  // executable's base name
+	start     uint64        // start time in ticks: with pid, identifies the process
+	cpu       time.Duration // user + system
+	name      string        // executable's base name
 	group     string
 }
 
@@ -28,26 +30,12 @@ func procs() map[int]proc {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		st, err := procstat.Read(pid)
 		if err != nil {
 			continue // gone
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		comm := s[strings.IndexByte(s, '(')+1 : i]
-		f := strings.Fields(s[i+2:]) // f[0] is field 3 (state)
-		if len(f) < 20 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		ut, _ := strconv.ParseFloat(f[11], 64)
-		st, _ := strconv.ParseFloat(f[12], 64)
-		start, _ := strconv.ParseUint(f[19], 10, 64)
-		name := exeName(pid, comm)
-		out[pid] = proc{pid: pid, ppid: ppid, start: start, ticks: ut + st, name: name, group: groupOf(name)}
+		name := exeName(pid, st.Comm)
+		out[pid] = proc{pid: pid, ppid: st.PPID, start: st.Start, cpu: st.CPU, name: name, group: groupOf(name)}
 	}
 	return out
 }
@@ -136,7 +124,7 @@ type procKey struct {
 
 type seen struct {
 	label, group, name string
-	first, last        float64
+	first, last        time.Duration // CPU time at the first and last sample
 }
 
 // measureCPU samples the trees under roots (label → root pids) every
@@ -161,11 +149,11 @@ func measureCPU(ctx context.Context, window time.Duration, roots map[string][]in
 					if s == nil {
 						s = &seen{label: label, group: p.group, name: p.name}
 						if firstRound {
-							s.first = p.ticks
+							s.first = p.cpu
 						}
 						acc[k] = s
 					}
-					s.last = p.ticks
+					s.last = p.cpu
 					break find
 				}
 			}
@@ -186,7 +174,7 @@ func measureCPU(ctx context.Context, window time.Duration, roots map[string][]in
 		if u[s.label] == nil {
 			u[s.label], byName[s.label] = map[string]float64{}, map[string]float64{}
 		}
-		pct := (s.last - s.first) / 100 / el * 100 // ticks of USER_HZ = 100
+		pct := (s.last - s.first).Seconds() / el * 100
 		u[s.label][s.group] += pct
 		byName[s.label][s.name] += pct
 	}

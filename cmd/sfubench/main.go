@@ -24,6 +24,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/procstat"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/rtcclient"
 )
@@ -159,15 +160,8 @@ func listeningAddr(r io.Reader) (string, error) {
 	return "", fmt.Errorf("server exited before listening")
 }
 
-// cpuTime returns the user+system CPU seconds of pid from /proc/pid/stat.
+// cpuTime returns the user+system CPU seconds of pid (0 once it is gone).
 func cpuTime(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may contain spaces) start at ')'.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	return (utime + stime) / 100 // USER_HZ is 100 on Linux
+	st, _ := procstat.Read(pid)
+	return st.CPU.Seconds()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/roomcast/roomcast/internal/procstat"
 	"github.com/roomcast/roomcast/internal/sfu"
 )
 
@@ -94,20 +95,13 @@ func (u *udpTap) start(info sfu.TrackInfo) (*udpSink, error) {
 
 // cpu is the ffmpeg processes' CPU time so far, from /proc.
 func (u *udpTap) cpu() time.Duration {
-	var ticks int64
+	var total time.Duration
 	for _, c := range u.procs {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
-		if err != nil {
-			continue
+		if st, err := procstat.Read(c.Process.Pid); err == nil {
+			total += st.CPU
 		}
-		// Fields after the command name (which may hold spaces): utime is
-		// the 12th, stime the 13th.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += ut + st
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return total
 }
 
 func (u *udpTap) stop() {
