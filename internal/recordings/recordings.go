@@ -330,15 +330,21 @@ func readMeta(dir string) (roomcast.Recording, error) {
 	return rec, nil
 }
 
-// writeMeta replaces dir's recording.json atomically: the temp file's name
-// contains ".part", so Finish never indexes it.
+// writeMeta replaces dir's recording.json atomically.
 func writeMeta(dir string, rec roomcast.Recording) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	return WriteJSON(dir, metaName, rec)
+}
+
+// WriteJSON replaces dir/name with v as indented JSON, atomically: readers
+// see the old file or the new one, never a partial one. The temp file's
+// name contains ".part", so Finish never indexes it.
+func WriteJSON(dir, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("recordings: encode: %w", err)
+		return fmt.Errorf("recordings: encode %s: %w", name, err)
 	}
-	path := filepath.Join(dir, metaName)
-	tmp, err := os.CreateTemp(dir, metaName+".*.part")
+	path := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, name+".*.part")
 	if err == nil {
 		defer os.Remove(tmp.Name()) // a no-op after the rename
 		_, err = tmp.Write(b)

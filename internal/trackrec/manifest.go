@@ -2,11 +2,12 @@ package trackrec
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/roomcast/roomcast/internal/recordings"
 )
 
 // ManifestName is the manifest's file name in a tracks recording.
@@ -51,26 +52,9 @@ type ManifestTrack struct {
 	Error          string `json:"error,omitempty"`
 }
 
-// writeManifest replaces dir's manifest atomically (the temp name contains
-// ".part", which the recordings index skips).
+// writeManifest replaces dir's manifest atomically.
 func writeManifest(dir string, m Manifest) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("trackrec: encode manifest: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ManifestName+".*.part")
-	if err == nil {
-		defer os.Remove(tmp.Name())
-		_, err = tmp.Write(b)
-		err = errors.Join(err, tmp.Close())
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(dir, ManifestName))
-	}
-	if err != nil {
-		return fmt.Errorf("trackrec: write manifest: %w", err)
-	}
-	return nil
+	return recordings.WriteJSON(dir, ManifestName, m)
 }
 
 // ReadManifest reads the manifest of the tracks recording in dir.
