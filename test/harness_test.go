@@ -98,7 +98,7 @@ func startServer(t testing.TB, extra ...string) *server {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("roomcast serve did not report its address; log:\n%s", s.Logs())
 	}
-	waitFor(t, 10*time.Second, "healthz", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "healthz", func() bool {
 		resp, err := http.Get(s.URL + "/healthz")
 		if err != nil {
 			return false
@@ -180,17 +180,6 @@ func (s *server) token(t testing.TB, args ...string) string {
 
 func (s *server) joinToken(t testing.TB, room, identity, role string) string {
 	return s.token(t, "--room", room, "--identity", identity, "--role", role)
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func tail(s string, n int) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/roomcast/roomcast/internal/rtcclient"
+	"github.com/roomcast/roomcast/internal/testkit"
 )
 
 // fixtures are known media files made with ffmpeg: a VP8 test pattern in
@@ -81,7 +82,7 @@ func joinPublisherCodec(t *testing.T, s *server, room, identity, videoCodec stri
 	if err := c.Publish(ctx, tracks...); err != nil {
 		t.Fatalf("publish %s: %v", identity, err)
 	}
-	waitFor(t, 10*time.Second, identity+" connected", func() bool {
+	testkit.WaitFor(t, 10*time.Second, identity+" connected", func() bool {
 		return c.PC().ConnectionState() == webrtc.PeerConnectionStateConnected
 	})
 	return p

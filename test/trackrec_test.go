@@ -17,6 +17,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/internal/trackrec"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -281,7 +282,7 @@ func decodedSeconds(t *testing.T, path string) float64 {
 func onlyRecording(t *testing.T, c *roomcast.Client, room string, kind roomcast.RecordingKind) roomcast.Recording {
 	t.Helper()
 	var rec roomcast.Recording
-	waitFor(t, 15*time.Second, "a ready recording", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "a ready recording", func() bool {
 		recs, err := c.Recordings(context.Background(), room)
 		if err != nil || len(recs) != 1 || recs[0].Status != roomcast.RecordingPhaseReady {
 			return false

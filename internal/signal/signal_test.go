@@ -19,6 +19,7 @@ import (
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/rtcclient"
 	"github.com/roomcast/roomcast/internal/sfu"
+	"github.com/roomcast/roomcast/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -107,17 +108,6 @@ func publish(t *testing.T, c *rtcclient.Client, codec ...string) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestForwardingAndRenegotiation(t *testing.T) {
 	ts := newTestServer(t)
 	var early, late receiver
@@ -126,12 +116,12 @@ func TestForwardingAndRenegotiation(t *testing.T) {
 	publish(t, pub)
 
 	// A track published after the subscriber joined reaches it by renegotiation.
-	waitFor(t, 10*time.Second, "early subscriber media", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "early subscriber media", func() bool {
 		return early.tracks.Load() == 2 && early.packets.Load() > 50
 	})
 	// A peer joining after the tracks exist gets them in its first offer.
 	ts.dial(t, "r1", "late", room.Viewer, &late)
-	waitFor(t, 10*time.Second, "late subscriber media", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "late subscriber media", func() bool {
 		return late.tracks.Load() == 2 && late.packets.Load() > 50
 	})
 	if _, ok := sub.Peers()[pub.Self().ID]; !ok {
@@ -143,7 +133,7 @@ func TestForwardingAndRenegotiation(t *testing.T) {
 
 	// Leaving is seen by the others.
 	pub.Close()
-	waitFor(t, 5*time.Second, "peer-left", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "peer-left", func() bool {
 		_, ok := sub.Peers()[pub.Self().ID]
 		return !ok
 	})
@@ -239,7 +229,7 @@ func TestBeamIsHidden(t *testing.T) {
 	guest := ts.dial(t, "r3", "guest", room.Guest, nil)
 	// The beam sees the others (the guest's arrival is pushed to host and
 	// beam independently: wait for both).
-	waitFor(t, 5*time.Second, "host and beam see guest", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "host and beam see guest", func() bool {
 		_, hostSees := host.Peers()[guest.Self().ID]
 		_, beamSees := beam.Peers()[guest.Self().ID]
 		return hostSees && beamSees

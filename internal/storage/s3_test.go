@@ -104,7 +104,7 @@ func TestS3FailedUploadKeepsFilesAndIsRetried(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
-	waitFor(t, 10*time.Second, "the background retry to upload the recording", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the background retry to upload the recording", func() bool {
 		return mustGet(t, recs, id).Status == roomcast.RecordingPhaseReady
 	})
 	cancel()

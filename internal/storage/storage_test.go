@@ -111,17 +111,6 @@ func (e *readyEvents) list() []roomcast.Recording {
 	return append([]roomcast.Recording(nil), e.recs...)
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // get fetches u with a plain client (no Authorization header).
 func get(t *testing.T, u string) (int, []byte) {
 	t.Helper()
