@@ -3,9 +3,10 @@
 // clean view: tiles only, joined with no click.
 //
 // For driving programs (the beam worker, tests) the page keeps
-// window.roomcast = {joined, client, error, timing}: joined turns true once
-// the page has joined and decoded a remote video frame (or joined a room
-// with nobody publishing).
+// window.roomcast = {joined, client, error, timing, audioBlocked}: joined
+// turns true once the page has joined and decoded a remote video frame (or
+// joined a room with nobody publishing); audioBlocked counts the peers whose
+// sound the browser refuses to play until the user interacts with the page.
 import {
   createClient, ConnectionState, selectConnection, selectLocalPeer, selectRemotePeers,
   selectTracks, selectLocalTracks, selectError, selectRTMPState, selectRecordingState,
@@ -20,7 +21,7 @@ const canPublish = claims.role === 'host' || claims.role === 'guest';
 const canStartStop = claims.role === 'host';
 
 const client = createClient();
-const page = window.roomcast = { joined: false, client, error: null, timing: {} };
+const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0 };
 const tiles = new Map(); // peer id (or 'local') → tile element
 
 // decodeClaims reads the token's payload for display only; the server
@@ -57,6 +58,7 @@ function setup() {
   $('#lobby-title').textContent = `Join “${room}”`;
   $('#lobby-who').textContent = claims.sub ? `as ${claims.sub} (${claims.role || 'guest'})` : '';
   $('#join').addEventListener('click', join);
+  $('#sound-on').addEventListener('click', unblockAudio);
   $('#leave').addEventListener('click', leave);
   $('#toggle-mic').addEventListener('click', () => toggle('audio'));
   $('#toggle-cam').addEventListener('click', () => toggle('video'));
@@ -219,10 +221,10 @@ function updateTile(id, { peer, tracks, local }) {
     tile = document.createElement('div');
     tile.className = 'tile' + (local ? ' local' : '');
     tile.dataset.peer = id;
-    tile.innerHTML = '<video autoplay playsinline></video><div class="avatar"></div>' +
+    tile.innerHTML = '<video autoplay playsinline muted></video><audio autoplay></audio><div class="avatar"></div>' +
       '<div class="label"><span class="name"></span><span class="mic-off" title="muted">muted</span></div>';
     const video = tile.querySelector('video');
-    video.muted = local;
+    video.muted = true; // pictures only: sound plays through the tile's <audio>
     if (!local) watchFirstFrame(video);
     if (local) $('#grid').prepend(tile); else $('#grid').append(tile);
     tiles.set(id, tile);
@@ -231,23 +233,50 @@ function updateTile(id, { peer, tracks, local }) {
   tile.querySelector('.avatar').textContent = (peer.identity || '?').slice(0, 1).toUpperCase();
   tile.classList.toggle('no-video', !peer.video || !tracks.some(t => t.kind === 'video'));
   tile.classList.toggle('no-audio', !local && !peer.audio);
-  const video = tile.querySelector('video');
-  const current = video.srcObject ? video.srcObject.getTracks().map(t => t.id).sort().join() : '';
-  if (current !== tracks.map(t => t.id).sort().join()) {
-    video.srcObject = tracks.length ? new MediaStream(tracks) : null;
-    if (tracks.length) play(video);
-  }
+  attach(tile.querySelector('video'), tracks.filter(t => t.kind === 'video'), () => {});
+  // One's own microphone is never played back.
+  if (!local) attach(tile.querySelector('audio'), tracks.filter(t => t.kind === 'audio'), playAudio);
 }
 
-// play starts a video with sound; if the browser wants a gesture first, it
-// plays muted and unmutes on the next click.
-function play(video) {
-  video.play().catch(() => {
-    if (video.muted) return;
-    video.muted = true;
-    video.play().catch(() => {});
-    document.addEventListener('click', () => { video.muted = false; }, { once: true });
+// attach gives a media element these tracks (when they changed) and starts it.
+function attach(el, tracks, play) {
+  const current = el.srcObject ? el.srcObject.getTracks().map(t => t.id).sort().join() : '';
+  if (current === tracks.map(t => t.id).sort().join()) return;
+  el.srcObject = tracks.length ? new MediaStream(tracks) : null;
+  if (tracks.length) play(el);
+  else blockedAudio.delete(el);
+}
+
+// Remote sound plays through one <audio> per tile, never muted by the page:
+// the <video> beside it is muted, so pictures always autoplay and a picture
+// that is replaced (srcObject swapped, play() aborted) never silences a
+// peer. A browser that refuses sound before the user has interacted with the
+// page (NotAllowedError; the beam's Chromium never does) gets every refused
+// element retried on the next gesture, with a prompt saying so. Any other
+// rejection (AbortError: a newer srcObject superseded this one) needs nothing:
+// autoplay starts the new source.
+const blockedAudio = new Set();
+
+function playAudio(el) {
+  el.muted = false;
+  el.play().then(() => {
+    blockedAudio.delete(el);
+    renderSoundPrompt();
+  }, err => {
+    if (err.name !== 'NotAllowedError') return;
+    blockedAudio.add(el);
+    renderSoundPrompt();
   });
+}
+
+function unblockAudio() {
+  for (const el of [...blockedAudio]) playAudio(el);
+}
+
+function renderSoundPrompt() {
+  for (const el of [...blockedAudio]) if (!el.isConnected) blockedAudio.delete(el);
+  page.audioBlocked = blockedAudio.size;
+  $('#sound-on').hidden = isBeam || blockedAudio.size === 0;
 }
 
 function watchFirstFrame(video) {
@@ -305,6 +334,8 @@ function renderParticipants(self, remote) {
   $('#people-count').textContent = `(${people.length})`;
 }
 
+addEventListener('pointerdown', unblockAudio, true);
+addEventListener('keydown', unblockAudio, true);
 client.store.subscribe(render, s => [s.peers, s.tracks, s.localTracks, s.localPeer, s.connection]);
 client.store.subscribe(conn => { $('#status').textContent = conn; }, selectConnection);
 client.store.subscribe(renderBeam, s => s.beam);
