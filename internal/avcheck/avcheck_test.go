@@ -24,7 +24,8 @@ func makeClip(t *testing.T, seconds int, offset float64, vf string) string {
 	if vf != "" {
 		video += "," + vf
 	}
-	audio := fmt.Sprintf("aevalsrc='0.25*sin(2*PI*1000*t)*gte(t,0.5)*lt(mod(t-%.3f,1),0.1)':s=48000:d=%d", offset, seconds)
+	beep := fmt.Sprintf("0.25*sin(2*PI*1000*t)*gte(t,0.5)*lt(mod(t-%.3f,1),0.1)", offset)
+	audio := fmt.Sprintf("aevalsrc='%s|%s':s=48000:d=%d", beep, beep, seconds) // stereo, as the beam's output
 	cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
 		"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30",
 		"-c:a", "aac", "-b:a", "128k", "-shortest", out)

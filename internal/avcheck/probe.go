@@ -36,7 +36,7 @@ type Frame struct {
 // Window is one 5 ms window of audio.
 type Window struct {
 	T   float64 // start, seconds
-	RMS float64 // RMS level in dB relative to full scale; -inf as -120
+	RMS float64 // RMS level over all channels, dB relative to full scale; -inf as -120
 }
 
 // WindowSeconds is the length of an audio Window.
@@ -82,7 +82,7 @@ func videoFrames(ctx context.Context, file string) ([]Frame, error) {
 
 func audioWindows(ctx context.Context, file string) ([]Window, error) {
 	var out []Window
-	err := probe(ctx, "amovie="+file+",aformat=channel_layouts=mono,asetnsamples=n=240:p=0,astats=metadata=1:reset=1",
+	err := probe(ctx, "amovie="+file+",aresample=48000,asetnsamples=n=240:p=0,astats=metadata=1:reset=1",
 		"frame=pts_time:frame_tags=lavfi.astats.Overall.RMS_level",
 		func(kv map[string]string) {
 			out = append(out, Window{T: num(kv["pts_time"]), RMS: max(num(kv["tag:lavfi.astats.Overall.RMS_level"]), -120)})

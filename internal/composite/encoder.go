@@ -21,6 +21,9 @@ type EncoderConfig struct {
 	// Recording, when set, is a fragmented MP4 path written alongside the
 	// stream (a fragment per keyframe: a killed worker loses at most one GOP).
 	Recording string
+	// Epoch is the wall-clock instant output time 0 stands for; zero means
+	// when the arguments are built (just before ffmpeg starts).
+	Epoch time.Time
 }
 
 // videoBitrate picks a bitrate for the size: ~2.5 Mbit/s at 720p.
@@ -42,6 +45,14 @@ func videoBitrate(w, h int) int {
 // (main, zerolatency, fixed GOP) and AAC 48 kHz out, as MPEG-TS on stdout
 // and, when recording, a fragmented MP4 too (tee: still one encode). No
 // secrets are in these arguments: destinations are Go's business.
+//
+// Lip sync: both inputs are stamped with the wall clock when they were
+// captured (x11grab when it grabs, pulse at read time less the source's
+// latency), and -copyts keeps those stamps, shifted only by one common
+// epoch. Without it ffmpeg starts each input at 0 on its own first packet,
+// and the sound then ran early by however much later than the first frame
+// the first audio arrived: 170–430 ms, different every job. The sound is
+// then held back by captureAudioLead.
 func encoderArgs(display string, c EncoderConfig) []string {
 	if c.FrameRate == 0 {
 		c.FrameRate = 30
@@ -49,19 +60,26 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	if c.GOP == 0 {
 		c.GOP = 2 * time.Second
 	}
+	if c.Epoch.IsZero() {
+		c.Epoch = time.Now()
+	}
+	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
+	audioEpoch := strconv.FormatFloat(float64(c.Epoch.Add(-captureAudioLead).UnixMicro())/1e6, 'f', 6, 64)
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
 	out := "[f=mpegts]pipe:1"
 	if c.Recording != "" {
-		out += "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1:onfail=ignore]" + c.Recording
+		out += "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1:avoid_negative_ts=make_zero:onfail=ignore]" + c.Recording
 	}
 	return []string{
 		"-hide_banner", "-loglevel", "warning", "-nostdin",
-		"-thread_queue_size", "512", "-f", "x11grab", "-draw_mouse", "0",
+		"-copyts",
+		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(c.FrameRate), "-i", display + ".0",
 		"-thread_queue_size", "512", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
 		"-i", sinkName + ".monitor",
 		"-map", "0:v", "-map", "1:a",
+		"-filter:v", "setpts=PTS-" + epoch + "/TB", "-filter:a", "asetpts=PTS-" + audioEpoch + "/TB",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
@@ -75,6 +93,15 @@ func encoderArgs(display string, c EncoderConfig) []string {
 // EncoderArgs returns the worker's ffmpeg arguments for display and c, for
 // tools that reproduce its encode (cmd/beambench's naive baseline).
 func EncoderArgs(display string, c EncoderConfig) []string { return encoderArgs(display, c) }
+
+// captureAudioLead is how much earlier than the picture the sound reaches
+// ffmpeg when Chromium plays both in sync: a frame goes through Chromium's
+// compositor, the X server and the next x11grab tick before it is stamped,
+// the sound only through PulseAudio's ~30 ms. Measured end to end at
+// 640x360 once Chromium's own A/V sync has settled (test/fidelity_test.go,
+// docs/BENCHMARKS.md): 48–151 ms from one job to the next (steady within a
+// job), 100 on average.
+const captureAudioLead = 100 * time.Millisecond
 
 // Encoder is the running ffmpeg.
 type Encoder struct {

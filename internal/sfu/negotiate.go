@@ -93,7 +93,7 @@ func (p *Peer) syncSenders() (bool, error) {
 		}
 		n.senders[id] = s
 		n.fresh = append(n.fresh, t)
-		go t.readRTCP(s)
+		go t.readRTCP(p, s)
 		changed = true
 	}
 	return changed, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -57,15 +58,16 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 }
 
 // newAPI builds the pion API: default codecs and interceptors (NACK, RTCP
-// reports, TWCC), one UDP mux, IPv4 only, loopback candidates included so a
-// single machine works, no mDNS.
+// receiver reports, TWCC, stats) but not pion's sender-report generator,
+// one UDP mux, IPv4 only, loopback candidates included so a single machine
+// works, no mDNS.
 func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register codecs: %w", err)
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	ir, err := interceptors(m)
+	if err != nil {
 		return nil, nil, fmt.Errorf("sfu: register interceptors: %w", err)
 	}
 	se := webrtc.SettingEngine{}
@@ -80,6 +82,35 @@ func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	return api, mux, nil
+}
+
+// interceptors is webrtc.RegisterDefaultInterceptors without the sender
+// report generator. A generated report maps a forwarded packet's RTP time
+// to the moment the SFU sent it, which is later for video (encoded and
+// packetized longer) than for audio of the same instant, and jitters with
+// every burst: subscribers then lined audio and video up wrongly. The SFU
+// forwards each publisher's own reports instead (forwardTrack.relayReport),
+// which map both to the capture clock (RFC 3550 §6.4.1).
+func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		return nil, err
+	}
+	recv, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(recv)
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, err
+	}
+	return ir, nil
 }
 
 // UDPAddr returns the address of the media socket.

@@ -192,7 +192,8 @@ func (t *forwardTrack) publishSinks() {
 }
 
 // readReports reads the publisher's RTCP for this track (which also runs
-// pion's receive interceptors) and hands sender reports to the sinks.
+// pion's receive interceptors) and hands sender reports to the subscribers
+// and the sinks.
 func (t *forwardTrack) readReports(r *webrtc.RTPReceiver) {
 	ssrc := uint32(t.remote.SSRC())
 	for {
@@ -205,6 +206,7 @@ func (t *forwardTrack) readReports(r *webrtc.RTPReceiver) {
 			if !ok || sr.SSRC != ssrc {
 				continue
 			}
+			t.relayReport(sr)
 			ntp := ntpTime(sr.NTPTime)
 			if l := t.sinks.list.Load(); l != nil {
 				for _, s := range *l {

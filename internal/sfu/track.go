@@ -25,6 +25,9 @@ type forwardTrack struct {
 	sinks sinks // taps (the track recorder)
 	ended bool  // guarded by sinks.mu: no more taps
 
+	subsMu sync.Mutex
+	subs   map[*webrtc.RTPSender]*Peer // subscribers' senders of this track, for sender reports
+
 	mu         sync.Mutex
 	lastPLI    time.Time
 	pliPending bool // a PLI is scheduled for the end of the interval
@@ -37,7 +40,8 @@ func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: local track: %w", err)
 	}
-	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local}, nil
+	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local,
+		subs: map[*webrtc.RTPSender]*Peer{}}, nil
 }
 
 // forward copies RTP from the publisher to every bound subscriber and every
@@ -67,8 +71,17 @@ func (t *forwardTrack) forward() {
 }
 
 // readRTCP reads a subscriber's RTCP for this track (which also feeds pion's
-// NACK responder) and forwards keyframe requests to the publisher.
-func (t *forwardTrack) readRTCP(s *webrtc.RTPSender) {
+// NACK responder) and forwards keyframe requests to the publisher. While it
+// runs, the subscriber gets the publisher's sender reports.
+func (t *forwardTrack) readRTCP(p *Peer, s *webrtc.RTPSender) {
+	t.subsMu.Lock()
+	t.subs[s] = p
+	t.subsMu.Unlock()
+	defer func() {
+		t.subsMu.Lock()
+		delete(t.subs, s)
+		t.subsMu.Unlock()
+	}()
 	for {
 		pkts, _, err := s.ReadRTCP()
 		if err != nil {
@@ -117,5 +130,29 @@ func (t *forwardTrack) sendPLI() {
 	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}
 	if err := t.publisher.pc.WriteRTCP([]rtcp.Packet{pli}); err != nil {
 		t.publisher.log.Debug("send PLI", "err", err)
+	}
+}
+
+// relayReport sends the publisher's sender report sr to every subscriber
+// under that subscriber's SSRC. RTP timestamps are forwarded unchanged, so
+// the publisher's NTP ↔ RTP mapping holds for them too; it is what lets a
+// receiver play audio and video of one peer in sync (RFC 3550 §6.4.1).
+func (t *forwardTrack) relayReport(sr *rtcp.SenderReport) {
+	t.subsMu.Lock()
+	subs := make(map[*webrtc.RTPSender]*Peer, len(t.subs))
+	for s, p := range t.subs {
+		subs[s] = p
+	}
+	t.subsMu.Unlock()
+	for s, p := range subs {
+		enc := s.GetParameters().Encodings
+		if len(enc) == 0 {
+			continue
+		}
+		out := &rtcp.SenderReport{SSRC: uint32(enc[0].SSRC), NTPTime: sr.NTPTime, RTPTime: sr.RTPTime,
+			PacketCount: sr.PacketCount, OctetCount: sr.OctetCount}
+		if err := p.pc.WriteRTCP([]rtcp.Packet{out}); err != nil {
+			p.log.Debug("relay sender report", "err", err)
+		}
 	}
 }

@@ -46,6 +46,7 @@ function setup() {
   $('#room-name').textContent = room;
   if (isBeam) {
     document.body.classList.add('beam');
+    warmAudioOutput();
     $('#lobby').hidden = true;
     join();
     return;
@@ -245,6 +246,18 @@ function attach(el, tracks, play) {
   el.srcObject = tracks.length ? new MediaStream(tracks) : null;
   if (tracks.length) play(el);
   else blockedAudio.delete(el);
+}
+
+// warmAudioOutput opens the browser's audio output before any peer's sound
+// arrives. Opening it takes Chromium a few hundred milliseconds the first
+// time; the sound received meanwhile queued up and played late, and the
+// catching up showed as the first seconds of a recording out of sync.
+function warmAudioOutput() {
+  try {
+    const ac = new AudioContext();
+    ac.resume().catch(() => {});
+    page.audioContext = ac;
+  } catch { /* no audio output: nothing to warm */ }
 }
 
 // Remote sound plays through one <audio> per tile, never muted by the page:
