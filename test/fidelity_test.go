@@ -81,11 +81,11 @@ func (v *viewer) stop() {
 type fidelity struct {
 	Tone, MedianOffset, Spread float64 // dBFS; seconds
 	SettledSpread              float64 // p10-p90 of the offsets after settle seconds
-	Pairs, Flashes, Beeps         int
-	FirstBeep                     float64 // seconds into the output
-	Freezes                       []avcheck.Freeze
-	DistinctFPS                   float64
-	Span                          float64
+	Pairs, Flashes, Beeps      int
+	FirstBeep                  float64 // seconds into the output
+	Freezes                    []avcheck.Freeze
+	DistinctFPS                float64
+	Span                       float64
 }
 
 // settle is how long Chromium's own A/V sync takes to line a new peer's

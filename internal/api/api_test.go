@@ -205,9 +205,9 @@ func TestTrackRecordingRoutes(t *testing.T) {
 		{"stop with none running", "POST", stop, f.mgmt, 200, `"message":"track recording is not running"`},
 		{"start", "POST", start, f.mgmt, 202, `"server":{"running":true`},
 		{"start again", "POST", start, f.join(t, "live", room.Host), 409, "conflict"},
-		{"beam start alongside", "POST", "/v1/rooms/live/beam/start", f.mgmt, 202, `"browser":{"running":true`},
+		{"beam start alongside", "POST", "/v1/rooms/live/beam/start", f.mgmt, 202, `"browser":{"running":false,"state":"starting"`},
 		{"stop", "POST", stop, f.join(t, "live", room.Host), 200, `"server":{"running":false,"startedAt"`},
-		{"beam still running", "GET", "/v1/rooms/live/beam", f.mgmt, 200, `"browser":{"running":true`},
+		{"beam still running", "GET", "/v1/rooms/live/beam", f.mgmt, 200, `"browser":{"running":false,"state":"starting"`},
 	} {
 		body := ""
 		if strings.HasSuffix(tc.path, "beam/start") {

@@ -1,29 +1,20 @@
 // Package avcheck measures what a viewer of a recording or a stream gets:
 // audio levels, A/V offset, frozen and repeated frames, on the file's own
-// timeline. Its synthetic source (SourceJS) replaces a browser's camera and
-// microphone with a flash and a beep timed from one clock; Analyze reads a
-// file back with ffmpeg's signalstats (per-frame luma and change) and astats
-// (5 ms audio levels), and the methods of Analysis pair each flash with its
-// beep.
+// timeline. Analyze reads a file back with ffmpeg's signalstats (per-frame
+// luma and change) and astats (5 ms audio levels); the methods of Analysis
+// find a test source's flashes and beeps and Offsets pairs them.
 package avcheck
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	_ "embed"
 	"fmt"
 	"math"
 	"os/exec"
 	"strconv"
 	"strings"
 )
-
-// SourceJS replaces navigator.mediaDevices.getUserMedia with the synthetic
-// camera and microphone; inject it before the page's own scripts.
-//
-//go:embed synthsource.js
-var SourceJS string
 
 // Frame is one decoded video frame.
 type Frame struct {

@@ -31,7 +31,7 @@ func Events(room string, before, after Record, now time.Time) []roomcast.Event {
 	}
 	if before.Job != nil && after.Job == nil { // the job ended
 		switch {
-		case a.RTMP.Error != nil && b.RTMP.Running, a.Recording.Browser.Error != nil && b.Recording.Browser.Running:
+		case a.RTMP.Error != nil && streamingActive(b.RTMP), a.Recording.Browser.Error != nil && recordingActive(b.Recording.Browser):
 			e := ev(roomcast.EventBeamFailed)
 			e.Error = a.Recording.Browser.Error
 			if e.Error == nil {

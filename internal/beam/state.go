@@ -52,14 +52,14 @@ func (j Job) LogValue() slog.Value {
 // was stopped, failed or replaced): the worker should stop it.
 var ErrStaleJob = errors.New("beam: job is no longer the room's current job")
 
-// Running says what a record has running, for messages: "", "streaming",
-// "recording" or "streaming and recording".
+// Running says what a record has starting or running, for messages: "",
+// "streaming", "recording" or "streaming and recording".
 func (r Record) Running() string {
 	var parts []string
-	if r.State.RTMP.Running {
+	if streamingActive(r.State.RTMP) {
 		parts = append(parts, "streaming")
 	}
-	if r.State.Recording.Browser.Running {
+	if recordingActive(r.State.Recording.Browser) {
 		parts = append(parts, "recording")
 	}
 	return strings.Join(parts, " and ")
@@ -78,12 +78,12 @@ func Start(r Record, room string, p roomcast.StartParams, jobID string, now time
 		for i, u := range p.RTMPURLs {
 			dests[i] = roomcast.Destination{URL: logging.RedactStreamURL(u), State: roomcast.DestinationStarting}
 		}
-		st.RTMP = roomcast.RTMPState{Running: true, State: roomcast.StreamingStateStarting, Destinations: dests}
+		st.RTMP = roomcast.RTMPState{State: roomcast.StreamingStateStarting, Destinations: dests}
 	} else {
 		st.RTMP = roomcast.RTMPState{State: roomcast.StreamingStateNone, Destinations: []roomcast.Destination{}}
 	}
 	if p.Record {
-		st.Recording.Browser = roomcast.RecordingStatus{Running: true, State: roomcast.RecordingStateStarting}
+		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateStarting}
 	} else {
 		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateNone}
 	}
@@ -127,14 +127,14 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 		st.RTMP.Destinations = append([]roomcast.Destination(nil), p.Destinations...)
 	}
 	if p.Started {
-		if st.RTMP.Running && st.RTMP.State == roomcast.StreamingStateStarting {
-			st.RTMP.State, st.RTMP.StartedAt = roomcast.StreamingStateStarted, &now
+		if st.RTMP.State == roomcast.StreamingStateStarting {
+			st.RTMP.Running, st.RTMP.State, st.RTMP.StartedAt = true, roomcast.StreamingStateStarted, &now
 		}
-		if b := &st.Recording.Browser; b.Running && b.State == roomcast.RecordingStateStarting {
-			b.State, b.StartedAt = roomcast.RecordingStateStarted, &now
+		if b := &st.Recording.Browser; b.State == roomcast.RecordingStateStarting {
+			b.Running, b.State, b.StartedAt = true, roomcast.RecordingStateStarted, &now
 		}
 	}
-	if p.RTMPError != nil && st.RTMP.Running {
+	if p.RTMPError != nil && streamingActive(st.RTMP) {
 		st.RTMP.Running, st.RTMP.State, st.RTMP.Error = false, roomcast.StreamingStateFailed, p.RTMPError
 	}
 	r.State = st
@@ -177,7 +177,7 @@ func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 		e = &roomcast.Error{Code: string(code), Message: msg}
 	}
 	st.Message = ""
-	if st.RTMP.Running {
+	if streamingActive(st.RTMP) {
 		st.RTMP.Running = false
 		st.RTMP.State, st.RTMP.Error, st.RTMP.Reason = roomcast.StreamingStateStopped, nil, reason
 		if e != nil {
@@ -192,7 +192,7 @@ func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 		}
 		st.RTMP.Destinations = dests
 	}
-	if b := &st.Recording.Browser; b.Running {
+	if b := &st.Recording.Browser; recordingActive(*b) {
 		b.Running, b.State, b.Error, b.Reason = false, roomcast.RecordingStateStopped, nil, reason
 		if e != nil {
 			b.State, b.Error, b.Reason = roomcast.RecordingStateFailed, e, ""
@@ -215,6 +215,17 @@ func Overdue(r Record, now time.Time, take, silence time.Duration) string {
 		return fmt.Sprintf("worker %s stopped sending heartbeats (last one %v ago); the job was lost", j.Worker, now.Sub(j.Heartbeat).Round(time.Second))
 	}
 	return ""
+}
+
+// streamingActive and recordingActive say whether a job is starting or
+// running. `running` itself is true only once it started (with startedAt),
+// the seed's meaning: "if running, log startedAt".
+func streamingActive(s roomcast.RTMPState) bool {
+	return s.State == roomcast.StreamingStateStarting || s.State == roomcast.StreamingStateStarted
+}
+
+func recordingActive(s roomcast.RecordingStatus) bool {
+	return s.State == roomcast.RecordingStateStarting || s.State == roomcast.RecordingStateStarted
 }
 
 // Stop reasons shown in the state when a job ends without failing.

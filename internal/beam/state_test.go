@@ -57,7 +57,8 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := r.State
-	if !st.RTMP.Running || st.RTMP.State != roomcast.StreamingStateStarting || st.Recording.Browser.State != roomcast.RecordingStateStarting {
+	// Starting is not running yet (SPEC §8): running means startedAt is set.
+	if st.RTMP.Running || st.Recording.Browser.Running || st.RTMP.State != roomcast.StreamingStateStarting || st.Recording.Browser.State != roomcast.RecordingStateStarting {
 		t.Fatalf("after start: %+v", st)
 	}
 	if st.RTMP.Destinations[0].URL != "rtmp://h:1935/live/{k0…48}" || strings.Contains(st.RTMP.Destinations[1].URL, key) {
@@ -77,7 +78,8 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.State.RTMP.State != roomcast.StreamingStateStarted || !r.State.RTMP.StartedAt.Equal(now) ||
+	if !r.State.RTMP.Running || r.State.RTMP.State != roomcast.StreamingStateStarted || !r.State.RTMP.StartedAt.Equal(now) ||
+		!r.State.Recording.Browser.Running || r.State.Recording.Browser.StartedAt == nil ||
 		r.State.Recording.Browser.State != roomcast.RecordingStateStarted || r.State.RTMP.Destinations[1].State != roomcast.DestinationReconnecting {
 		t.Errorf("after started report: %+v", r.State)
 	}

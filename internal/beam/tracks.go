@@ -21,11 +21,11 @@ type TracksRef struct {
 // independent of streaming and the composite recording; only a track
 // recording already running conflicts.
 func StartTracks(r Record, room, id, server string, now time.Time) (Record, error) {
-	if r.State.Recording.Server.Running {
+	if recordingActive(r.State.Recording.Server) {
 		return r, rcerr.New(rcerr.Conflict, "track recording is already running in room %q; stop it first (track-recording/stop)", room)
 	}
 	r.State.Message = ""
-	r.State.Recording.Server = roomcast.RecordingStatus{Running: true, State: roomcast.RecordingStateStarting}
+	r.State.Recording.Server = roomcast.RecordingStatus{State: roomcast.RecordingStateStarting}
 	r.Tracks = &TracksRef{ID: id, Server: server, Heartbeat: now}
 	return r, nil
 }
@@ -36,7 +36,7 @@ func TracksStarted(r Record, id string, now time.Time) (Record, error) {
 		return r, ErrStaleJob
 	}
 	if s := &r.State.Recording.Server; s.State == roomcast.RecordingStateStarting {
-		s.State, s.StartedAt = roomcast.RecordingStateStarted, &now
+		s.Running, s.State, s.StartedAt = true, roomcast.RecordingStateStarted, &now
 	}
 	return r, nil
 }

@@ -13,10 +13,10 @@ import (
 func TestTrackRecordingTransitions(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	r := Record{State: roomcast.NewBeamState()}
-	r.State.RTMP.Running = true // streaming runs: track recording is independent of it
+	r.State.RTMP.Running, r.State.RTMP.State = true, roomcast.StreamingStateStarted // streaming runs: track recording is independent of it
 
 	r, err := StartTracks(r, "a", "t1", "srv", now)
-	if err != nil || !r.State.Recording.Server.Running || r.State.Recording.Server.State != roomcast.RecordingStateStarting {
+	if err != nil || r.State.Recording.Server.Running || r.State.Recording.Server.State != roomcast.RecordingStateStarting {
 		t.Fatalf("start: %+v, %v", r.State.Recording.Server, err)
 	}
 	if _, err := StartTracks(r, "a", "t2", "srv", now); codeOf(err) != rcerr.Conflict {
@@ -26,7 +26,7 @@ func TestTrackRecordingTransitions(t *testing.T) {
 		t.Fatalf("started for another session: %v, want ErrStaleJob", err)
 	}
 	r, _ = TracksStarted(r, "t1", now)
-	if s := r.State.Recording.Server; s.State != roomcast.RecordingStateStarted || !s.StartedAt.Equal(now) {
+	if s := r.State.Recording.Server; !s.Running || s.State != roomcast.RecordingStateStarted || !s.StartedAt.Equal(now) {
 		t.Fatalf("started: %+v", s)
 	}
 	if r.Running() != "streaming" {

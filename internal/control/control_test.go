@@ -114,7 +114,7 @@ func TestStartRunStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.RTMP.State != roomcast.StreamingStateStarting || !st.Recording.Browser.Running {
+	if st.RTMP.State != roomcast.StreamingStateStarting || st.Recording.Browser.State != roomcast.RecordingStateStarting || st.Recording.Browser.Running {
 		t.Errorf("start returned %+v, want starting", st)
 	}
 	job := <-runner.started

@@ -89,6 +89,8 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // RTMPState is the room's streaming state.
 type RTMPState struct {
+	// Running is true exactly when streaming has started (StartedAt set,
+	// State started); while it starts, State is starting and Running false.
 	Running      bool           `json:"running"`
 	StartedAt    *time.Time     `json:"startedAt,omitempty"`
 	State        StreamingState `json:"state"`
@@ -107,6 +109,8 @@ type Destination struct {
 // RecordingStatus is the state of the composite (beam) recording or of SFU
 // track recording.
 type RecordingStatus struct {
+	// Running is true exactly when recording has started (StartedAt set,
+	// State started); while it starts, State is starting and Running false.
 	Running   bool           `json:"running"`
 	StartedAt *time.Time     `json:"startedAt,omitempty"`
 	State     RecordingState `json:"state"`

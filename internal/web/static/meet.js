@@ -128,11 +128,13 @@ function renderBeam() {
     li.append(st, d.url + (d.error ? ` — ${d.error.message}` : ''));
     return li;
   }));
-  const running = rtmp.running || rec.browser.running;
+  // Starting counts: running turns true only once media flows.
+  const active = st => st.state === 'starting' || st.state === 'started';
+  const running = active(rtmp) || active(rec.browser);
   $('#beam-start').disabled = running;
   $('#beam-stop').disabled = !running;
-  $('#tracks-start').disabled = rec.server.running;
-  $('#tracks-stop').disabled = !rec.server.running;
+  $('#tracks-start').disabled = active(rec.server);
+  $('#tracks-stop').disabled = !active(rec.server);
 }
 
 async function join() {
