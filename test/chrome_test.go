@@ -14,7 +14,11 @@ import (
 
 // chromiumFlags are what Debian's Chromium needs as root on a closed network,
 // with fake camera and mic and audio that plays without a gesture.
-var chromiumFlags = []chromedp.ExecAllocatorOption{
+var chromiumFlags = append([]chromedp.ExecAllocatorOption{chromedp.Flag("autoplay-policy", "no-user-gesture-required")}, strictFlags...)
+
+// strictFlags are the same with the browser's default autoplay policy: sound
+// plays only in a page the user has interacted with, as for real people.
+var strictFlags = []chromedp.ExecAllocatorOption{
 	chromedp.ExecPath("chromium"),
 	chromedp.Flag("headless", "new"),
 	chromedp.NoSandbox,
@@ -28,7 +32,6 @@ var chromiumFlags = []chromedp.ExecAllocatorOption{
 	chromedp.Flag("use-fake-ui-for-media-stream", true),
 	chromedp.Flag("use-fake-device-for-media-stream", true),
 	chromedp.Flag("allow-loopback-in-peer-connection", true),
-	chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	chromedp.Flag("disable-background-timer-throttling", true),
 	chromedp.Flag("disable-renderer-backgrounding", true),
 	chromedp.Flag("disable-backgrounding-occluded-windows", true),
@@ -38,8 +41,13 @@ var chromiumFlags = []chromedp.ExecAllocatorOption{
 // newBrowser starts one Chromium for the test; pages are its tabs.
 func newBrowser(t testing.TB) context.Context {
 	t.Helper()
+	return newBrowserWith(t, chromiumFlags)
+}
+
+func newBrowserWith(t testing.TB, flags []chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	need(t, "chromium")
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), chromiumFlags...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), flags...)
 	t.Cleanup(cancel)
 	bctx, bcancel := chromedp.NewContext(actx)
 	t.Cleanup(bcancel)

@@ -72,6 +72,47 @@ func TestMeetingPeersSeeAndHearEachOther(t *testing.T) {
 	waitJS(t, alice, 10*time.Second, `![...document.querySelectorAll('.tile .name')].some(e => e.textContent.includes('carol'))`)
 }
 
+// TestMeetingPlaysSoundWithoutAClick: in a browser with the default autoplay
+// policy, a guest who clicked Join hears the host with no further click:
+// the host's <audio> plays unmuted (its <video> is muted, pictures only),
+// nothing is waiting for a gesture, and the sound played is not silence.
+func TestMeetingPlaysSoundWithoutAClick(t *testing.T) {
+	s := startServer(t)
+	browser := newBrowserWith(t, strictFlags)
+	joinPage(t, s, browser, "talk", "alice", "host")
+	bob := joinPage(t, s, browser, "talk", "bob", "guest")
+	waitMedia(t, bob, 1, 15*time.Second)
+	waitJS(t, bob, 10*time.Second, `(() => {
+		const tile = [...document.querySelectorAll('.tile')].find(t => t.querySelector('.name').textContent === 'alice');
+		if (!tile) return false;
+		const a = tile.querySelector('audio'), v = tile.querySelector('video');
+		return a.srcObject && a.srcObject.getAudioTracks().length === 1 && !a.muted && !a.paused && a.volume > 0 &&
+			v.muted && window.roomcast.audioBlocked === 0;
+	})()`)
+	// Chromium's fake mic beeps: over 3 s the played sound has energy and a
+	// level well above silence.
+	const levelJS = `(async () => {
+		let energy = 0, level = 0;
+		(await window.roomcast.client.pc.getStats()).forEach(s => {
+			if (s.type === 'inbound-rtp' && s.kind === 'audio') { energy += s.totalAudioEnergy || 0; level = Math.max(level, s.audioLevel || 0); }
+		});
+		return {energy, level};
+	})()`
+	var first, peak struct{ Energy, Level float64 }
+	eval(t, bob, levelJS, &first)
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		var now struct{ Energy, Level float64 }
+		eval(t, bob, levelJS, &now)
+		peak.Energy, peak.Level = now.Energy, max(peak.Level, now.Level)
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("bob plays alice at peak level %.3f, energy +%.4f in 3 s", peak.Level, peak.Energy-first.Energy)
+	if peak.Energy-first.Energy <= 0 || peak.Level < 0.05 {
+		t.Errorf("the sound bob's page plays is silent: peak level %.3f, energy +%.4f", peak.Level, peak.Energy-first.Energy)
+	}
+}
+
 func TestBeamViewJoinsWithoutInteraction(t *testing.T) {
 	s := startServer(t)
 	browser := newBrowser(t)
