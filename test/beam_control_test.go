@@ -69,11 +69,13 @@ func TestHostStartsFromMeetingAppPeersSeeState(t *testing.T) {
 		t.Errorf("guest stop: %q, want permission_denied", code)
 	}
 
-	// A peer joining now gets the current state on join.
+	// A peer joining now gets the current state on join: starting, so not
+	// yet running and without startedAt (SPEC §8).
 	late := joinPage(t, s, browser, "live", "carol", "viewer")
 	waitJS(t, late, 10*time.Second, `(() => {
 		const b = window.roomcast.client.store.getState().beam;
-		return b.rtmp.state === 'starting' && b.recording.browser.running === true && b.rtmp.startedAt === undefined;
+		return b.rtmp.state === 'starting' && b.recording.browser.state === 'starting' &&
+			b.recording.browser.running === false && b.rtmp.startedAt === undefined;
 	})()`)
 
 	// Stop stops both, for everyone.

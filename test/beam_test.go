@@ -387,13 +387,18 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 	return h
 }
 
+// all returns the events received so far.
+func (h *hookReceiver) all() []roomcast.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]roomcast.Event(nil), h.events...)
+}
+
 func (h *hookReceiver) wait(t *testing.T, n int, timeout time.Duration) []roomcast.Event {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		h.mu.Lock()
-		evs := append([]roomcast.Event(nil), h.events...)
-		h.mu.Unlock()
+		evs := h.all()
 		if len(evs) >= n {
 			return evs
 		}

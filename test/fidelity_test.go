@@ -24,11 +24,17 @@ import (
 // and sender reports from one clock, so whatever offset the output has, the
 // pipeline made it.
 func syncFixtures(t *testing.T, seconds int) fixtures {
+	return beepFixtures(t, seconds, seconds)
+}
+
+// beepFixtures are syncFixtures whose beeps stop after soundFor seconds:
+// silence from then on, a room that went quiet.
+func beepFixtures(t *testing.T, seconds, soundFor int) fixtures {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixtures{ivf: filepath.Join(dir, "sync.ivf"), ogg: filepath.Join(dir, "sync.ogg")}
 	flash := "gte(t,1)*lt(mod(t,1),0.1)"
-	beep := "0.25*sin(2*PI*1000*t)*" + flash
+	beep := fmt.Sprintf("0.25*sin(2*PI*1000*t)*%s*lt(t,%d)", flash, soundFor)
 	for _, args := range [][]string{
 		{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=s=640x360:r=30:d=%d,lutyuv=y='val*0.3+180':enable='%s'", seconds, flash),
 			"-c:v", "libvpx", "-g", "30", "-b:v", "800k", "-deadline", "realtime", "-cpu-used", "8", "-auto-alt-ref", "0", f.ivf},
@@ -184,6 +190,12 @@ func TestOutputCarriesTheRoomInSync(t *testing.T) {
 	})
 	view := watchStream(t, ingest.URL(key))
 	const sentFPS = 30 // the fixture's rate, sent in real time
+	// The live monitor agrees: the output carries the room's sound and a
+	// moving picture.
+	h := waitBeam(t, c, "sync", 10*time.Second, "health ok", func(st roomcast.BeamState) bool {
+		return st.Health != nil && st.Health.Audio == roomcast.AudioOK && st.Health.Video == roomcast.VideoOK
+	}).Health
+	t.Logf("health %+v", *h)
 	time.Sleep(time.Until(st.Recording.Browser.StartedAt.Add(media)))
 	stopAt := time.Now()
 	if _, err := c.StopRTMPAndRecording(context.Background(), "sync"); err != nil {

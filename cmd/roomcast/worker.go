@@ -66,7 +66,7 @@ func worker(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	runner, uploader, err := app.NewRunner(app.RunnerConfig{DataDir: *data, MaxDuration: *maxDuration,
-		EmptyTimeout: *emptyTimeout, Store: store}, events, log)
+		EmptyTimeout: *emptyTimeout, Store: store, NATS: b.NC}, events, log)
 	if err != nil {
 		return err
 	}

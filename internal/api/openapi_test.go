@@ -66,6 +66,7 @@ var openAPITypes = []reflect.Type{
 	reflect.TypeFor[roomcast.Error](),
 	reflect.TypeFor[roomcast.Recording](),
 	reflect.TypeFor[roomcast.RecordingFile](),
+	reflect.TypeFor[roomcast.Health](),
 }
 
 // openAPIEnums are the string enum schemas, named like their Go types, with
@@ -84,6 +85,8 @@ var openAPIEnums = map[string][]string{
 		string(roomcast.DestinationFailed), string(roomcast.DestinationStopped),
 	},
 	"RecordingKind": {string(roomcast.RecordingKindComposite), string(roomcast.RecordingKindTracks)},
+	"AudioHealth":   {string(roomcast.AudioOK), string(roomcast.AudioQuiet), string(roomcast.AudioLost), string(roomcast.AudioUnknown)},
+	"VideoHealth":   {string(roomcast.VideoOK), string(roomcast.VideoFrozen), string(roomcast.VideoBlack), string(roomcast.VideoUnknown)},
 	"RecordingPhase": {
 		string(roomcast.RecordingPhaseRecording), string(roomcast.RecordingPhaseProcessing), string(roomcast.RecordingPhaseReady),
 		string(roomcast.RecordingPhaseUploadFailed), string(roomcast.RecordingPhaseFailed),

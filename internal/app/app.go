@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/activity"
 	"github.com/roomcast/roomcast/internal/api"
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/beam"
@@ -119,7 +120,7 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	if a.runner, a.uploader, err = NewRunner(RunnerConfig{DataDir: a.cfg.DataDir, MaxDuration: a.cfg.MaxDuration,
-		EmptyTimeout: a.cfg.EmptyTimeout, Store: store}, a.events, a.log); err != nil {
+		EmptyTimeout: a.cfg.EmptyTimeout, Store: store, NATS: b.NC}, a.events, a.log); err != nil {
 		return err
 	}
 	a.s3 = s3
@@ -201,7 +202,8 @@ func (a *App) Run(ctx context.Context) error {
 	for _, d := range a.hooks {
 		wg.Go(func() { d.Run(bg) })
 	}
-	wg.Go(func() { a.uploader.Run(bg) }) // retries failed uploads, now and every 30 s
+	wg.Go(func() { a.uploader.Run(bg) })                           // retries failed uploads, now and every 30 s
+	wg.Go(func() { activity.Publish(bg, a.bus.NC, a.sfu, a.log) }) // what each room's SFU receives, for beam monitors
 	if a.worker != nil {
 		wg.Go(func() {
 			a.runner.Recover() // recordings a killed worker left behind

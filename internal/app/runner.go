@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/roomcast/roomcast/internal/activity"
 	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/storage"
@@ -21,6 +24,8 @@ type RunnerConfig struct {
 	MaxDuration  time.Duration
 	EmptyTimeout time.Duration
 	Store        storage.Store // where finished recordings go (NewStore)
+	// NATS carries the rooms' activity to the live monitor (activity.Watch).
+	NATS *nats.Conn
 }
 
 // NewRunner builds the composite worker's runner over the data dir: job
@@ -36,8 +41,18 @@ func NewRunner(cfg RunnerConfig, events *webhook.Publisher, log *slog.Logger) (*
 	up := storage.NewUploader(recs, cfg.Store, func(rec roomcast.Recording) {
 		events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec})
 	}, log)
-	return &composite.Runner{WorkDir: filepath.Join(cfg.DataDir, "jobs"), Recordings: recs, Log: log,
-		MaxDuration: cfg.MaxDuration, EmptyTimeout: cfg.EmptyTimeout, Keep: up.Upload}, up, nil
+	r := &composite.Runner{WorkDir: filepath.Join(cfg.DataDir, "jobs"), Recordings: recs, Log: log,
+		MaxDuration: cfg.MaxDuration, EmptyTimeout: cfg.EmptyTimeout, Keep: up.Upload}
+	if cfg.NATS != nil {
+		r.RoomActivity = func(room string) (func() (activity.Report, bool), func(), error) {
+			w, err := activity.NewWatch(cfg.NATS, room)
+			if err != nil {
+				return nil, nil, err
+			}
+			return w.Latest, w.Close, nil
+		}
+	}
+	return r, up, nil
 }
 
 // NewStore returns where recordings are kept: the S3 bucket when one is

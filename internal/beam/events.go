@@ -29,6 +29,11 @@ func Events(room string, before, after Record, now time.Time) []roomcast.Event {
 			out = append(out, e)
 		}
 	}
+	if h := a.Health; h != nil && h.Bad() && (b.Health == nil || b.Health.Audio != h.Audio || b.Health.Video != h.Video) {
+		e := ev(roomcast.EventBeamWarning)
+		e.Health = h
+		out = append(out, e)
+	}
 	if before.Job != nil && after.Job == nil { // the job ended
 		switch {
 		case a.RTMP.Error != nil && streamingActive(b.RTMP), a.Recording.Browser.Error != nil && recordingActive(b.Recording.Browser):

@@ -53,3 +53,42 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("auto stop: %+v", evs)
 	}
 }
+
+// TestWarningWhenHealthTurnsBad: beam.warning once when the output loses the
+// room's sound (with the health), not again while it stays so, not for
+// quiet, and the health is gone from the state when the job ends.
+func TestWarningWhenHealthTurnsBad(t *testing.T) {
+	p := roomcast.StartParams{Record: true}
+	r0, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
+	r1, _ := Report(r0, "j1", Progress{Started: true, Health: &roomcast.Health{Audio: roomcast.AudioOK, Video: roomcast.VideoOK, Since: t0}}, t0)
+	steps := []struct {
+		audio roomcast.AudioHealth
+		video roomcast.VideoHealth
+		want  int
+	}{
+		{roomcast.AudioQuiet, roomcast.VideoOK, 0},
+		{roomcast.AudioLost, roomcast.VideoOK, 1},
+		{roomcast.AudioLost, roomcast.VideoOK, 0},
+		{roomcast.AudioLost, roomcast.VideoFrozen, 1},
+		{roomcast.AudioOK, roomcast.VideoOK, 0},
+	}
+	prev := r1
+	for i, s := range steps {
+		h := &roomcast.Health{Audio: s.audio, Video: s.video, Since: t0.Add(time.Duration(i) * time.Second)}
+		next, err := Report(prev, "j1", Progress{Health: h}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.State.Health == nil || *next.State.Health != *h {
+			t.Fatalf("step %d: state health %+v, want %+v", i, next.State.Health, h)
+		}
+		evs := Events("demo", prev, next, t0)
+		if len(evs) != s.want || s.want == 1 && (evs[0].Event != roomcast.EventBeamWarning || *evs[0].Health != *h) {
+			t.Errorf("step %d (%s/%s): events %+v, want %d beam.warning", i, s.audio, s.video, evs, s.want)
+		}
+		prev = next
+	}
+	if end, _ := Finish(prev, "j1", nil); end.State.Health != nil {
+		t.Errorf("health %+v after the job ended", end.State.Health)
+	}
+}

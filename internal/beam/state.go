@@ -112,6 +112,8 @@ type Progress struct {
 	// RTMPError: every destination has failed; streaming is over while the
 	// recording may go on.
 	RTMPError *roomcast.Error `json:"rtmpError,omitempty"`
+	// Health is the live monitor's view of the output; nil leaves it as is.
+	Health *roomcast.Health `json:"health,omitempty"`
 }
 
 // Report applies a worker's progress (and counts as a heartbeat).
@@ -133,6 +135,10 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 		if b := &st.Recording.Browser; b.State == roomcast.RecordingStateStarting {
 			b.Running, b.State, b.StartedAt = true, roomcast.RecordingStateStarted, &now
 		}
+	}
+	if p.Health != nil {
+		h := *p.Health
+		st.Health = &h
 	}
 	if p.RTMPError != nil && streamingActive(st.RTMP) {
 		st.RTMP.Running, st.RTMP.State, st.RTMP.Error = false, roomcast.StreamingStateFailed, p.RTMPError
@@ -176,7 +182,7 @@ func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
 		code, msg := rcerr.Public(cause)
 		e = &roomcast.Error{Code: string(code), Message: msg}
 	}
-	st.Message = ""
+	st.Message, st.Health = "", nil
 	if streamingActive(st.RTMP) {
 		st.RTMP.Running = false
 		st.RTMP.State, st.RTMP.Error, st.RTMP.Reason = roomcast.StreamingStateStopped, nil, reason

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -24,6 +25,10 @@ type EncoderConfig struct {
 	// Epoch is the wall-clock instant output time 0 stands for; zero means
 	// when the arguments are built (just before ffmpeg starts).
 	Epoch time.Time
+	// Monitor adds the live monitor's taps: 2 pictures a second (64x36,
+	// signalstats) to fd 3 and the sound's level every half second (astats)
+	// to fd 4, both as ffmpeg's metadata print lines.
+	Monitor bool
 }
 
 // videoBitrate picks a bitrate for the size: ~2.5 Mbit/s at 720p.
@@ -78,8 +83,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(c.FrameRate), "-i", display + ".0",
 		"-thread_queue_size", "512", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
 		"-i", sinkName + ".monitor",
-		"-map", "0:v", "-map", "1:a",
-		"-filter:v", "setpts=PTS-" + epoch + "/TB", "-filter:a", "asetpts=PTS-" + audioEpoch + "/TB",
+		"-filter_complex", filterGraph(epoch, audioEpoch, c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
@@ -88,6 +92,20 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-flags", "+global_header",
 		"-f", "tee", out,
 	}
+}
+
+// filterGraph shifts both inputs by the epoch and, for the monitor, splits
+// off a small picture and the sound's level (cheap: 64x36 at 2 fps, one
+// astats over 0.5 s windows) printed to fds 3 and 4.
+func filterGraph(epoch, audioEpoch string, monitor bool) string {
+	v := "[0:v]setpts=PTS-" + epoch + "/TB"
+	a := "[1:a]asetpts=PTS-" + audioEpoch + "/TB"
+	if !monitor {
+		return v + "[v];" + a + "[a]"
+	}
+	return v + ",split=2[v][vm];[vm]fps=2,scale=64:36,signalstats,metadata=mode=print:file=/dev/fd/3:direct=1,nullsink;" +
+		a + ",asplit=2[a][am];[am]asetnsamples=n=24000:p=0,astats=metadata=1:reset=1," +
+		"ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=/dev/fd/4:direct=1,anullsink"
 }
 
 // EncoderArgs returns the worker's ffmpeg arguments for display and c, for
@@ -107,6 +125,9 @@ const captureAudioLead = 100 * time.Millisecond
 type Encoder struct {
 	cmd    *exec.Cmd
 	Stream io.ReadCloser // MPEG-TS
+	// Pictures and Levels are the monitor's taps (with Monitor set): ffmpeg
+	// metadata print lines, until ffmpeg exits.
+	Pictures, Levels io.ReadCloser
 	Done   chan struct{} // closed when ffmpeg exited
 	err    error
 }
@@ -123,10 +144,30 @@ func StartEncoder(sb *Sandbox, c EncoderConfig, log *slog.Logger) (*Encoder, err
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	e := &Encoder{cmd: cmd, Stream: stdout, Done: make(chan struct{})}
+	var taps []*os.File // the child's ends, closed here once it has them
+	if c.Monitor {
+		for _, r := range []*io.ReadCloser{&e.Pictures, &e.Levels} {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return nil, err
+			}
+			*r = pr
+			taps = append(taps, pw)
+		}
+		cmd.ExtraFiles = taps
+	}
+	err = cmd.Start()
+	for _, f := range taps {
+		f.Close()
+	}
+	if err != nil {
+		if c.Monitor {
+			e.Pictures.Close()
+			e.Levels.Close()
+		}
 		return nil, fmt.Errorf("composite: start ffmpeg: %w", err)
 	}
-	e := &Encoder{cmd: cmd, Stream: stdout, Done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {

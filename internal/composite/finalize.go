@@ -3,6 +3,7 @@ package composite
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,20 +14,29 @@ import (
 // Finalize remuxes a fragmented MP4 (possibly cut short by a crash) into a
 // plain MP4 with its index at the front, removes the fragmented file and
 // returns the duration of what was recorded. The recording starts with its
-// first picture: sound captured before it (the audio input opens before
-// the first frame is grabbed) is cut, so the file is as long as the time
-// from its first frame to the stop.
+// first picture and ends with its last: sound captured before it (the
+// audio input opens before the first frame is grabbed) or after it (the
+// sound is held back by captureAudioLead) is cut, so the file is as long as
+// the time from its first frame to the stop.
 func Finalize(part, out string) (time.Duration, error) {
-	var stderr bytes.Buffer
-	args := []string{"-hide_banner", "-v", "error", "-y"}
-	if lead := videoLead(part); lead > 0.02 {
-		args = append(args, "-ss", strconv.FormatFloat(lead, 'f', 3, 64))
+	var from float64
+	if sp := spans(part); len(sp) > 0 {
+		if v, ok := sp["video"]; ok {
+			from = v.start - sp.first()
+		}
 	}
-	args = append(args, "-i", part, "-map", "0", "-c", "copy", "-movflags", "+faststart", out)
-	cmd := exec.Command("ffmpeg", args...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("remux %s: %w: %s", part, err, strings.TrimSpace(stderr.String()))
+	if err := remux(part, out, from, 0); err != nil {
+		return 0, err
+	}
+	sp := spans(out)
+	if v, a := sp["video"], sp["audio"]; v.dur > 0 && a.start+a.dur > v.start+v.dur+0.05 {
+		tmp := out + ".tmp.mp4"
+		if err := remux(out, tmp, 0, v.start+v.dur); err != nil {
+			return 0, err
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			return 0, err
+		}
 	}
 	d, err := Probe(out)
 	if err != nil {
@@ -34,6 +44,70 @@ func Finalize(part, out string) (time.Duration, error) {
 	}
 	os.Remove(part)
 	return d, nil
+}
+
+// remux copies in to out (index at the front), from seconds into in (0:
+// the start) and for at most length seconds (0: to the end).
+func remux(in, out string, from, length float64) error {
+	args := []string{"-hide_banner", "-v", "error", "-y"}
+	if from > 0.02 {
+		args = append(args, "-ss", strconv.FormatFloat(from, 'f', 3, 64))
+	}
+	args = append(args, "-i", in, "-map", "0", "-c", "copy")
+	if length > 0 {
+		args = append(args, "-t", strconv.FormatFloat(length, 'f', 3, 64))
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffmpeg", append(args, "-movflags", "+faststart", out)...)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("remux %s: %w: %s", in, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// span is where a stream starts and how long it lasts, in seconds.
+type span struct{ start, dur float64 }
+
+// streamSpans are a file's first video and first audio stream spans.
+type streamSpans map[string]span
+
+// first is the earliest start of any stream (0 without streams).
+func (s streamSpans) first() float64 {
+	f := math.Inf(1)
+	for _, v := range s {
+		f = min(f, v.start)
+	}
+	if math.IsInf(f, 1) {
+		return 0
+	}
+	return f
+}
+
+// spans reads a media file's streams with ffprobe (empty on error); a
+// duration ffprobe cannot tell is 0.
+func spans(path string) streamSpans {
+	out := streamSpans{}
+	b, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time,duration", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 {
+			continue
+		}
+		if _, seen := out[f[0]]; seen {
+			continue
+		}
+		start, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		dur, _ := strconv.ParseFloat(f[2], 64)
+		out[f[0]] = span{start, dur}
+	}
+	return out
 }
 
 // Probe returns a media file's duration as ffprobe reads it.
@@ -47,29 +121,4 @@ func Probe(path string) (time.Duration, error) {
 		return 0, fmt.Errorf("ffprobe %s: duration %q: %w", path, b, err)
 	}
 	return time.Duration(sec * float64(time.Second)), nil
-}
-
-// videoLead is how long after the file's start its first video frame comes
-// (0 when unknown or without video).
-func videoLead(path string) float64 {
-	b, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_type,start_time", "-of", "csv=p=0", path).Output()
-	if err != nil {
-		return 0
-	}
-	first, video := 1e9, -1.0
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		kind, start, _ := strings.Cut(line, ",")
-		v, err := strconv.ParseFloat(start, 64)
-		if err != nil {
-			continue
-		}
-		first = min(first, v)
-		if kind == "video" && video < 0 {
-			video = v
-		}
-	}
-	if video < 0 {
-		return 0
-	}
-	return video - first
 }

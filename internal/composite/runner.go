@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/activity"
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
@@ -42,6 +43,11 @@ type Runner struct {
 
 	// NoPrewarm disables keeping a warm sandbox ready for the next job.
 	NoPrewarm bool
+
+	// RoomActivity, when set, watches what a room's SFU receives, for the
+	// live monitor (activity.NewWatch over NATS); unset, the monitor cannot
+	// tell a quiet room from lost sound and says unknown.
+	RoomActivity func(room string) (latest func() (activity.Report, bool), stop func(), err error)
 
 	finalizing sync.WaitGroup
 	mu         sync.Mutex
@@ -182,10 +188,13 @@ func (r *Runner) Wait() { r.finalizing.Wait() }
 // stream runs the encoder and the destinations until ctx ends or the
 // outputs are all gone.
 func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error, log *slog.Logger) error {
+	cfg.Monitor = true
 	enc, err := StartEncoder(sb, cfg, log)
 	if err != nil {
 		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
+	mon, stopMon := r.watch(job, enc, log)
+	defer stopMon()
 	fan := newFanout()
 	var mu sync.Mutex
 	var dests []*destination
@@ -194,7 +203,8 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	reportAll := func(started bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests))}
+		h, _ := mon.current()
+		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
 		failed := 0
 		for i, d := range dests {
 			p.Destinations[i] = d.status()
@@ -228,15 +238,30 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	}
 	fanErr := make(chan error, 1)
 	go func() { fanErr <- fan.run(enc.Stream) }()
-	go func() {
+	wg.Go(func() {
 		select {
 		case <-fan.first:
 			log.Info("media flowing")
 			reportAll(true)
 			r.Prewarm() // for the next job, now that this one is under way
-		case <-ctx.Done():
+		case <-destCtx.Done():
+			return
 		}
-	}()
+		// Health changes are reported as they happen.
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-destCtx.Done():
+				return
+			case now := <-tick.C:
+				if h, changed := mon.update(now); changed {
+					log.Info("output health", "audio", h.Audio, "video", h.Video)
+					reportAll(true)
+				}
+			}
+		}
+	})
 
 	var runErr error
 	select {

@@ -14,7 +14,7 @@ import (
 
 // Handler returns the /metrics handler for a registry holding the Go and
 // process collectors, the SFU's room and peer gauges and the track
-// recorder's loss counter.
+// recorder's loss counter, and the live monitor of running composite jobs.
 func Handler(s *sfu.SFU) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -33,6 +33,7 @@ func Handler(s *sfu.SFU) http.Handler {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_trackrec_dropped_packets_total",
 			Help: "Packets the track recorder dropped because it could not write them fast enough (the call is not affected)."},
 			func() float64 { return float64(trackrec.Dropped.Load()) }),
+		newHealthCollector(),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -192,6 +192,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		p.log.Warn("cannot forward track", "err", err)
 		return
 	}
+	t.levelID = audioLevelID(receiver)
 	p.room.addTrack(t)
 	if tap := p.room.sfu.tap(p.room.name); tap != nil {
 		t.attach(tap)

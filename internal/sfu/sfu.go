@@ -13,6 +13,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -65,6 +66,11 @@ func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register codecs: %w", err)
+	}
+	// Publishers' audio levels (RFC 6464) tell the beam's monitor whether
+	// anyone in the room makes a sound; they are not forwarded.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, fmt.Errorf("sfu: register audio level: %w", err)
 	}
 	ir, err := interceptors(m)
 	if err != nil {

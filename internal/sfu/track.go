@@ -25,6 +25,8 @@ type forwardTrack struct {
 	sinks sinks // taps (the track recorder)
 	ended bool  // guarded by sinks.mu: no more taps
 
+	counters // what the room's activity says of this track
+
 	subsMu sync.Mutex
 	subs   map[*webrtc.RTPSender]*Peer // subscribers' senders of this track, for sender reports
 
@@ -60,6 +62,7 @@ func (t *forwardTrack) forward() {
 		// media section of its own session: forwarded as is, it made a
 		// subscriber route the track to another m-line it shares that MID
 		// with, and never play it. Each sender adds its own extensions.
+		t.count(pkt)
 		pkt.Header.Extension, pkt.Header.Extensions, pkt.Header.ExtensionProfile = false, nil, 0
 		_ = t.local.WriteRTP(pkt)
 		if l := t.sinks.list.Load(); l != nil {

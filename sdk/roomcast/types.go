@@ -130,6 +130,9 @@ type RecordingStates struct {
 type BeamState struct {
 	RTMP      RTMPState       `json:"rtmp"`
 	Recording RecordingStates `json:"recording"`
+	// Health is the live monitor's view of the output while a composite job
+	// runs (nil otherwise).
+	Health *Health `json:"health,omitempty"`
 	// Message explains a no-op, e.g. "nothing is running" on stop.
 	Message string `json:"message,omitempty"`
 }

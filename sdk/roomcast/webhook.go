@@ -23,7 +23,10 @@ const (
 	EventBeamStopped           = "beam.stopped"
 	EventBeamFailed            = "beam.failed"
 	EventBeamDestinationFailed = "beam.destination.failed"
-	EventRecordingReady        = "recording.ready"
+	// EventBeamWarning: the output's health turned bad (sound lost, picture
+	// frozen or black); the event carries the health.
+	EventBeamWarning    = "beam.warning"
+	EventRecordingReady = "recording.ready"
 )
 
 // Event is the JSON body of a webhook.
@@ -42,6 +45,8 @@ type Event struct {
 	Destination *Destination `json:"destination,omitempty"`
 	// Recording (recording.ready): files, duration, size and id.
 	Recording *Recording `json:"recording,omitempty"`
+	// Health (beam.warning): the output's health when it turned bad.
+	Health *Health `json:"health,omitempty"`
 	// State is the room's state after the change (beam.* events).
 	State *BeamState `json:"state,omitempty"`
 }

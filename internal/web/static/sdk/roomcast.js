@@ -66,6 +66,8 @@ export const selectTracksByPeer = peerId => s => Object.values(s.tracks).filter(
 export const selectRecordingState = s => s.beam.recording;
 /** {running, startedAt, state, error, destinations}. */
 export const selectRTMPState = s => s.beam.rtmp;
+/** {audio, video, since} while a composite job runs (the live monitor), else undefined. */
+export const selectBeamHealth = s => s.beam.health;
 
 function shallowEqual(a, b) {
   if (Object.is(a, b)) return true;
@@ -105,13 +107,16 @@ function defaultURL() {
   return u.href;
 }
 
-// normalizeBeam freezes a server state and turns startedAt into Dates, as
-// the seed's interfaces have them.
+// normalizeBeam freezes a server state and turns startedAt (and the
+// health's since) into Dates, as the seed's interfaces have them. health
+// ({audio: ok|quiet|lost|unknown, video: ok|frozen|black|unknown, since}) is
+// there while a composite job runs, else undefined.
 function normalizeBeam(b) {
   const status = st => Object.freeze({ ...st, startedAt: st.startedAt ? new Date(st.startedAt) : undefined });
   return Object.freeze({
     rtmp: Object.freeze({ ...status(b.rtmp), destinations: Object.freeze((b.rtmp.destinations || []).map(d => Object.freeze({ ...d }))) }),
     recording: Object.freeze({ browser: status(b.recording.browser), server: status(b.recording.server) }),
+    health: b.health ? Object.freeze({ ...b.health, since: new Date(b.health.since) }) : undefined,
   });
 }
 

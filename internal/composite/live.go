@@ -1,0 +1,70 @@
+package composite
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/activity"
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// live holds the monitors of the jobs running in this process, for
+// /metrics (job id → *liveJob).
+var live sync.Map
+
+type liveJob struct {
+	room string
+	mon  *monitor
+}
+
+// JobHealth is one running job's output as its monitor sees it.
+type JobHealth struct {
+	Job, Room string
+	Health    roomcast.Health
+	LevelDB   float64 // the output's latest sound level (RMS over 0.5 s; -inf: silence)
+}
+
+// LiveHealth returns the health of every composite job running in this
+// process.
+func LiveHealth() []JobHealth {
+	var out []JobHealth
+	live.Range(func(k, v any) bool {
+		j := v.(*liveJob)
+		h, db := j.mon.current()
+		out = append(out, JobHealth{Job: k.(string), Room: j.room, Health: h, LevelDB: db})
+		return true
+	})
+	return out
+}
+
+// watch starts job's live monitor on the encoder's taps and the room's
+// activity. stop ends it once the encoder has exited.
+func (r *Runner) watch(job beam.Job, enc *Encoder, log *slog.Logger) (*monitor, func()) {
+	var latest func() (activity.Report, bool)
+	stopRoom := func() {}
+	if r.RoomActivity != nil {
+		var err error
+		if latest, stopRoom, err = r.RoomActivity(job.Room); err != nil {
+			log.Warn("watch room activity; sound health will be unknown", "err", err)
+			latest, stopRoom = nil, func() {}
+		}
+	}
+	mon := newMonitor(latest, time.Now())
+	var wg sync.WaitGroup
+	if enc.Pictures != nil {
+		wg.Go(func() { mon.readPictures(enc.Pictures) })
+		wg.Go(func() { mon.readLevels(enc.Levels) })
+	}
+	live.Store(job.ID, &liveJob{room: job.Room, mon: mon})
+	return mon, func() {
+		live.Delete(job.ID)
+		stopRoom()
+		wg.Wait()
+		if enc.Pictures != nil {
+			enc.Pictures.Close()
+			enc.Levels.Close()
+		}
+	}
+}
