@@ -128,8 +128,8 @@ type Encoder struct {
 	// Pictures and Levels are the monitor's taps (with Monitor set): ffmpeg
 	// metadata print lines, until ffmpeg exits.
 	Pictures, Levels io.ReadCloser
-	Done   chan struct{} // closed when ffmpeg exited
-	err    error
+	Done             chan struct{} // closed when ffmpeg exited
+	err              error
 }
 
 // StartEncoder runs ffmpeg on the sandbox's display and sink.

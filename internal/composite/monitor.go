@@ -15,7 +15,7 @@ import (
 
 // Thresholds of the live monitor.
 const (
-	loudDB       = -50.0           // an output window louder than this carries sound
+	loudDB       = -50.0 // an output window louder than this carries sound
 	soundGrace   = 1500 * time.Millisecond
 	lostAfter    = 2 * time.Second // room sound with a silent output this long: lost
 	frozenAfter  = 3 * time.Second // no picture change this long while the room sends video
