@@ -247,3 +247,23 @@ func (b *Browser) Publishers() int {
 	}
 	return n
 }
+
+// playoutSkewJS reads the beam view's own measure of how far ahead of its
+// sound it plays a peer's picture (meet.js syncPlayout; ms, the worst peer,
+// positive: the sound is late), or null.
+const playoutSkewJS = `(() => {
+  const s = window.roomcast && window.roomcast.playoutSkew;
+  return typeof s === 'number' ? s : null;
+})()`
+
+// PlayoutSkew returns how far ahead of its sound the page plays a peer's
+// picture (the worst peer); ok is false when no peer sends both.
+func (b *Browser) PlayoutSkew() (skew time.Duration, ok bool) {
+	ctx, cancel := context.WithTimeout(b.page, 2*time.Second)
+	defer cancel()
+	ms, err := chromedp.Run(ctx, chromedp.Evaluate[*float64](playoutSkewJS))
+	if err != nil || ms == nil {
+		return 0, false
+	}
+	return time.Duration(*ms * float64(time.Millisecond)), true
+}

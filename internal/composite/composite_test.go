@@ -67,7 +67,9 @@ func TestFanoutReconnects(t *testing.T) {
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, quiet) }()
+	go func() {
+		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
+	}()
 
 	p.waitDest(t, 0, roomcast.DestinationStarted, 20*time.Second)
 	p.waitDest(t, 1, roomcast.DestinationReconnecting, 10*time.Second)

@@ -51,13 +51,14 @@ func videoBitrate(w, h int) int {
 // and, when recording, a fragmented MP4 too (tee: still one encode). No
 // secrets are in these arguments: destinations are Go's business.
 //
-// Lip sync: both inputs are stamped with the wall clock when they were
-// captured (x11grab when it grabs, pulse at read time less the source's
-// latency), and -copyts keeps those stamps, shifted only by one common
-// epoch. Without it ffmpeg starts each input at 0 on its own first packet,
-// and the sound then ran early by however much later than the first frame
-// the first audio arrived: 170–430 ms, different every job. The sound is
-// then held back by captureAudioLead.
+// Lip sync: both inputs are stamped with the wall clock when ffmpeg reads
+// them (-use_wallclock_as_timestamps: x11grab reads as it grabs, pulse a
+// 20 ms fragment as it fills), and -copyts keeps those stamps, shifted only
+// by one common epoch. Without it ffmpeg started each input at 0 on its own
+// first packet, and the sound ran early by however much later than the
+// first frame the first audio arrived: 170–430 ms, different every job.
+// (pulse's own stamps, read time less its reported latency, settled only
+// after seconds: the first 3–6 s of a job were off by up to 300 ms.)
 func encoderArgs(display string, c EncoderConfig) []string {
 	if c.FrameRate == 0 {
 		c.FrameRate = 30
@@ -69,7 +70,6 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		c.Epoch = time.Now()
 	}
 	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
-	audioEpoch := strconv.FormatFloat(float64(c.Epoch.Add(-captureAudioLead).UnixMicro())/1e6, 'f', 6, 64)
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
 	out := "[f=mpegts]pipe:1"
@@ -81,9 +81,9 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-copyts",
 		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(c.FrameRate), "-i", display + ".0",
-		"-thread_queue_size", "512", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
+		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
 		"-i", sinkName + ".monitor",
-		"-filter_complex", filterGraph(epoch, audioEpoch, c.Monitor), "-map", "[v]", "-map", "[a]",
+		"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
@@ -97,9 +97,9 @@ func encoderArgs(display string, c EncoderConfig) []string {
 // filterGraph shifts both inputs by the epoch and, for the monitor, splits
 // off a small picture and the sound's level (cheap: 64x36 at 2 fps, one
 // astats over 0.5 s windows) printed to fds 3 and 4.
-func filterGraph(epoch, audioEpoch string, monitor bool) string {
+func filterGraph(epoch string, monitor bool) string {
 	v := "[0:v]setpts=PTS-" + epoch + "/TB"
-	a := "[1:a]asetpts=PTS-" + audioEpoch + "/TB"
+	a := "[1:a]asetpts=PTS-" + epoch + "/TB"
 	if !monitor {
 		return v + "[v];" + a + "[a]"
 	}
@@ -111,15 +111,6 @@ func filterGraph(epoch, audioEpoch string, monitor bool) string {
 // EncoderArgs returns the worker's ffmpeg arguments for display and c, for
 // tools that reproduce its encode (cmd/beambench's naive baseline).
 func EncoderArgs(display string, c EncoderConfig) []string { return encoderArgs(display, c) }
-
-// captureAudioLead is how much earlier than the picture the sound reaches
-// ffmpeg when Chromium plays both in sync: a frame goes through Chromium's
-// compositor, the X server and the next x11grab tick before it is stamped,
-// the sound only through PulseAudio's ~30 ms. Measured end to end at
-// 640x360 once Chromium's own A/V sync has settled (test/fidelity_test.go,
-// docs/BENCHMARKS.md): 48–151 ms from one job to the next (steady within a
-// job), 100 on average.
-const captureAudioLead = 100 * time.Millisecond
 
 // Encoder is the running ffmpeg.
 type Encoder struct {

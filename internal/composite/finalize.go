@@ -16,8 +16,8 @@ import (
 // returns the duration of what was recorded. The recording starts with its
 // first picture and ends with its last: sound captured before it (the
 // audio input opens before the first frame is grabbed) or after it (the
-// sound is held back by captureAudioLead) is cut, so the file is as long as
-// the time from its first frame to the stop.
+// audio input drains last) is cut, so the file is as long as the time from
+// its first frame to the stop.
 func Finalize(part, out string) (time.Duration, error) {
 	var from float64
 	if sp := spans(part); len(sp) > 0 {

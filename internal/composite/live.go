@@ -24,6 +24,10 @@ type JobHealth struct {
 	Job, Room string
 	Health    roomcast.Health
 	LevelDB   float64 // the output's latest sound level (RMS over 0.5 s; -inf: silence)
+	// Skew is how far ahead of its sound the beam page plays a peer's
+	// picture (the worst peer); SkewOK is false when no peer sends both.
+	Skew   time.Duration
+	SkewOK bool
 }
 
 // LiveHealth returns the health of every composite job running in this
@@ -32,8 +36,7 @@ func LiveHealth() []JobHealth {
 	var out []JobHealth
 	live.Range(func(k, v any) bool {
 		j := v.(*liveJob)
-		h, db := j.mon.current()
-		out = append(out, JobHealth{Job: k.(string), Room: j.room, Health: h, LevelDB: db})
+		out = append(out, j.mon.jobHealth(k.(string), j.room))
 		return true
 	})
 	return out

@@ -78,7 +78,16 @@ type monitor struct {
 	mu      sync.Mutex
 	obs     observation
 	levelDB float64
+	skew    time.Duration // the page's A/V playout skew (PlayoutSkew)
+	skewOK  bool
 	health  roomcast.Health
+}
+
+// setSkew records the page's latest A/V playout skew.
+func (m *monitor) setSkew(d time.Duration) {
+	m.mu.Lock()
+	m.skew, m.skewOK = d, true
+	m.mu.Unlock()
 }
 
 func newMonitor(room func() (activity.Report, bool), now time.Time) *monitor {
@@ -107,11 +116,18 @@ func (m *monitor) update(now time.Time) (h roomcast.Health, changed bool) {
 	return m.health, changed
 }
 
-// current returns the health and the output's latest sound level (dB).
-func (m *monitor) current() (roomcast.Health, float64) {
+// current returns the health.
+func (m *monitor) current() roomcast.Health {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.health, m.levelDB
+	return m.health
+}
+
+// jobHealth is everything the monitor knows, for /metrics.
+func (m *monitor) jobHealth(job, room string) JobHealth {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return JobHealth{Job: job, Room: room, Health: m.health, LevelDB: m.levelDB, Skew: m.skew, SkewOK: m.skewOK}
 }
 
 // readLevels reads the encoder's sound-level tap until it closes.

@@ -66,7 +66,7 @@ func TestMonitorReadsFFmpegMetadata(t *testing.T) {
 		"frame:1    pts:24000   pts_time:0.5\nlavfi.astats.Overall.RMS_level=-inf\n"))
 	m.readPictures(strings.NewReader("frame:0    pts:0       pts_time:0\nlavfi.signalstats.YAVG=80.1\nlavfi.signalstats.YDIF=0.000\nlavfi.signalstats.YLOW=16\nlavfi.signalstats.YHIGH=200\n" +
 		"frame:1    pts:1       pts_time:0.5\nlavfi.signalstats.YAVG=81.0\nlavfi.signalstats.YDIF=2.5\nlavfi.signalstats.YLOW=16\nlavfi.signalstats.YHIGH=200\n"))
-	if _, db := m.current(); !math.IsInf(db, -1) {
+	if db := m.jobHealth("j", "r").LevelDB; !math.IsInf(db, -1) {
 		t.Errorf("level %v after a -inf window, want -inf", db)
 	}
 	now := time.Now()

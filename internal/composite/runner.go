@@ -138,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 		enc.Recording = filepath.Join(recDir, partName)
 	}
 	started := time.Now()
-	err = r.stream(ctx, sb, enc, job, report, auto, log)
+	err = r.stream(ctx, sb, enc, job, report, auto, br.PlayoutSkew, log)
 	if recID != "" {
 		// The job is over once the media stops; the recording is finalized
 		// after it (the state says stopped first, then the recording turns
@@ -187,7 +187,9 @@ func (r *Runner) Wait() { r.finalizing.Wait() }
 
 // stream runs the encoder and the destinations until ctx ends or the
 // outputs are all gone.
-func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error, log *slog.Logger) error {
+// skew, when set, reads the page's A/V playout skew for the monitor.
+func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error,
+	skew func() (time.Duration, bool), log *slog.Logger) error {
 	cfg.Monitor = true
 	enc, err := StartEncoder(sb, cfg, log)
 	if err != nil {
@@ -203,7 +205,7 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	reportAll := func(started bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		h, _ := mon.current()
+		h := mon.current()
 		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
 		failed := 0
 		for i, d := range dests {
@@ -255,6 +257,12 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 			case <-destCtx.Done():
 				return
 			case now := <-tick.C:
+				if skew != nil {
+					if d, ok := skew(); ok {
+						mon.setSkew(d)
+						log.Debug("page playout skew", "ms", d.Milliseconds())
+					}
+				}
 				if h, changed := mon.update(now); changed {
 					log.Info("output health", "audio", h.Audio, "video", h.Video)
 					reportAll(true)

@@ -9,7 +9,7 @@ import (
 
 // healthCollector exports the live monitor of every composite job running
 // in this process.
-type healthCollector struct{ level, audio, video *prometheus.Desc }
+type healthCollector struct{ level, audio, video, skew *prometheus.Desc }
 
 func newHealthCollector() *healthCollector {
 	return &healthCollector{
@@ -17,6 +17,8 @@ func newHealthCollector() *healthCollector {
 			"Sound level of a running composite job's output (RMS over the last 0.5 s; -120: silence).", []string{"room", "job"}, nil),
 		audio: prometheus.NewDesc("roomcast_beam_output_audio_health",
 			"1 for the state the live monitor gives a running job's sound (ok, quiet, lost, unknown).", []string{"room", "job", "state"}, nil),
+		skew: prometheus.NewDesc("roomcast_beam_page_av_skew_seconds",
+			"How far ahead of its sound the beam page plays a peer's picture (the worst peer; positive: sound late).", []string{"room", "job"}, nil),
 		video: prometheus.NewDesc("roomcast_beam_output_video_health",
 			"1 for the state the live monitor gives a running job's picture (ok, frozen, black, unknown).", []string{"room", "job", "state"}, nil),
 	}
@@ -26,11 +28,15 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.level
 	ch <- c.audio
 	ch <- c.video
+	ch <- c.skew
 }
 
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, j := range composite.LiveHealth() {
 		ch <- prometheus.MustNewConstMetric(c.level, prometheus.GaugeValue, max(j.LevelDB, -120), j.Room, j.Job)
+		if j.SkewOK {
+			ch <- prometheus.MustNewConstMetric(c.skew, prometheus.GaugeValue, j.Skew.Seconds(), j.Room, j.Job)
+		}
 		for _, s := range []roomcast.AudioHealth{roomcast.AudioOK, roomcast.AudioQuiet, roomcast.AudioLost, roomcast.AudioUnknown} {
 			ch <- prometheus.MustNewConstMetric(c.audio, prometheus.GaugeValue, is(j.Health.Audio == s), j.Room, j.Job, string(s))
 		}

@@ -3,10 +3,12 @@
 // clean view: tiles only, joined with no click.
 //
 // For driving programs (the beam worker, tests) the page keeps
-// window.roomcast = {joined, client, error, timing, audioBlocked}: joined
-// turns true once the page has joined and decoded a remote video frame (or
-// joined a room with nobody publishing); audioBlocked counts the peers whose
-// sound the browser refuses to play until the user interacts with the page.
+// window.roomcast = {joined, client, error, timing, audioBlocked,
+// playoutSkew}: joined turns true once the page has joined and decoded a
+// remote video frame (or joined a room with nobody publishing);
+// audioBlocked counts the peers whose sound the browser refuses to play
+// until the user interacts with the page; playoutSkew (beam view) is how far
+// ahead of its sound a peer's picture plays, in ms (the worst peer).
 import {
   createClient, ConnectionState, selectConnection, selectLocalPeer, selectRemotePeers,
   selectTracks, selectLocalTracks, selectError, selectRTMPState, selectRecordingState,
@@ -21,7 +23,7 @@ const canPublish = claims.role === 'host' || claims.role === 'guest';
 const canStartStop = claims.role === 'host';
 
 const client = createClient();
-const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0 };
+const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0, playoutSkew: null };
 const tiles = new Map(); // peer id (or 'local') → tile element
 
 // decodeClaims reads the token's payload for display only; the server
@@ -47,6 +49,7 @@ function setup() {
   if (isBeam) {
     document.body.classList.add('beam');
     warmAudioOutput();
+    setInterval(syncPlayout, 1000);
     $('#lobby').hidden = true;
     join();
     return;
@@ -260,6 +263,49 @@ function warmAudioOutput() {
     ac.resume().catch(() => {});
     page.audioContext = ac;
   } catch { /* no audio output: nothing to warm */ }
+}
+
+// syncPlayout (beam view) keeps each peer's picture and sound playing
+// together for the recording. Chromium's own synchronizer leaves tens of
+// milliseconds between them, hundreds in a job's first seconds; this
+// measures the skew from getStats (estimatedPlayoutTimestamp: the sender's
+// clock time of what plays now) and delays the early one with
+// RTCRtpReceiver.jitterBufferTarget, half the error a second, taking added
+// delay off the late one first. page.playoutSkew keeps the worst skew (ms,
+// positive: the sound is late).
+const playoutTargets = new WeakMap(); // receiver → ms of added delay
+async function syncPlayout() {
+  const pc = client.pc;
+  if (!pc || syncPlayout.busy) return;
+  syncPlayout.busy = true;
+  try {
+    const receivers = new Map(pc.getReceivers().filter(r => r.track).map(r => [r.track.id, r]));
+    const peerOf = {};
+    for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
+    const by = {};
+    (await pc.getStats()).forEach(s => {
+      const r = receivers.get(s.trackIdentifier), p = peerOf[s.trackIdentifier];
+      if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && r && p) (by[p] = by[p] || {})[s.kind] = { ts: s.estimatedPlayoutTimestamp, r };
+    });
+    let worst = null;
+    for (const { audio, video } of Object.values(by)) {
+      if (!audio || !video) continue;
+      const skew = video.ts - audio.ts;
+      if (worst === null || Math.abs(skew) > Math.abs(worst)) worst = skew;
+      if (Math.abs(skew) < 15) continue;
+      let a = playoutTargets.get(audio.r) || 0, v = playoutTargets.get(video.r) || 0;
+      const step = skew / 2;
+      if (step > 0) { const cut = Math.min(a, step); a -= cut; v += step - cut; } else { const cut = Math.min(v, -step); v -= cut; a += -step - cut; }
+      a = Math.min(Math.round(a), 2000);
+      v = Math.min(Math.round(v), 2000);
+      playoutTargets.set(audio.r, a);
+      playoutTargets.set(video.r, v);
+      if ('jitterBufferTarget' in audio.r) { audio.r.jitterBufferTarget = a; video.r.jitterBufferTarget = v; }
+    }
+    page.playoutSkew = worst;
+  } catch { /* closed meanwhile */ } finally {
+    syncPlayout.busy = false;
+  }
 }
 
 // Remote sound plays through one <audio> per tile, never muted by the page:
