@@ -106,6 +106,9 @@ func Claim(r Record, id, worker string, now time.Time) (Record, error) {
 type Progress struct {
 	// Started: media flows to the outputs (streaming and/or recording).
 	Started bool `json:"started"`
+	// StartedAt is when the outputs' first picture was captured (the
+	// recording's first frame); nil: the time of the report.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// Destinations is the state of each RTMP URL, in the job's order, URLs
 	// redacted. Nil leaves them unchanged.
 	Destinations []roomcast.Destination `json:"destinations,omitempty"`
@@ -129,11 +132,15 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 		st.RTMP.Destinations = append([]roomcast.Destination(nil), p.Destinations...)
 	}
 	if p.Started {
+		at := now
+		if p.StartedAt != nil {
+			at = *p.StartedAt
+		}
 		if st.RTMP.State == roomcast.StreamingStateStarting {
-			st.RTMP.Running, st.RTMP.State, st.RTMP.StartedAt = true, roomcast.StreamingStateStarted, &now
+			st.RTMP.Running, st.RTMP.State, st.RTMP.StartedAt = true, roomcast.StreamingStateStarted, &at
 		}
 		if b := &st.Recording.Browser; b.State == roomcast.RecordingStateStarting {
-			b.Running, b.State, b.StartedAt = true, roomcast.RecordingStateStarted, &now
+			b.Running, b.State, b.StartedAt = true, roomcast.RecordingStateStarted, &at
 		}
 	}
 	if p.Health != nil {

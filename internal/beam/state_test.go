@@ -124,3 +124,17 @@ func TestUntakenJobIsOverdue(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 }
+
+// TestStartedAtIsTheFirstPicture: a worker that knows when its first picture
+// was captured reports that as startedAt, not the time of its report.
+func TestStartedAtIsTheFirstPicture(t *testing.T) {
+	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", t0)
+	first := t0.Add(1200 * time.Millisecond)
+	r, err := Report(r, "j1", Progress{Started: true, StartedAt: &first}, t0.Add(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := r.State.Recording.Browser; !b.Running || b.StartedAt == nil || !b.StartedAt.Equal(first) {
+		t.Errorf("recording state %+v, want running since %v", b, first)
+	}
+}

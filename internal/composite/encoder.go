@@ -72,7 +72,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
-	out := "[f=mpegts]pipe:1"
+	out := "[f=mpegts:mpegts_copyts=1]pipe:1" // pts = time since the epoch, no muxer offset
 	if c.Recording != "" {
 		out += "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1:avoid_negative_ts=make_zero:onfail=ignore]" + c.Recording
 	}
@@ -119,12 +119,18 @@ type Encoder struct {
 	// Pictures and Levels are the monitor's taps (with Monitor set): ffmpeg
 	// metadata print lines, until ffmpeg exits.
 	Pictures, Levels io.ReadCloser
+	// Epoch is the wall-clock instant the stream's time 0 stands for: a
+	// frame with pts p was captured at Epoch + p.
+	Epoch time.Time
 	Done             chan struct{} // closed when ffmpeg exited
 	err              error
 }
 
 // StartEncoder runs ffmpeg on the sandbox's display and sink.
 func StartEncoder(sb *Sandbox, c EncoderConfig, log *slog.Logger) (*Encoder, error) {
+	if c.Epoch.IsZero() {
+		c.Epoch = time.Now()
+	}
 	cmd := child("ffmpeg", encoderArgs(sb.Display, c)...)
 	cmd.Env = sb.Env
 	stdout, err := cmd.StdoutPipe()
@@ -135,7 +141,7 @@ func StartEncoder(sb *Sandbox, c EncoderConfig, log *slog.Logger) (*Encoder, err
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{cmd: cmd, Stream: stdout, Done: make(chan struct{})}
+	e := &Encoder{cmd: cmd, Stream: stdout, Done: make(chan struct{}), Epoch: c.Epoch}
 	var taps []*os.File // the child's ends, closed here once it has them
 	if c.Monitor {
 		for _, r := range []*io.ReadCloser{&e.Pictures, &e.Levels} {

@@ -32,6 +32,17 @@ type tracks struct {
 	audio *gortmplib.Track
 }
 
+// startPTS is the first video frame's pts (time since the encoder's
+// epoch); ok is false until there is one.
+func (f *Fanout) startPTS() (time.Duration, bool) {
+	select {
+	case <-f.first:
+		return f.start, true
+	default:
+		return 0, false
+	}
+}
+
 // Fanout demuxes the encoder's MPEG-TS once and hands every frame to each
 // sink without ever blocking on one: a slow or disconnected destination
 // drops frames in its own queue, the others are untouched.
@@ -40,8 +51,9 @@ type Fanout struct {
 	sinks  []chan<- frame
 	ready  chan struct{} // closed when tracks are known
 	tracks tracks
-	first  chan struct{} // closed at the first frame
+	first  chan struct{} // closed at the first video frame
 	once   sync.Once
+	start  time.Duration // the first video frame's pts, once first is closed
 }
 
 func newFanout() *Fanout {
@@ -56,7 +68,12 @@ func (f *Fanout) add(ch chan<- frame) {
 }
 
 func (f *Fanout) publish(fr frame) {
-	f.once.Do(func() { close(f.first) })
+	if fr.video {
+		f.once.Do(func() {
+			f.start = fr.pts
+			close(f.first)
+		})
+	}
 	fr.at = time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,6 +1,7 @@
 package composite
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -68,6 +69,39 @@ func (r *Runner) watch(job beam.Job, enc *Encoder, log *slog.Logger) (*monitor, 
 		if enc.Pictures != nil {
 			enc.Pictures.Close()
 			enc.Levels.Close()
+		}
+	}
+}
+
+// followMedia reports the job started once media flows (and warms a
+// sandbox for the next job), then re-judges the output's health twice a
+// second and reports each change, until ctx ends.
+func (r *Runner) followMedia(ctx context.Context, first <-chan struct{}, mon *monitor, skew func() (time.Duration, bool), report func(), log *slog.Logger) {
+	select {
+	case <-first:
+		log.Info("media flowing")
+		report()
+		r.Prewarm() // for the next job, now that this one is under way
+	case <-ctx.Done():
+		return
+	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if skew != nil {
+				if d, ok := skew(); ok {
+					mon.setSkew(d)
+					log.Debug("page playout skew", "ms", d.Milliseconds())
+				}
+			}
+			if h, changed := mon.update(now); changed {
+				log.Info("output health", "audio", h.Audio, "video", h.Video)
+				report()
+			}
 		}
 	}
 }

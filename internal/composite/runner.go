@@ -186,8 +186,8 @@ func (r *Runner) prepare(ctx context.Context, job beam.Job, res roomcast.Resolut
 func (r *Runner) Wait() { r.finalizing.Wait() }
 
 // stream runs the encoder and the destinations until ctx ends or the
-// outputs are all gone.
-// skew, when set, reads the page's A/V playout skew for the monitor.
+// outputs are all gone. skew, when set, reads the page's A/V playout skew
+// for the monitor.
 func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error,
 	skew func() (time.Duration, bool), log *slog.Logger) error {
 	cfg.Monitor = true
@@ -207,6 +207,10 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 		defer mu.Unlock()
 		h := mon.current()
 		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
+		if pts, ok := fan.startPTS(); ok {
+			at := enc.Epoch.Add(pts) // when the first picture was captured
+			p.StartedAt = &at
+		}
 		failed := 0
 		for i, d := range dests {
 			p.Destinations[i] = d.status()
@@ -240,36 +244,7 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	}
 	fanErr := make(chan error, 1)
 	go func() { fanErr <- fan.run(enc.Stream) }()
-	wg.Go(func() {
-		select {
-		case <-fan.first:
-			log.Info("media flowing")
-			reportAll(true)
-			r.Prewarm() // for the next job, now that this one is under way
-		case <-destCtx.Done():
-			return
-		}
-		// Health changes are reported as they happen.
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-destCtx.Done():
-				return
-			case now := <-tick.C:
-				if skew != nil {
-					if d, ok := skew(); ok {
-						mon.setSkew(d)
-						log.Debug("page playout skew", "ms", d.Milliseconds())
-					}
-				}
-				if h, changed := mon.update(now); changed {
-					log.Info("output health", "audio", h.Audio, "video", h.Video)
-					reportAll(true)
-				}
-			}
-		}
-	})
+	wg.Go(func() { r.followMedia(destCtx, fan.first, mon, skew, func() { reportAll(true) }, log) })
 
 	var runErr error
 	select {
