@@ -49,7 +49,7 @@ function setup() {
   if (isBeam) {
     document.body.classList.add('beam');
     warmAudioOutput();
-    setInterval(syncPlayout, 1000);
+    setInterval(measurePlayout, 1000);
     $('#lobby').hidden = true;
     join();
     return;
@@ -265,46 +265,33 @@ function warmAudioOutput() {
   } catch { /* no audio output: nothing to warm */ }
 }
 
-// syncPlayout (beam view) keeps each peer's picture and sound playing
-// together for the recording. Chromium's own synchronizer leaves tens of
-// milliseconds between them, hundreds in a job's first seconds; this
-// measures the skew from getStats (estimatedPlayoutTimestamp: the sender's
-// clock time of what plays now) and delays the early one with
-// RTCRtpReceiver.jitterBufferTarget, half the error a second, taking added
-// delay off the late one first. page.playoutSkew keeps the worst skew (ms,
-// positive: the sound is late).
-const playoutTargets = new WeakMap(); // receiver → ms of added delay
-async function syncPlayout() {
+// measurePlayout (beam view) keeps in page.playoutSkew how far ahead of
+// its sound a peer's picture plays (ms, the worst peer; positive: the sound
+// is late), from getStats estimatedPlayoutTimestamp (the sender's clock time
+// of what plays now). The beam worker reads it for /metrics. (Correcting it
+// here with jitterBufferTarget was tried: each step held or skipped frames,
+// and Chromium's own synchronizer keeps it within ~15 ms once settled.)
+async function measurePlayout() {
   const pc = client.pc;
-  if (!pc || syncPlayout.busy) return;
-  syncPlayout.busy = true;
+  if (!pc || measurePlayout.busy) return;
+  measurePlayout.busy = true;
   try {
-    const receivers = new Map(pc.getReceivers().filter(r => r.track).map(r => [r.track.id, r]));
     const peerOf = {};
     for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
     const by = {};
     (await pc.getStats()).forEach(s => {
-      const r = receivers.get(s.trackIdentifier), p = peerOf[s.trackIdentifier];
-      if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && r && p) (by[p] = by[p] || {})[s.kind] = { ts: s.estimatedPlayoutTimestamp, r };
+      const p = peerOf[s.trackIdentifier];
+      if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && p) (by[p] = by[p] || {})[s.kind] = s.estimatedPlayoutTimestamp;
     });
     let worst = null;
     for (const { audio, video } of Object.values(by)) {
-      if (!audio || !video) continue;
-      const skew = video.ts - audio.ts;
+      if (audio === undefined || video === undefined) continue;
+      const skew = video - audio;
       if (worst === null || Math.abs(skew) > Math.abs(worst)) worst = skew;
-      if (Math.abs(skew) < 15) continue;
-      let a = playoutTargets.get(audio.r) || 0, v = playoutTargets.get(video.r) || 0;
-      const step = skew / 2;
-      if (step > 0) { const cut = Math.min(a, step); a -= cut; v += step - cut; } else { const cut = Math.min(v, -step); v -= cut; a += -step - cut; }
-      a = Math.min(Math.round(a), 2000);
-      v = Math.min(Math.round(v), 2000);
-      playoutTargets.set(audio.r, a);
-      playoutTargets.set(video.r, v);
-      if ('jitterBufferTarget' in audio.r) { audio.r.jitterBufferTarget = a; video.r.jitterBufferTarget = v; }
     }
     page.playoutSkew = worst;
   } catch { /* closed meanwhile */ } finally {
-    syncPlayout.busy = false;
+    measurePlayout.busy = false;
   }
 }
 
