@@ -249,7 +249,7 @@ func (b *Browser) Publishers() int {
 }
 
 // playoutSkewJS reads the beam view's own measure of how far ahead of its
-// sound it plays a peer's picture (meet.js measurePlayout; ms, the worst peer,
+// sound it plays a peer's picture (meet.js syncPlayout; ms, the worst peer,
 // positive: the sound is late), or null.
 const playoutSkewJS = `(() => {
   const s = window.roomcast && window.roomcast.playoutSkew;

@@ -49,7 +49,7 @@ function setup() {
   if (isBeam) {
     document.body.classList.add('beam');
     warmAudioOutput();
-    setInterval(measurePlayout, 1000);
+    setInterval(syncPlayout, 1000);
     $('#lobby').hidden = true;
     join();
     return;
@@ -265,33 +265,47 @@ function warmAudioOutput() {
   } catch { /* no audio output: nothing to warm */ }
 }
 
-// measurePlayout (beam view) keeps in page.playoutSkew how far ahead of
-// its sound a peer's picture plays (ms, the worst peer; positive: the sound
-// is late), from getStats estimatedPlayoutTimestamp (the sender's clock time
-// of what plays now). The beam worker reads it for /metrics. (Correcting it
-// here with jitterBufferTarget was tried: each step held or skipped frames,
-// and Chromium's own synchronizer keeps it within ~15 ms once settled.)
-async function measurePlayout() {
+// syncPlayout (beam view) keeps each peer's sound from playing ahead of
+// its picture in the recording. It measures how far ahead of its sound a
+// peer's picture plays, from getStats estimatedPlayoutTimestamp (the
+// sender's clock time of what plays now), keeps the worst in
+// page.playoutSkew (ms; positive: the sound is late) for the worker's
+// /metrics, and holds an early sound back with the audio receiver's
+// jitterBufferTarget, half the error a second (the jitter buffer stretches
+// the sound smoothly). A late sound is Chromium's own synchronizer's to fix
+// (it delays the picture); doing that here with the video receiver's target
+// held and skipped frames.
+const audioTargets = new WeakMap(); // audio receiver → ms held back
+async function syncPlayout() {
   const pc = client.pc;
-  if (!pc || measurePlayout.busy) return;
-  measurePlayout.busy = true;
+  if (!pc || syncPlayout.busy) return;
+  syncPlayout.busy = true;
   try {
+    const receivers = new Map(pc.getReceivers().filter(r => r.track).map(r => [r.track.id, r]));
     const peerOf = {};
     for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
     const by = {};
     (await pc.getStats()).forEach(s => {
-      const p = peerOf[s.trackIdentifier];
-      if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && p) (by[p] = by[p] || {})[s.kind] = s.estimatedPlayoutTimestamp;
+      const p = peerOf[s.trackIdentifier], r = receivers.get(s.trackIdentifier);
+      if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && p && r) (by[p] = by[p] || {})[s.kind] = { ts: s.estimatedPlayoutTimestamp, r };
     });
     let worst = null;
     for (const { audio, video } of Object.values(by)) {
-      if (audio === undefined || video === undefined) continue;
-      const skew = video - audio;
+      if (!audio || !video) continue;
+      const skew = video.ts - audio.ts;
       if (worst === null || Math.abs(skew) > Math.abs(worst)) worst = skew;
+      const held = audioTargets.get(audio.r) || 0;
+      let next = held;
+      if (skew < -15) next = Math.min(held - skew / 2, 500);
+      else if (skew > 15) next = Math.max(held - skew / 2, 0);
+      if (next !== held && 'jitterBufferTarget' in audio.r) {
+        audioTargets.set(audio.r, next);
+        audio.r.jitterBufferTarget = Math.round(next);
+      }
     }
     page.playoutSkew = worst;
   } catch { /* closed meanwhile */ } finally {
-    measurePlayout.busy = false;
+    syncPlayout.busy = false;
   }
 }
 
