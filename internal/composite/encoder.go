@@ -122,8 +122,8 @@ type Encoder struct {
 	// Epoch is the wall-clock instant the stream's time 0 stands for: a
 	// frame with pts p was captured at Epoch + p.
 	Epoch time.Time
-	Done             chan struct{} // closed when ffmpeg exited
-	err              error
+	Done  chan struct{} // closed when ffmpeg exited
+	err   error
 }
 
 // StartEncoder runs ffmpeg on the sandbox's display and sink.
