@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,12 +223,16 @@ func TestOutputCarriesTheRoomInSync(t *testing.T) {
 	metrics := string(httpGet(t, s.URL+"/metrics"))
 	for _, l := range strings.Split(metrics, "\n") {
 		if strings.HasPrefix(l, "roomcast_beam_output_audio_level_dbfs{") || strings.HasPrefix(l, "roomcast_beam_page_av_skew_seconds{") ||
+			strings.HasPrefix(l, "roomcast_beam_output_av_timestamp_skew_seconds{") ||
 			strings.HasPrefix(l, "roomcast_beam_output_audio_health{") && strings.HasSuffix(l, " 1") {
 			t.Logf("metrics: %s", l)
 		}
 	}
 	if !strings.Contains(metrics, `roomcast_beam_output_audio_health{job="`) || !strings.Contains(metrics, `state="ok"} 1`) {
 		t.Errorf("/metrics has no ok audio health for the job:\n%s", metrics)
+	}
+	if v, ok := metricValue(metrics, "roomcast_beam_output_av_timestamp_skew_seconds"); !ok || math.Abs(v) > 0.2 {
+		t.Errorf("the job sends sound %v s ahead of its pictures by their timestamps (found %v); want within 0.2 s", v, ok)
 	}
 	time.Sleep(time.Until(st.Recording.Browser.StartedAt.Add(media)))
 	stopAt := time.Now()
@@ -289,4 +294,17 @@ func keepArtifact(t *testing.T, file string) {
 	if err != nil {
 		t.Logf("keep %s: %v", file, err)
 	}
+}
+
+// metricValue is the value of the first sample of name in a Prometheus
+// text exposition.
+func metricValue(text, name string) (float64, bool) {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, name+"{") || strings.HasPrefix(l, name+" ") {
+			f := strings.Fields(l)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -43,6 +44,17 @@ func (f *Fanout) startPTS() (time.Duration, bool) {
 	}
 }
 
+// sentSkew is how far the latest sound sent runs ahead of the latest
+// picture sent, by their timestamps (positive: the sound's are later); a
+// healthy stream stays within a frame or two, a drifting clock grows it.
+func (f *Fanout) sentSkew() (time.Duration, bool) {
+	a, v := f.lastAudio.Load(), f.lastVideo.Load()
+	if a == 0 || v == 0 {
+		return 0, false
+	}
+	return time.Duration(a - v), true
+}
+
 // Fanout demuxes the encoder's MPEG-TS once and hands every frame to each
 // sink without ever blocking on one: a slow or disconnected destination
 // drops frames in its own queue, the others are untouched.
@@ -54,6 +66,8 @@ type Fanout struct {
 	first  chan struct{} // closed at the first video frame
 	once   sync.Once
 	start  time.Duration // the first video frame's pts, once first is closed
+
+	lastAudio, lastVideo atomic.Int64 // latest pts sent of each (ns)
 }
 
 func newFanout() *Fanout {
@@ -73,6 +87,9 @@ func (f *Fanout) publish(fr frame) {
 			f.start = fr.pts
 			close(f.first)
 		})
+		f.lastVideo.Store(int64(fr.pts))
+	} else {
+		f.lastAudio.Store(int64(fr.pts))
 	}
 	fr.at = time.Now()
 	f.mu.Lock()

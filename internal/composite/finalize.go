@@ -20,18 +20,18 @@ import (
 // its first frame to the stop.
 func Finalize(part, out string) (time.Duration, error) {
 	var from float64
-	if sp := spans(part); len(sp) > 0 {
-		if v, ok := sp["video"]; ok {
-			from = v.start - sp.first()
-		}
+	sp := spans(part)
+	if v, ok := sp["video"]; ok {
+		from = v.start - sp.first()
 	}
 	if err := remux(part, out, from, 0); err != nil {
 		return 0, err
 	}
-	sp := spans(out)
+	sp = spans(out)
 	if v, a := sp["video"], sp["audio"]; v.dur > 0 && a.start+a.dur > v.start+v.dur+0.05 {
 		tmp := out + ".tmp.mp4"
 		if err := remux(out, tmp, 0, v.start+v.dur); err != nil {
+			os.Remove(tmp)
 			return 0, err
 		}
 		if err := os.Rename(tmp, out); err != nil {

@@ -18,6 +18,7 @@ var live sync.Map
 type liveJob struct {
 	room string
 	mon  *monitor
+	fan  *Fanout
 }
 
 // JobHealth is one running job's output as its monitor sees it.
@@ -29,6 +30,10 @@ type JobHealth struct {
 	// picture (the worst peer); SkewOK is false when no peer sends both.
 	Skew   time.Duration
 	SkewOK bool
+	// SentSkew is how far the latest sound the job sends runs ahead of its
+	// latest picture, by their timestamps; SentOK is false before both flow.
+	SentSkew time.Duration
+	SentOK   bool
 }
 
 // LiveHealth returns the health of every composite job running in this
@@ -37,7 +42,9 @@ func LiveHealth() []JobHealth {
 	var out []JobHealth
 	live.Range(func(k, v any) bool {
 		j := v.(*liveJob)
-		out = append(out, j.mon.jobHealth(k.(string), j.room))
+		h := j.mon.jobHealth(k.(string), j.room)
+		h.SentSkew, h.SentOK = j.fan.sentSkew()
+		out = append(out, h)
 		return true
 	})
 	return out
@@ -45,7 +52,7 @@ func LiveHealth() []JobHealth {
 
 // watch starts job's live monitor on the encoder's taps and the room's
 // activity. stop ends it once the encoder has exited.
-func (r *Runner) watch(job beam.Job, enc *Encoder, log *slog.Logger) (*monitor, func()) {
+func (r *Runner) watch(job beam.Job, enc *Encoder, fan *Fanout, log *slog.Logger) (*monitor, func()) {
 	var latest func() (activity.Report, bool)
 	stopRoom := func() {}
 	if r.RoomActivity != nil {
@@ -61,7 +68,7 @@ func (r *Runner) watch(job beam.Job, enc *Encoder, log *slog.Logger) (*monitor, 
 		wg.Go(func() { mon.readPictures(enc.Pictures) })
 		wg.Go(func() { mon.readLevels(enc.Levels) })
 	}
-	live.Store(job.ID, &liveJob{room: job.Room, mon: mon})
+	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, fan: fan})
 	return mon, func() {
 		live.Delete(job.ID)
 		stopRoom()

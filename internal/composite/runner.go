@@ -195,9 +195,9 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	if err != nil {
 		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
-	mon, stopMon := r.watch(job, enc, log)
-	defer stopMon()
 	fan := newFanout()
+	mon, stopMon := r.watch(job, enc, fan, log)
+	defer stopMon()
 	var mu sync.Mutex
 	var dests []*destination
 	// Reports are made one at a time, each with every destination's state
