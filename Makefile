@@ -49,12 +49,14 @@ check: ## gofmt, vet, staticcheck, race tests, tidy
 	go test -race -short ./...
 	go mod tidy -diff
 
-bench: build ## SFU cost, track recording cost, browser join latency, beam worker latency/CPU (docs/BENCHMARKS.md)
+bench: build ## SFU cost, track recording cost, browser join latency, beam worker latency/CPU, output fidelity at 60 s (docs/BENCHMARKS.md)
 	go run ./cmd/sfubench
 	go run ./cmd/trackrecbench
 	go run ./cmd/beambench
 	go run ./cmd/beambench --only latency --prewarm
 	CI=true go test -run '^$$' -bench JoinToFirstFrame -benchtime 10x ./test/
+	ROOMCAST_FIDELITY=60s@640x360 CI=true go test -count=1 -v -run TestOutputCarriesTheRoomInSync ./test/
+	ROOMCAST_FIDELITY=60s@1280x720 CI=true go test -count=1 -v -run TestOutputCarriesTheRoomInSync ./test/
 
 clean: ## remove build output
 	rm -rf bin
