@@ -14,12 +14,11 @@ import (
 // compares it with its output to tell a quiet room from a lost sound.
 type Activity struct {
 	// SoundAt is when an audio packet with sound last arrived (zero: never).
-	SoundAt time.Time `json:"soundAt,omitzero"`
+	SoundAt time.Time
 	// AudioTracks and VideoTracks count the published tracks.
-	AudioTracks int `json:"audioTracks"`
-	VideoTracks int `json:"videoTracks"`
+	AudioTracks, VideoTracks int
 	// VideoFrames counts the video frames forwarded so far (all tracks).
-	VideoFrames int64 `json:"videoFrames"`
+	VideoFrames int64
 }
 
 // Activity returns the room's activity; ok is false when the room is not

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
@@ -290,5 +291,67 @@ func TestPublisherHeaderExtensionsAreNotForwarded(t *testing.T) {
 	}
 	if n := leaked.Load(); n != 0 {
 		t.Errorf("%d of %d forwarded packets carry the publisher's header extension", n, got.Load())
+	}
+}
+
+// TestPublisherSenderReportsAreRelayed: a subscriber gets the publisher's
+// own RTCP sender reports (its NTP ↔ RTP mapping, which browsers line audio
+// and video up by), under the SSRC the subscriber receives the track on.
+func TestPublisherSenderReportsAreRelayed(t *testing.T) {
+	ts := newTestServer(t)
+	const marker = uint64(0xbeef0000_00000001) // an NTP time no clock makes
+	var relayed, wrongSSRC atomic.Int32
+	sub := rtcclient.Options{URL: ts.url, Room: "sr", Token: ts.token(t, "sr", "sub", room.Guest),
+		OnTrack: func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+			go func() {
+				for {
+					if _, _, err := tr.ReadRTP(); err != nil {
+						return
+					}
+				}
+			}()
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if sr, ok := p.(*rtcp.SenderReport); ok && sr.NTPTime == marker {
+						if sr.SSRC != uint32(tr.SSRC()) || sr.RTPTime != 90000 {
+							wrongSSRC.Add(1)
+						}
+						relayed.Add(1)
+					}
+				}
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := rtcclient.Dial(ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pub := ts.dial(t, "sr", "pub", room.Host, nil)
+	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
+	if err := pub.Publish(ctx, track); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; relayed.Load() == 0; i++ {
+		if ctx.Err() != nil {
+			t.Fatal("the subscriber never got the publisher's sender report")
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000)},
+			Payload: []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}}
+		track.WriteRTP(pkt)
+		if i%10 == 0 {
+			if enc := pub.PC().GetSenders()[0].GetParameters().Encodings; len(enc) > 0 {
+				pub.PC().WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{SSRC: uint32(enc[0].SSRC), NTPTime: marker, RTPTime: 90000}})
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // paced like media, not a readiness wait
+	}
+	if n := wrongSSRC.Load(); n != 0 {
+		t.Errorf("%d relayed sender reports carry another SSRC or RTP time than the subscriber's track", n)
 	}
 }
