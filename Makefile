@@ -39,8 +39,9 @@ test-unit: ## fast unit tests (-short)
 test-e2e: ## end-to-end tests with real Chromium, ffmpeg, nginx-rtmp and the real binary (one package at a time: they time media)
 	CI=true go test -p 1 -count=1 -timeout 25m ./test/... ./internal/...
 
-fuzz: ## short run of the signaling decoder fuzz target
+fuzz: ## short runs of the signaling decoder and stream-key redaction fuzz targets
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./internal/signal
+	go test -run '^$$' -fuzz FuzzRedactNeverShowsTheKey -fuzztime 10s ./internal/streamurl
 
 check: ## gofmt, vet, staticcheck, race tests, tidy
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/logging"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/streamurl"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -87,25 +87,9 @@ func validateRTMPURLs(urls []string) error {
 	seen := map[string]int{}
 	for i, raw := range urls {
 		field := fmt.Sprintf("rtmpURLs[%d]", i)
-		if len(raw) > 2048 {
-			return invalid("%s: longer than 2048 characters", field)
-		}
-		u, err := url.Parse(raw)
-		if err != nil {
-			return invalid("%s: not a URL; want rtmp://host[:port]/app/STREAM_KEY", field)
-		}
-		if u.Scheme != "rtmp" && u.Scheme != "rtmps" {
-			return invalid("%s: scheme must be rtmp or rtmps, got %q", field, u.Scheme)
-		}
-		if u.Hostname() == "" {
-			return invalid("%s: no host; want %s://host[:port]/app/STREAM_KEY", field, u.Scheme)
-		}
-		if u.User != nil {
-			return invalid("%s: user:password in the URL is not supported", field)
-		}
-		parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-		if len(parts) < 2 || slices.Contains(parts, "") {
-			return invalid("%s: %s needs an app and a stream key: %s://host[:port]/app/STREAM_KEY", field, logging.RedactStreamURL(raw), u.Scheme)
+		if _, err := streamurl.Parse(raw); err != nil {
+			// The message names the URL only redacted: it may hold a key.
+			return invalid("%s: %v (%s)", field, err, streamurl.Redact(raw))
 		}
 		if j, dup := seen[raw]; dup {
 			return invalid("%s: same URL as rtmpURLs[%d]", field, j)

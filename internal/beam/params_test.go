@@ -44,7 +44,7 @@ func TestValidate(t *testing.T) {
 		{"rtmps with port", roomcast.StartParams{RTMPURLs: []string{"rtmps://live.example.com:443/app/" + key}}, nil, ""},
 		{"query kept", roomcast.StartParams{RTMPURLs: []string{"rtmps://live-api-s.facebook.com:443/rtmp/" + key + "?s_bl=1"}}, nil, ""},
 		{"bad scheme", roomcast.StartParams{RTMPURLs: []string{"http://a.example/live/" + key}}, nil, `rtmpURLs[0]: scheme must be rtmp or rtmps, got "http"`},
-		{"no key", roomcast.StartParams{RTMPURLs: []string{yt, "rtmp://a.example/live"}}, nil, "rtmpURLs[1]: rtmp://a.example/{…} needs an app and a stream key"},
+		{"no key", roomcast.StartParams{RTMPURLs: []string{yt, "rtmp://a.example/live"}}, nil, "rtmpURLs[1]: needs an app and a stream key: rtmp://host[:port]/app/STREAM_KEY (rtmp://a.example/{…})"},
 		{"empty key", roomcast.StartParams{RTMPURLs: []string{"rtmp://a.example/live/"}}, nil, "rtmpURLs[0]"},
 		{"no host", roomcast.StartParams{RTMPURLs: []string{"rtmp:///live/" + key}}, nil, "rtmpURLs[0]: no host"},
 		{"duplicate", roomcast.StartParams{RTMPURLs: []string{yt, yt}}, nil, "rtmpURLs[1]: same URL as rtmpURLs[0]"},
@@ -121,5 +121,44 @@ func TestDefaultResolution(t *testing.T) {
 	got, err := Validate(context.Background(), roomcast.StartParams{Record: true}, Policy{})
 	if err != nil || *got.Resolution != (roomcast.Resolution{Width: 1280, Height: 720}) {
 		t.Fatalf("got %+v, %v; want 1280x720", got.Resolution, err)
+	}
+}
+
+// TestTrailingSlashLeaksTheKey is issue 13's finding 4: an ingest URL with a
+// trailing slash, one without an app, a bad port, or a multibyte key is
+// refused with a 400 naming the field, and neither the message nor the
+// state of an accepted URL carries the key.
+func TestTrailingSlashLeaksTheKey(t *testing.T) {
+	const uni = "ключ-трансляции-секрет"
+	for _, c := range []struct {
+		url    string
+		refuse bool
+	}{
+		{"rtmp://host/live/" + key + "/", true},
+		{"rtmp://host/" + key + "/", true},
+		{"rtmp://host/" + key, true},
+		{"rtmp://host:1:2/live/" + key, true},
+		{"rtmp://host:99999/live/" + key, true},
+		{"rtmp://host//" + key, true},
+		{"rtmp://host/live/" + uni, false},
+		{"rtmps://host:443/live/" + key + "?token=" + key, false},
+	} {
+		p, err := Validate(context.Background(), roomcast.StartParams{RTMPURLs: []string{c.url}}, Policy{})
+		if c.refuse {
+			if code, msg := rcerr.Public(err); code != rcerr.InvalidArgument || !strings.Contains(msg, "rtmpURLs[0]") ||
+				strings.Contains(msg, key) {
+				t.Errorf("%q: %s %q; want invalid_argument naming rtmpURLs[0] without the key", c.url, code, msg)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: refused: %v", c.url, err)
+			continue
+		}
+		r, _ := Start(Record{State: roomcast.NewBeamState()}, "r", p, "j", time.Now())
+		shown := r.State.RTMP.Destinations[0].URL
+		if strings.Contains(shown, key) || strings.Contains(shown, "трансляции") || !strings.HasSuffix(shown, "}") {
+			t.Errorf("%q is shown as %q", c.url, shown)
+		}
 	}
 }

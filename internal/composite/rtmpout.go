@@ -3,7 +3,6 @@ package composite
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 
 	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/streamurl"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -56,8 +56,8 @@ func newDestination(i int, raw string, fan *Fanout, opts DestinationOptions, log
 	d := &destination{index: i, rawURL: raw, redacted: red, opts: opts, fan: fan,
 		frames: make(chan frame, 512), log: log.With("destination", red), onChange: onChange,
 		state: roomcast.DestinationStarting}
-	if u, err := url.Parse(raw); err == nil {
-		d.key = u.Path[strings.LastIndex(u.Path, "/")+1:]
+	if u, err := streamurl.Parse(raw); err == nil {
+		d.key = u.Key
 	}
 	fan.add(d.frames)
 	return d
@@ -119,17 +119,11 @@ func (d *destination) run(ctx context.Context) {
 // gortmplibURL moves the stream key (last path segment, with any query)
 // into the fragment, where gortmplib expects it.
 func gortmplibURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	p, err := streamurl.Parse(raw)
 	if err != nil {
-		return nil, errors.New("invalid URL")
+		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
-	i := strings.LastIndex(u.Path, "/")
-	key := u.Path[i+1:]
-	if u.RawQuery != "" {
-		key += "?" + u.RawQuery
-	}
-	u.Path, u.RawPath, u.RawQuery, u.Fragment = u.Path[:i], "", "", key
-	return u, nil
+	return &url.URL{Scheme: p.Scheme, Host: p.Host, Path: "/" + p.App, Fragment: p.Key}, nil
 }
 
 // session is one connection: connect, then write frames from a keyframe on.

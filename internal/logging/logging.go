@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/roomcast/roomcast/internal/streamurl"
 )
 
 // New returns a logger writing format ("text" or "json") at level to w.
@@ -44,26 +45,8 @@ func (u StreamURL) LogValue() slog.Value { return slog.StringValue(RedactStreamU
 
 // RedactStreamURL keeps scheme, host, port and app of an ingest URL and
 // replaces the stream key with its first and last two characters:
-// rtmp://host:1935/live/{ab…yz}. Anything unparsable is fully redacted.
-func RedactStreamURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "[redacted url]"
-	}
-	path := strings.TrimPrefix(u.Path, "/")
-	i := strings.LastIndex(path, "/")
-	if i < 0 {
-		return u.Scheme + "://" + u.Host + "/" + redactKey(path)
-	}
-	return u.Scheme + "://" + u.Host + "/" + path[:i] + "/" + redactKey(path[i+1:])
-}
-
-func redactKey(k string) string {
-	if len(k) < 8 {
-		return "{…}"
-	}
-	return "{" + k[:2] + "…" + k[len(k)-2:] + "}"
-}
+// rtmp://host:1935/live/{ab…yz} (streamurl.Redact).
+func RedactStreamURL(s string) string { return streamurl.Redact(s) }
 
 var (
 	jwtRe  = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
@@ -78,12 +61,23 @@ var (
 func Redact(s string) string {
 	s = jwtRe.ReplaceAllString(s, "[redacted token]")
 	s = sigRe.ReplaceAllString(s, "$1=[redacted]")
-	return rtmpRe.ReplaceAllStringFunc(s, func(u string) string {
-		if strings.HasSuffix(u, "/") {
-			return u // the key that follows is already redacted: {ab…yz}
+	var b strings.Builder
+	last := 0
+	for _, m := range rtmpRe.FindAllStringIndex(s, -1) {
+		b.WriteString(s[last:m[0]])
+		// Punctuation after a URL in a sentence ("dial rtmp://h/k/: ...")
+		// is not part of it.
+		u := strings.TrimRight(s[m[0]:m[1]], ":.,;)!")
+		m[1] = m[0] + len(u)
+		if strings.HasSuffix(u, "/") && m[1] < len(s) && s[m[1]] == '{' {
+			b.WriteString(u) // the key that follows is already redacted: {ab…yz}
+		} else {
+			b.WriteString(RedactStreamURL(u))
 		}
-		return RedactStreamURL(u)
-	})
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // replaceAttr is the backstop: string values and errors are scrubbed even

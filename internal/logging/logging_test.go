@@ -77,3 +77,19 @@ func TestRedactPresignedURL(t *testing.T) {
 		t.Errorf("Redact() = %q", got)
 	}
 }
+
+// TestBackstopCoversEveryForm: free text with an ingest URL in any shape
+// (trailing slash, no app, query, bad port, multibyte key) never keeps the
+// key, while an already redacted URL is left as it is.
+func TestBackstopCoversEveryForm(t *testing.T) {
+	const key = "k0jv-329m-1y7f-ktth-ck48"
+	for _, u := range []string{"rtmp://h/live/" + key + "/", "rtmp://h/" + key + "/", "rtmp://h/" + key,
+		"rtmp://h:1:2/live/" + key, "rtmps://h/live/x?k=" + key, "rtmp://h/live/ключ-" + key} {
+		if got := Redact("dial " + u + ": refused"); strings.Contains(got, key) {
+			t.Errorf("Redact(%q) = %q", u, got)
+		}
+	}
+	if got := Redact("to rtmp://h:1935/live/{k0…48} ok"); got != "to rtmp://h:1935/live/{k0…48} ok" {
+		t.Errorf("an already redacted URL became %q", got)
+	}
+}
