@@ -66,8 +66,8 @@ func FuzzRedactNeverShowsTheKey(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, prefix, shape, k string) {
 		if len([]rune(k)) < 6 || !strings.Contains(shape, "%s") || strings.ContainsAny(k, "/?#@:%[] \t\r\n") ||
-			!strings.HasPrefix(prefix, "rtmp") || !strings.HasSuffix(prefix, "/live/") {
-			return
+			!strings.HasPrefix(prefix, "rtmp") || !strings.HasSuffix(prefix, "/live/") || strings.Contains(prefix, k) {
+			return // the property is about the key where a key goes, not in the host
 		}
 		raw := prefix + strings.ReplaceAll(shape, "%s", k)
 		if got := Redact(raw); strings.Contains(got, k) {
