@@ -78,10 +78,17 @@ func (r *receiver) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 
 func (ts *testServer) dial(t *testing.T, roomName, identity string, role room.Role, rec *receiver) *rtcclient.Client {
 	t.Helper()
-	opts := rtcclient.Options{URL: ts.url, Room: roomName, Token: ts.token(t, roomName, identity, role)}
+	var onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 	if rec != nil {
-		opts.OnTrack = rec.onTrack
+		onTrack = rec.onTrack
 	}
+	return ts.dialWith(t, roomName, identity, role, onTrack)
+}
+
+// dialWith joins with onTrack called for each track the client receives.
+func (ts *testServer) dialWith(t *testing.T, roomName, identity string, role room.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *rtcclient.Client {
+	t.Helper()
+	opts := rtcclient.Options{URL: ts.url, Room: roomName, Token: ts.token(t, roomName, identity, role), OnTrack: onTrack}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := rtcclient.Dial(ctx, opts)
@@ -251,44 +258,23 @@ func TestBeamIsHidden(t *testing.T) {
 func TestPublisherHeaderExtensionsAreNotForwarded(t *testing.T) {
 	ts := newTestServer(t)
 	var got, leaked atomic.Int32
-	sub := rtcclient.Options{URL: ts.url, Room: "ext", Token: ts.token(t, "ext", "sub", room.Guest),
-		OnTrack: func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			for {
-				pkt, _, err := tr.ReadRTP()
-				if err != nil {
-					return
-				}
-				got.Add(1)
-				for _, id := range pkt.GetExtensionIDs() {
-					if string(pkt.GetExtension(id)) == "publisher-only" {
-						leaked.Add(1)
-					}
+	ts.dialWith(t, "ext", "sub", room.Guest, func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			got.Add(1)
+			for _, id := range pkt.GetExtensionIDs() {
+				if string(pkt.GetExtension(id)) == "publisher-only" {
+					leaked.Add(1)
 				}
 			}
-		}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := rtcclient.Dial(ctx, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-
-	pub := ts.dial(t, "ext", "pub", room.Host, nil)
-	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
-	if err := pub.Publish(ctx, track); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; got.Load() < 20; i++ {
-		if ctx.Err() != nil {
-			t.Fatalf("subscriber got %d packets, want 20", got.Load())
 		}
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000)},
-			Payload: []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}}
+	})
+	sendVP8(t, ts, "ext", func() bool { return got.Load() >= 20 }, func(_ *rtcclient.Client, pkt *rtp.Packet) {
 		pkt.Header.SetExtension(14, []byte("publisher-only"))
-		track.WriteRTP(pkt)
-		time.Sleep(10 * time.Millisecond) // paced like media, not a readiness wait
-	}
+	})
 	if n := leaked.Load(); n != 0 {
 		t.Errorf("%d of %d forwarded packets carry the publisher's header extension", n, got.Load())
 	}
@@ -301,57 +287,62 @@ func TestPublisherSenderReportsAreRelayed(t *testing.T) {
 	ts := newTestServer(t)
 	const marker = uint64(0xbeef0000_00000001) // an NTP time no clock makes
 	var relayed, wrongSSRC atomic.Int32
-	sub := rtcclient.Options{URL: ts.url, Room: "sr", Token: ts.token(t, "sr", "sub", room.Guest),
-		OnTrack: func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-			go func() {
-				for {
-					if _, _, err := tr.ReadRTP(); err != nil {
-						return
-					}
-				}
-			}()
+	ts.dialWith(t, "sr", "sub", room.Guest, func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		go func() {
 			for {
-				pkts, _, err := r.ReadRTCP()
-				if err != nil {
+				if _, _, err := tr.ReadRTP(); err != nil {
 					return
 				}
-				for _, p := range pkts {
-					if sr, ok := p.(*rtcp.SenderReport); ok && sr.NTPTime == marker {
-						if sr.SSRC != uint32(tr.SSRC()) || sr.RTPTime != 90000 {
-							wrongSSRC.Add(1)
-						}
-						relayed.Add(1)
+			}
+		}()
+		for {
+			pkts, _, err := r.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok && sr.NTPTime == marker {
+					if sr.SSRC != uint32(tr.SSRC()) || sr.RTPTime != 90000 {
+						wrongSSRC.Add(1)
 					}
+					relayed.Add(1)
 				}
 			}
-		}}
+		}
+	})
+	sendVP8(t, ts, "sr", func() bool { return relayed.Load() > 0 }, func(pub *rtcclient.Client, pkt *rtp.Packet) {
+		if pkt.SequenceNumber%10 != 0 {
+			return
+		}
+		if enc := pub.PC().GetSenders()[0].GetParameters().Encodings; len(enc) > 0 {
+			pub.PC().WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{SSRC: uint32(enc[0].SSRC), NTPTime: marker, RTPTime: 90000}})
+		}
+	})
+	if n := wrongSSRC.Load(); n != 0 {
+		t.Errorf("%d relayed sender reports carry another SSRC or RTP time than the subscriber's track", n)
+	}
+}
+
+// sendVP8 joins a publisher to roomName and sends it a VP8 track of tiny
+// frames, 100 a second, each passed through each before it goes, until
+// done says so; it fails the test after 10 s.
+func sendVP8(t *testing.T, ts *testServer, roomName string, done func() bool, each func(*rtcclient.Client, *rtp.Packet)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := rtcclient.Dial(ctx, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	pub := ts.dial(t, "sr", "pub", room.Host, nil)
+	pub := ts.dial(t, roomName, "pub", room.Host, nil)
 	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
 	if err := pub.Publish(ctx, track); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; relayed.Load() == 0; i++ {
+	for i := 0; !done(); i++ {
 		if ctx.Err() != nil {
-			t.Fatal("the subscriber never got the publisher's sender report")
+			t.Fatalf("after %d packets the subscriber has not got what the test waits for", i)
 		}
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i * 3000)},
 			Payload: []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}}
+		each(pub, pkt)
 		track.WriteRTP(pkt)
-		if i%10 == 0 {
-			if enc := pub.PC().GetSenders()[0].GetParameters().Encodings; len(enc) > 0 {
-				pub.PC().WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{SSRC: uint32(enc[0].SSRC), NTPTime: marker, RTPTime: 90000}})
-			}
-		}
 		time.Sleep(10 * time.Millisecond) // paced like media, not a readiness wait
-	}
-	if n := wrongSSRC.Load(); n != 0 {
-		t.Errorf("%d relayed sender reports carry another SSRC or RTP time than the subscriber's track", n)
 	}
 }
