@@ -23,29 +23,48 @@ var files = must(fs.Sub(static, "static"))
 //	GET /sdk/roomcast.js  the browser SDK, an ES module
 //	GET /static/...       the app's scripts and styles
 func Register(mux *http.ServeMux) {
-	mux.Handle("GET /{$}", file("index.html"))
-	mux.Handle("GET /meet/{room}", file("meet.html"))
+	mux.Handle("GET /{$}", page("index.html"))
+	mux.Handle("GET /meet/{room}", page("meet.html"))
 	mux.Handle("GET /sdk/roomcast.js", file("sdk/roomcast.js"))
-	mux.Handle("GET /static/", noCache(http.StripPrefix("/static/", http.FileServerFS(files))))
+	mux.Handle("GET /static/", headers(http.StripPrefix("/static/", http.FileServerFS(files)), "no-cache"))
 }
 
-// file serves one embedded file whatever the request path.
-func file(name string) http.Handler {
-	return noCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFileFS(w, r, files, name)
-	}))
+// pageCSP lets a page load only this server's scripts and styles and talk
+// only to it (and WebSockets), and never be framed: the meeting page's URL
+// carries a join token, and the recording bot shows whatever it renders.
+const pageCSP = "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// file serves one embedded file whatever the request path, revalidated on
+// every use.
+func file(name string) http.Handler { return headers(serveFile(name), "no-cache") }
+
+// page serves an HTML page: never stored (the meeting page's URL carries a
+// join token), its CSP, and no framing.
+func page(name string) http.Handler {
+	return headers(serveFile(name), "no-store", "Content-Security-Policy", pageCSP, "X-Frame-Options", "DENY")
 }
 
-// noCache makes browsers revalidate, so an upgraded server never runs with an
-// old SDK; the files are small and served from memory. It also keeps the
-// join token in the page URL out of Referer headers.
-func noCache(h http.Handler) http.Handler {
+func serveFile(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		http.ServeFileFS(w, r, files, name)
+	})
+}
+
+// headers sets Cache-Control (no-cache makes browsers revalidate, so an
+// upgraded server never runs with an old SDK; the files are small and
+// served from memory) and the extra header pairs, keeps the join token in
+// a page URL out of Referer headers, and types JavaScript.
+func headers(h http.Handler, cacheControl string, extra ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Cache-Control", cacheControl)
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		for i := 0; i+1 < len(extra); i += 2 {
+			hd.Set(extra[i], extra[i+1])
+		}
 		if strings.HasSuffix(r.URL.Path, ".js") {
-			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+			hd.Set("Content-Type", "text/javascript; charset=utf-8")
 		}
 		h.ServeHTTP(w, r)
 	})

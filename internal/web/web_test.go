@@ -42,8 +42,19 @@ func TestRoutes(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.ctype) {
 			t.Errorf("GET %s: Content-Type %q, want %s", tt.path, ct, tt.ctype)
 		}
-		if cc := resp.Header.Get("Cache-Control"); cc != "no-cache" {
-			t.Errorf("GET %s: Cache-Control %q, want no-cache", tt.path, cc)
+		// Pages (their URL carries a join token) are never stored, have a
+		// CSP and cannot be framed; scripts and styles are revalidated.
+		page := strings.HasPrefix(tt.ctype, "text/html")
+		wantCache := map[bool]string{true: "no-store", false: "no-cache"}[page]
+		if cc := resp.Header.Get("Cache-Control"); cc != wantCache {
+			t.Errorf("GET %s: Cache-Control %q, want %s", tt.path, cc, wantCache)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); page && (!strings.Contains(csp, "default-src 'self'") ||
+			!strings.Contains(csp, "connect-src 'self' ws: wss:") || !strings.Contains(csp, "frame-ancestors 'none'")) {
+			t.Errorf("GET %s: Content-Security-Policy %q", tt.path, csp)
+		}
+		if xfo := resp.Header.Get("X-Frame-Options"); page && xfo != "DENY" {
+			t.Errorf("GET %s: X-Frame-Options %q, want DENY", tt.path, xfo)
 		}
 		if !strings.Contains(string(body), tt.contains) {
 			t.Errorf("GET %s: body lacks %q", tt.path, tt.contains)
