@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -93,16 +94,15 @@ func pactl(t *testing.T, sock string, args ...string) {
 // waitEvent waits for the first webhook event named name.
 func waitEvent(t *testing.T, h *hookReceiver, name string, timeout time.Duration) roomcast.Event {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var found roomcast.Event
+	testkit.WaitFor(t, timeout, "a "+name+" webhook", func() bool {
 		for _, e := range h.all() {
 			if e.Event == name {
-				return e
+				found = e
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s webhook within %v; got %+v", name, timeout, h.all())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -119,12 +118,10 @@ func probe(ctx context.Context, graph, entries string, row func(map[string]strin
 	return nil
 }
 
-// num parses an ffprobe number; "-inf", "nan" and missing values read as
-// -inf or 0.
+// num parses an ffprobe number ("-inf" reads as -inf); "nan" and missing
+// values read as 0.
 func num(s string) float64 {
 	switch s {
-	case "-inf":
-		return math.Inf(-1)
 	case "", "nan", "N/A":
 		return 0
 	}

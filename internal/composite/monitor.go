@@ -137,7 +137,7 @@ func (m *monitor) readLevels(r io.Reader) {
 		if !ok {
 			return
 		}
-		v := parseDB(db)
+		v := num(db, math.Inf(-1))
 		now := time.Now()
 		m.mu.Lock()
 		m.obs.audioAt, m.levelDB = now, v
@@ -152,8 +152,8 @@ func (m *monitor) readLevels(r io.Reader) {
 func (m *monitor) readPictures(r io.Reader) {
 	first := true
 	metadataLines(r, func(kv map[string]string) {
-		ydif, avg := num(kv["lavfi.signalstats.YDIF"]), num(kv["lavfi.signalstats.YAVG"])
-		uniform := num(kv["lavfi.signalstats.YHIGH"])-num(kv["lavfi.signalstats.YLOW"]) < uniformRange
+		ydif, avg := num(kv["lavfi.signalstats.YDIF"], 0), num(kv["lavfi.signalstats.YAVG"], 0)
+		uniform := num(kv["lavfi.signalstats.YHIGH"], 0)-num(kv["lavfi.signalstats.YLOW"], 0) < uniformRange
 		now := time.Now()
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -195,16 +195,12 @@ func metadataLines(r io.Reader, frame func(map[string]string)) {
 	flush()
 }
 
-func num(s string) float64 {
-	v, _ := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	return v
-}
-
-// parseDB reads an astats level; "-inf" (digital silence) is -inf.
-func parseDB(s string) float64 {
+// num parses an ffmpeg metadata value ("-inf" too: digital silence), or
+// returns otherwise when there is none.
+func num(s string, otherwise float64) float64 {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
-		return math.Inf(-1)
+		return otherwise
 	}
 	return v
 }
