@@ -16,7 +16,6 @@ import (
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
-	"github.com/roomcast/roomcast/internal/web"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -25,7 +24,7 @@ const maxBody = 64 << 10
 
 // Beams starts and stops streaming and recording; control.Controller is one.
 type Beams interface {
-	Start(ctx context.Context, room string, p roomcast.StartParams, base string) (roomcast.BeamState, error)
+	Start(ctx context.Context, room string, p roomcast.StartParams) (roomcast.BeamState, error)
 	Stop(ctx context.Context, room string) (roomcast.BeamState, error)
 	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
 	StartTracks(ctx context.Context, room string) (roomcast.BeamState, error)
@@ -40,18 +39,17 @@ type Rooms interface {
 
 // API is the /v1 handler set.
 type API struct {
-	beams     Beams
-	rooms     Rooms
-	signer    *auth.Signer
-	publicURL string
-	log       *slog.Logger
-	recs      *recordings.Store
-	remote    RemoteFiles // nil unless recordings go to object storage
+	beams  Beams
+	rooms  Rooms
+	signer *auth.Signer
+	log    *slog.Logger
+	recs   *recordings.Store
+	remote RemoteFiles // nil unless recordings go to object storage
 }
 
-// New returns the API; publicURL may be empty (derived from requests).
-func New(beams Beams, rooms Rooms, signer *auth.Signer, publicURL string, log *slog.Logger) *API {
-	return &API{beams: beams, rooms: rooms, signer: signer, publicURL: publicURL, log: log}
+// New returns the API.
+func New(beams Beams, rooms Rooms, signer *auth.Signer, log *slog.Logger) *API {
+	return &API{beams: beams, rooms: rooms, signer: signer, log: log}
 }
 
 //go:embed openapi.json
@@ -109,7 +107,7 @@ func (a *API) start(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	st, err := a.beams.Start(r.Context(), r.PathValue("room"), p, web.BaseURL(r, a.publicURL))
+	st, err := a.beams.Start(r.Context(), r.PathValue("room"), p)
 	if err != nil {
 		a.logFailure(r, err)
 		writeError(w, err)

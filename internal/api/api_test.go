@@ -40,12 +40,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(b.Close)
 	signer, _ := auth.NewSigner([]byte("api-test-secret-0123456789"))
-	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{Tracks: fakeTracks{}, ServerID: "api-test"}, log)
+	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{Tracks: fakeTracks{}, ServerID: "api-test", BotURL: "http://127.0.0.1:7880"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(ctl, RoomsFunc(func(r string) bool { return r == "live" }), signer, "", log).Register(mux)
+	New(ctl, RoomsFunc(func(r string) bool { return r == "live" }), signer, log).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	mgmt, _ := signer.ManagementToken(time.Hour)
@@ -211,7 +211,7 @@ func TestTrackRecordingRoutes(t *testing.T) {
 	} {
 		body := ""
 		if strings.HasSuffix(tc.path, "beam/start") {
-			body = `{"record": true, "meetingURL": "https://meet.example.com/r"}`
+			body = `{"record": true}`
 		}
 		status, got := f.call(t, tc.method, tc.path, tc.token, body)
 		if status != tc.status || !strings.Contains(got, tc.want) {

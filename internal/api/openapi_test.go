@@ -119,7 +119,7 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(nil, nil, signer, "", slog.New(slog.DiscardHandler)).WithRecordings(recs).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recs).Register(mux)
 	return mux
 }
 

@@ -77,13 +77,13 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, sfu: media, signer: signer}
-	if err := a.openControl(secret); err != nil {
-		a.close()
-		return nil, err
-	}
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 		a.close()
 		return nil, fmt.Errorf("app: listen %s: %w", cfg.Addr, err)
+	}
+	if err := a.openControl(secret); err != nil {
+		a.close()
+		return nil, err
 	}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
@@ -133,7 +133,8 @@ func (a *App) openControl(secret []byte) error {
 	keep := func(_ context.Context, id string) error { return a.uploader.Upload(a.uploads, id) }
 	a.runner.Keep, a.tracks.Keep = keep, keep
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
-		Policy:   beam.Policy{AllowedHosts: a.cfg.MeetingHosts, Resolver: net.DefaultResolver, MaxDuration: a.cfg.MaxDuration},
+		Policy:   beam.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
+		BotURL:   a.botURL(),
 		OnChange: a.sig.PushState,
 		Events:   a.events,
 		Tracks:   a.tracks,
@@ -142,7 +143,7 @@ func (a *App) openControl(secret []byte) error {
 	if err != nil {
 		return err
 	}
-	a.sig.WithBeams(a.ctl, a.cfg.PublicURL)
+	a.sig.WithBeams(a.ctl)
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
@@ -177,7 +178,7 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
 	mux.Handle("GET /rtc", a.sig)
-	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.cfg.PublicURL, a.log).
+	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
 		WithRecordings(a.runner.Recordings)
 	if a.s3 != nil {
 		v1.WithRemoteFiles(a.s3)

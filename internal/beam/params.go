@@ -1,31 +1,23 @@
 // Package beam holds the rules of streaming and recording a room: which
 // start parameters are valid, what a start or stop does to the room's state
 // (the seed's rules), and the job a worker runs. It does no I/O of its own
-// beyond an optional DNS lookup for the meeting URL check.
+// beyond the DNS lookup of the meeting URL check.
 package beam
 
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/streamurl"
+	"github.com/roomcast/roomcast/internal/urlpolicy"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // MaxDestinations is the most RTMP URLs one start may name.
 const MaxDestinations = 3
-
-// Resolver looks up a host's addresses; *net.Resolver is one.
-type Resolver interface {
-	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
-}
 
 // MaxJobDuration is the longest maxDuration a start may ask for when the
 // server sets no cap of its own.
@@ -34,19 +26,13 @@ const MaxJobDuration = 24 * time.Hour
 // Policy is the server's part of start validation: which meeting URLs a bot
 // may open and how long a job may last.
 type Policy struct {
-	// AllowedHosts, when set, are the only hosts allowed: "meet.example.com"
-	// matches that host, ".example.com" any host under it.
-	AllowedHosts []string
-	// Resolver, when set, resolves host names so names that point at
-	// link-local or metadata addresses are refused too.
-	Resolver Resolver
+	// URLs says which meeting URLs a bot may open (and, in the job, every
+	// URL its browser loads after that).
+	URLs urlpolicy.Policy
 	// MaxDuration is the most a start's maxDuration may ask for (the
 	// server's --max-duration); zero means MaxJobDuration.
 	MaxDuration time.Duration
 }
-
-// metadataHosts are cloud metadata service names.
-var metadataHosts = []string{"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
 
 // Validate checks p against SPEC §2 and returns it normalised (default
 // resolution filled in). Every error is invalid_argument and names the field;
@@ -131,72 +117,17 @@ func validateMaxDuration(sec int, limit time.Duration) error {
 	return nil
 }
 
-// Check refuses meeting URLs a bot must not open: other schemes than http(s),
-// link-local and metadata addresses, and hosts outside the allowlist.
+// Check refuses meeting URLs a bot must not open: other schemes than
+// http(s), and any host the URL policy refuses (see urlpolicy).
 func (pol Policy) Check(ctx context.Context, raw string) error {
 	if len(raw) > 4096 {
 		return invalid("meetingURL: longer than 4096 characters")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return invalid("meetingURL: not an absolute URL; want http(s)://host/path")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "" {
 		return invalid("meetingURL: scheme must be http or https, got %q", u.Scheme)
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	if host == "" {
-		return invalid("meetingURL: no host")
-	}
-	if u.User != nil {
-		return invalid("meetingURL: user:password in the URL is not allowed")
-	}
-	if len(pol.AllowedHosts) > 0 && !pol.allowed(host) {
-		return invalid("meetingURL: host %q is not in the allowed hosts (--meeting-hosts)", host)
-	}
-	if slices.Contains(metadataHosts, host) {
-		return invalid("meetingURL: host %q is a cloud metadata service", host)
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return checkAddr(ip, host)
-	}
-	if pol.Resolver == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	addrs, err := pol.Resolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return nil // unresolvable here; the worker's browser will report it
-	}
-	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok {
-			if err := checkAddr(ip.Unmap(), host); err != nil {
-				return err
-			}
-		}
+	if err := pol.URLs.CheckURL(ctx, raw); err != nil {
+		return invalid("meetingURL: %v", err)
 	}
 	return nil
-}
-
-func checkAddr(ip netip.Addr, host string) error {
-	ip = ip.Unmap()
-	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip == netip.MustParseAddr("fd00:ec2::254") {
-		return invalid("meetingURL: host %q is a link-local or metadata address", host)
-	}
-	if ip.IsUnspecified() || ip.IsMulticast() {
-		return invalid("meetingURL: host %q is not a unicast address", host)
-	}
-	return nil
-}
-
-func (pol Policy) allowed(host string) bool {
-	for _, a := range pol.AllowedHosts {
-		a = strings.ToLower(strings.TrimSpace(a))
-		a = strings.TrimPrefix(a, "*")
-		if host == a || (strings.HasPrefix(a, ".") && strings.HasSuffix(host, a)) {
-			return true
-		}
-	}
-	return false
 }

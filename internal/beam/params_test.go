@@ -3,12 +3,13 @@ package beam
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/urlpolicy"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -17,9 +18,9 @@ const key = "k0jv-329m-1y7f-ktth-ck48"
 // fakeDNS resolves the names of the table; anything else does not resolve.
 type fakeDNS map[string]string
 
-func (f fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+func (f fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
 	if ip, ok := f[host]; ok {
-		return []net.IPAddr{{IP: net.ParseIP(ip)}}, nil
+		return []netip.Addr{netip.MustParseAddr(ip)}, nil
 	}
 	return nil, errors.New("no such host")
 }
@@ -27,7 +28,9 @@ func (f fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, err
 func TestValidate(t *testing.T) {
 	yt := "rtmp://a.rtmp.youtube.com/live2/" + key
 	res := func(w, h int) *roomcast.Resolution { return &roomcast.Resolution{Width: w, Height: h} }
-	pol := Policy{Resolver: fakeDNS{"evil.example": "169.254.169.254", "meet.example.com": "203.0.113.7"}}
+	dns := fakeDNS{"evil.example": "169.254.169.254", "meet.example.com": "203.0.113.7", "a.meet.example.com": "203.0.113.8"}
+	pol := Policy{URLs: urlpolicy.Policy{Resolver: dns}}
+	self := Policy{URLs: urlpolicy.Policy{Resolver: dns, Self: []string{"127.0.0.1:7880"}}}
 	tests := []struct {
 		name string
 		p    roomcast.StartParams
@@ -62,7 +65,10 @@ func TestValidate(t *testing.T) {
 		{"portrait too tall", roomcast.StartParams{Record: true, Resolution: res(720, 1922)}, nil, "resolution: portrait"},
 		{"zero", roomcast.StartParams{Record: true, Resolution: res(0, 0)}, nil, "resolution: landscape 0x0"},
 		{"negative", roomcast.StartParams{Record: true, Resolution: res(-640, -360)}, nil, "resolution:"},
-		{"meeting http", roomcast.StartParams{Record: true, MeetingURL: "http://127.0.0.1:7880/meet/demo?token=x"}, nil, ""},
+		{"meeting http", roomcast.StartParams{Record: true, MeetingURL: "http://127.0.0.1:7880/meet/demo?token=x"}, &self, ""},
+		{"loopback not self", roomcast.StartParams{Record: true, MeetingURL: "http://127.0.0.1:22/"}, &self, "loopback"},
+		{"hex metadata", roomcast.StartParams{Record: true, MeetingURL: "http://0xa9fea9fe/"}, nil, "link-local"},
+		{"unresolvable", roomcast.StartParams{Record: true, MeetingURL: "http://nowhere.example/"}, &pol, "does not resolve"},
 		{"meeting https name", roomcast.StartParams{Record: true, MeetingURL: "https://meet.example.com/r"}, &pol, ""},
 		{"meeting file", roomcast.StartParams{Record: true, MeetingURL: "file:///etc/passwd"}, nil, `meetingURL: scheme must be http or https, got "file"`},
 		{"meeting chrome", roomcast.StartParams{Record: true, MeetingURL: "chrome://settings"}, nil, `got "chrome"`},
@@ -72,12 +78,12 @@ func TestValidate(t *testing.T) {
 		{"metadata ip", roomcast.StartParams{Record: true, MeetingURL: "http://169.254.169.254/latest/meta-data/"}, nil, "meetingURL: host \"169.254.169.254\" is a link-local"},
 		{"link-local v6", roomcast.StartParams{Record: true, MeetingURL: "http://[fe80::1]/"}, nil, "link-local"},
 		{"mapped v4 link-local", roomcast.StartParams{Record: true, MeetingURL: "http://[::ffff:169.254.1.1]/"}, nil, "link-local"},
-		{"aws v6 metadata", roomcast.StartParams{Record: true, MeetingURL: "http://[fd00:ec2::254]/"}, nil, "metadata"},
+		{"aws v6 metadata", roomcast.StartParams{Record: true, MeetingURL: "http://[fd00:ec2::254]/"}, nil, "private"},
 		{"metadata name", roomcast.StartParams{Record: true, MeetingURL: "http://metadata.google.internal/computeMetadata/v1/"}, nil, "cloud metadata"},
 		{"name resolving to metadata", roomcast.StartParams{Record: true, MeetingURL: "http://evil.example/"}, &pol, "link-local"},
-		{"unspecified", roomcast.StartParams{Record: true, MeetingURL: "http://0.0.0.0/"}, nil, "not a unicast"},
+		{"unspecified", roomcast.StartParams{Record: true, MeetingURL: "http://0.0.0.0/"}, nil, "unspecified"},
 		{"credentials", roomcast.StartParams{Record: true, MeetingURL: "https://u:p@meet.example.com/"}, nil, "user:password"},
-		{"allowlist hit", roomcast.StartParams{Record: true, MeetingURL: "https://a.meet.example.com/"}, &Policy{AllowedHosts: []string{".meet.example.com"}}, ""},
+		{"allowlist hit", roomcast.StartParams{Record: true, MeetingURL: "https://a.meet.example.com/"}, &Policy{URLs: urlpolicy.Policy{Resolver: dns, Allow: []string{".meet.example.com"}}}, ""},
 		{"max duration", roomcast.StartParams{Record: true, MaxDuration: 90}, nil, ""},
 		{"max duration at the default cap", roomcast.StartParams{Record: true, MaxDuration: 86400}, nil, ""},
 		{"max duration over the default cap", roomcast.StartParams{Record: true, MaxDuration: 86401}, nil, "maxDuration: 86401 seconds is more than this server allows (86400 seconds"},
@@ -85,7 +91,7 @@ func TestValidate(t *testing.T) {
 		{"max duration over the server cap", roomcast.StartParams{Record: true, MaxDuration: 3601}, &Policy{MaxDuration: time.Hour}, "maxDuration: 3601 seconds is more than this server allows (3600 seconds, --max-duration)"},
 		{"max duration negative", roomcast.StartParams{Record: true, MaxDuration: -5}, nil, "maxDuration: must be a positive number of seconds, got -5"},
 		{"max duration huge", roomcast.StartParams{Record: true, MaxDuration: 1 << 62}, nil, "maxDuration:"},
-		{"allowlist miss", roomcast.StartParams{Record: true, MeetingURL: "https://other.example/"}, &Policy{AllowedHosts: []string{"meet.example.com"}}, `host "other.example" is not in the allowed hosts`},
+		{"allowlist miss", roomcast.StartParams{Record: true, MeetingURL: "https://other.example/"}, &Policy{URLs: urlpolicy.Policy{Resolver: dns, Allow: []string{"meet.example.com"}}}, `host "other.example" is not in the allowed hosts`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

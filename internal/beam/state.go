@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/logging"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/urlpolicy"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -32,10 +33,13 @@ type JobRef struct {
 // meeting URL's token: a Job travels only between control plane and worker
 // and is never logged or returned (LogValue redacts it).
 type Job struct {
-	ID        string               `json:"id"`
-	Room      string               `json:"room"`
-	Params    roomcast.StartParams `json:"params"`
-	CreatedAt time.Time            `json:"createdAt"`
+	ID     string               `json:"id"`
+	Room   string               `json:"room"`
+	Params roomcast.StartParams `json:"params"`
+	// URLs is the server's URL policy: the worker's browser loads nothing
+	// it refuses (the meeting URL, its redirects, frames, connections).
+	URLs      urlpolicy.Policy `json:"urls"`
+	CreatedAt time.Time        `json:"createdAt"`
 }
 
 // LogValue shows a job without its secrets.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/logging"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/urlpolicy"
 )
 
 // BrowserOptions tune how the bot waits for the meeting page.
@@ -27,11 +28,12 @@ type BrowserOptions struct {
 // meeting URL. It reloads the page when it does not join and restarts
 // Chromium when it crashes.
 type Browser struct {
-	sb   *Sandbox
-	url  string
-	w, h int
-	opts BrowserOptions
-	log  *slog.Logger
+	sb    *Sandbox
+	url   string
+	w, h  int
+	opts  BrowserOptions
+	log   *slog.Logger
+	guard *guard // the URL policy, enforced inside Chromium
 
 	cancel context.CancelFunc // ends the current Chromium
 	page   context.Context
@@ -54,7 +56,11 @@ func LaunchBrowser(sb *Sandbox, w, h int, opts BrowserOptions, log *slog.Logger)
 	if opts.Attempts == 0 {
 		opts.Attempts = 3
 	}
-	b := &Browser{sb: sb, w: w, h: h, opts: opts, log: log}
+	g, err := newGuard(log)
+	if err != nil {
+		return nil, err
+	}
+	b := &Browser{sb: sb, w: w, h: h, opts: opts, log: log, guard: g}
 	if err := b.launch(); err != nil {
 		b.Close()
 		return nil, err
@@ -63,9 +69,11 @@ func LaunchBrowser(sb *Sandbox, w, h int, opts BrowserOptions, log *slog.Logger)
 }
 
 // Join opens the meeting URL and waits until the page reports it joined,
-// reloading (and relaunching Chromium) on failure.
-func (b *Browser) Join(ctx context.Context, url string, log *slog.Logger) error {
+// reloading (and relaunching Chromium) on failure. From now on the browser
+// loads only what pol allows; before, it loads nothing.
+func (b *Browser) Join(ctx context.Context, url string, pol urlpolicy.Policy, log *slog.Logger) error {
 	b.url, b.log = url, log
+	b.guard.setPolicy(pol)
 	return b.join(ctx)
 }
 
@@ -76,7 +84,7 @@ func (b *Browser) launch() error {
 	if b.cancel != nil {
 		b.cancel()
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append(b.guard.flags(),
 		chromedp.ExecPath(chromiumPath()),
 		chromedp.Env(b.sb.Env...),
 		chromedp.UserDataDir(filepath.Join(b.sb.dir, "chromium")),
@@ -102,6 +110,7 @@ func (b *Browser) launch() error {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }),
 	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	page, cancelPage := chromedp.NewContext(alloc)
 	b.page = page
 	b.cancel = func() { cancelPage(); cancelAlloc() }
@@ -109,6 +118,9 @@ func (b *Browser) launch() error {
 	t0 := time.Now()
 	if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void]("1")); err != nil {
 		return fmt.Errorf("composite: start chromium: %w", err)
+	}
+	if err := b.guard.attach(page); err != nil {
+		return fmt.Errorf("composite: hold chromium to the URL policy: %w", err)
 	}
 	b.log.Info("chromium started", "took", time.Since(t0).Round(time.Millisecond))
 	return nil
@@ -132,6 +144,9 @@ func (b *Browser) join(ctx context.Context) error {
 		if last == nil {
 			b.log.Info("beam page joined", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
 			return nil
+		}
+		if err := b.refusal(); err != nil {
+			return err // a reload would go to the same place
 		}
 		b.log.Warn("beam page did not join; reloading", "attempt", attempt, "err", last)
 	}
@@ -179,13 +194,18 @@ const pageStateJS = `(() => {
 })()`
 
 // Watch keeps the page joined until ctx ends: when Chromium crashes or the
-// page leaves the room, it restarts Chromium or reloads the page.
-func (b *Browser) Watch(ctx context.Context) {
+// page leaves the room, it restarts Chromium or reloads the page. When the
+// page navigates somewhere the URL policy refuses, it sends that on fail and
+// returns: the job must end, not record an error page.
+func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case err := <-b.guard.refused:
+			offer(ctx, fail, err)
 			return
 		case <-t.C:
 		}
@@ -211,11 +231,22 @@ func (b *Browser) Watch(ctx context.Context) {
 	}
 }
 
-// Close ends Chromium.
+// refusal is the main frame's refused navigation, if there was one.
+func (b *Browser) refusal() error {
+	select {
+	case err := <-b.guard.refused:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Close ends Chromium and its proxy.
 func (b *Browser) Close() {
 	if b.cancel != nil {
 		b.cancel()
 	}
+	b.guard.close()
 }
 
 // errText is an error's user-facing text: an *rcerr.Error's message, else

@@ -91,7 +91,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 		case <-ctx.Done():
 			return
 		case <-deadline.C:
-			auto <- &beam.AutoStop{Reason: fmt.Sprintf("reached the maximum duration of %v", maxDur)}
+			offer(ctx, auto, &beam.AutoStop{Reason: fmt.Sprintf("reached the maximum duration of %v", maxDur)})
 			return
 		case now := <-tick.C:
 			if br.Publishers() != 0 {
@@ -102,10 +102,19 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 				emptySince = now
 			}
 			if now.Sub(emptySince) >= empty {
-				auto <- &beam.AutoStop{Reason: fmt.Sprintf("the room had nobody publishing for %v", empty)}
+				offer(ctx, auto, &beam.AutoStop{Reason: fmt.Sprintf("the room had nobody publishing for %v", empty)})
 				return
 			}
 		}
+	}
+}
+
+// offer hands err to the job's end channel unless ctx ends first: the
+// limits and the browser's watch share it, and the job takes the first.
+func offer(ctx context.Context, ch chan<- error, err error) {
+	select {
+	case ch <- err:
+	case <-ctx.Done():
 	}
 }
 
@@ -124,8 +133,8 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	defer br.Close()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go br.Watch(watchCtx)
 	auto := make(chan error, 1)
+	go br.Watch(watchCtx, auto)
 	go r.limits(watchCtx, br, r.maxDuration(job), auto)
 
 	enc := EncoderConfig{Width: res.Width, Height: res.Height}
@@ -174,7 +183,7 @@ func (r *Runner) prepare(ctx context.Context, job beam.Job, res roomcast.Resolut
 			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
 		}
 	}
-	if err := br.Join(ctx, job.Params.MeetingURL, log); err != nil {
+	if err := br.Join(ctx, job.Params.MeetingURL, job.URLs, log); err != nil {
 		br.Close()
 		sb.Close()
 		return nil, nil, err

@@ -37,6 +37,9 @@ func newBus(t *testing.T) *bus.Bus {
 func newController(t *testing.T, b *bus.Bus, opts Options) *Controller {
 	t.Helper()
 	signer, _ := auth.NewSigner([]byte("test-secret-0123456789"))
+	if opts.BotURL == "" {
+		opts.BotURL = "http://127.0.0.1:7880"
+	}
 	c, err := New(context.Background(), b.NC, b.JS, signer, opts, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +113,7 @@ func TestStartRunStop(t *testing.T) {
 	startWorker(t, b, runner)
 	ctx := context.Background()
 
-	st, err := c.Start(ctx, "demo", streamParams, "http://127.0.0.1:7880")
+	st, err := c.Start(ctx, "demo", streamParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +132,7 @@ func TestStartRunStop(t *testing.T) {
 	})
 
 	// Starting again conflicts and changes nothing.
-	_, err = c.Start(ctx, "demo", roomcast.StartParams{Record: true}, "http://x")
+	_, err = c.Start(ctx, "demo", roomcast.StartParams{Record: true})
 	if code, msg := rcerr.Public(err); code != rcerr.Conflict || !strings.Contains(msg, "streaming and recording is already running") {
 		t.Errorf("second start: %s %q, want conflict", code, msg)
 	}
@@ -155,7 +158,7 @@ func TestRunnerFailureFailsTheJob(t *testing.T) {
 	c := newController(t, b, Options{})
 	runner := newFakeRunner()
 	startWorker(t, b, runner)
-	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}); err != nil {
 		t.Fatal(err)
 	}
 	<-runner.started
@@ -171,7 +174,7 @@ func TestRunnerFailureFailsTheJob(t *testing.T) {
 func TestJobNobodyTakesFails(t *testing.T) {
 	b := newBus(t)
 	c := newController(t, b, Options{TakeTimeout: time.Second})
-	if _, err := c.Start(context.Background(), "lonely", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+	if _, err := c.Start(context.Background(), "lonely", roomcast.StartParams{Record: true}); err != nil {
 		t.Fatal(err)
 	}
 	st := waitState(t, c, "lonely", "failed", func(s roomcast.BeamState) bool {
@@ -211,7 +214,7 @@ func TestLostWorkerFailsTheJob(t *testing.T) {
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}, "http://x"); err != nil {
+	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}); err != nil {
 		t.Fatal(err)
 	}
 	<-runner.started
@@ -234,7 +237,7 @@ func TestConcurrentStartsOneWins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := c.Start(context.Background(), "race", roomcast.StartParams{Record: true}, "http://x")
+			_, err := c.Start(context.Background(), "race", roomcast.StartParams{Record: true})
 			if err == nil {
 				wins.Add(1)
 			} else if code, _ := rcerr.Public(err); code == rcerr.Conflict {
@@ -253,7 +256,7 @@ func TestConcurrentStartsOneWins(t *testing.T) {
 func TestInvalidStartChangesNothing(t *testing.T) {
 	b := newBus(t)
 	c := newController(t, b, Options{})
-	_, err := c.Start(context.Background(), "r", roomcast.StartParams{RTMPURLs: []string{"http://x/live/" + streamKey}}, "http://x")
+	_, err := c.Start(context.Background(), "r", roomcast.StartParams{RTMPURLs: []string{"http://x/live/" + streamKey}})
 	if code, msg := rcerr.Public(err); code != rcerr.InvalidArgument || !strings.Contains(msg, "rtmpURLs[0]") {
 		t.Fatalf("got %s %q", code, msg)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +39,12 @@ const (
 
 // Options configure a Controller.
 type Options struct {
-	Policy      beam.Policy
+	Policy beam.Policy
+	// BotURL is the server's base URL the bot opens the meeting app on when
+	// a start names no meetingURL: --public-url, else the listen address.
+	// It is never taken from a request (a Host header would steer the bot
+	// and its beam token anywhere).
+	BotURL      string
 	TakeTimeout time.Duration // a queued job nobody takes fails after this
 	Silence     time.Duration // a job whose worker is silent this long fails
 	StopTimeout time.Duration // how long stop waits for the worker to confirm
@@ -95,9 +101,9 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 // Store returns the state store (workers share it).
 func (c *Controller) Store() *Store { return c.store }
 
-// Start validates p and starts streaming and/or recording in room. base is
-// the server URL the bot opens the meeting app on when p.MeetingURL is empty.
-func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.StartParams, base string) (roomcast.BeamState, error) {
+// Start validates p and starts streaming and/or recording in room. Without
+// a meetingURL the bot opens this server's meeting app at Options.BotURL.
+func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.StartParams) (roomcast.BeamState, error) {
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
 	}
@@ -106,11 +112,11 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 		return roomcast.BeamState{}, err
 	}
 	if p.MeetingURL == "" {
-		if p.MeetingURL, err = c.meetingURL(roomName, base); err != nil {
+		if p.MeetingURL, err = c.meetingURL(roomName); err != nil {
 			return roomcast.BeamState{}, err
 		}
 	}
-	job := beam.Job{ID: newID(), Room: roomName, Params: p, CreatedAt: c.now().UTC()}
+	job := beam.Job{ID: newID(), Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
 	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 		return beam.Start(r, roomName, p, job.ID, job.CreatedAt)
 	})
@@ -127,7 +133,8 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	return rec.State, nil
 }
 
-func (c *Controller) meetingURL(roomName, base string) (string, error) {
+func (c *Controller) meetingURL(roomName string) (string, error) {
+	base := strings.TrimSuffix(c.opts.BotURL, "/")
 	if base == "" {
 		return "", rcerr.New(rcerr.InvalidArgument, "meetingURL: required when the server has no --public-url")
 	}

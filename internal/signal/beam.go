@@ -2,19 +2,17 @@ package signal
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
-	"github.com/roomcast/roomcast/internal/web"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Beams starts and stops streaming and recording; control.Controller is one.
 type Beams interface {
-	Start(ctx context.Context, room string, p roomcast.StartParams, base string) (roomcast.BeamState, error)
+	Start(ctx context.Context, room string, p roomcast.StartParams) (roomcast.BeamState, error)
 	Stop(ctx context.Context, room string) (roomcast.BeamState, error)
 	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
 	StartTracks(ctx context.Context, room string) (roomcast.BeamState, error)
@@ -30,8 +28,7 @@ type stateMsg struct {
 // beamSide is the part of the handler that lets peers start and stop
 // streaming and recording and pushes the room's state to every peer.
 type beamSide struct {
-	beams     Beams
-	publicURL string
+	beams Beams
 
 	mu    sync.Mutex
 	rooms map[string]map[*conn]struct{}
@@ -39,8 +36,8 @@ type beamSide struct {
 
 // WithBeams lets peers with the start/stop permission start and stop
 // streaming and recording, and sends every peer the room's state on join.
-func (h *Handler) WithBeams(b Beams, publicURL string) *Handler {
-	h.beam = &beamSide{beams: b, publicURL: publicURL, rooms: map[string]map[*conn]struct{}{}}
+func (h *Handler) WithBeams(b Beams) *Handler {
+	h.beam = &beamSide{beams: b, rooms: map[string]map[*conn]struct{}{}}
 	return h
 }
 
@@ -98,12 +95,11 @@ func (c *conn) sendState(st roomcast.BeamState, rev uint64) {
 
 // request runs a peer's start or stop off the read loop (a stop waits
 // for the worker) and answers with ok or error.
-func (b *beamSide) request(ctx context.Context, r *http.Request, c *conn, roomName string, role room.Role, m *ClientMessage) {
+func (b *beamSide) request(ctx context.Context, c *conn, roomName string, role room.Role, m *ClientMessage) {
 	if !role.Permissions().StartStop {
 		c.sendError(m.ID, rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", role))
 		return
 	}
-	base := web.BaseURL(r, b.publicURL)
 	// The request outlives a peer that leaves meanwhile: a start is never
 	// cut between writing the state and queueing the job.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -112,7 +108,7 @@ func (b *beamSide) request(ctx context.Context, r *http.Request, c *conn, roomNa
 		var err error
 		switch m.Type {
 		case TypeBeamStart:
-			_, err = b.beams.Start(ctx, roomName, *m.Params, base)
+			_, err = b.beams.Start(ctx, roomName, *m.Params)
 		case TypeBeamStop:
 			_, err = b.beams.Stop(ctx, roomName)
 		case TypeTracksStart:

@@ -156,7 +156,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sf
 			c.sendError(m.ID, rcerr.New(rcerr.Unavailable, "streaming and recording are not enabled on this server"))
 			return
 		}
-		h.beam.request(ctx, r, c, req.Room, req.Role, m)
+		h.beam.request(ctx, c, req.Room, req.Role, m)
 	case TypePublish:
 		if err := peer.Publish(deref(m.Audio), deref(m.Video)); err != nil {
 			c.sendError(m.ID, err)

@@ -76,16 +76,3 @@ func must(f fs.FS, err error) fs.FS {
 	}
 	return f
 }
-
-// BaseURL is the URL browsers and the beam reach this server at: publicURL
-// when configured, else the scheme and host of the request r.
-func BaseURL(r *http.Request, publicURL string) string {
-	if publicURL != "" {
-		return strings.TrimSuffix(publicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}

@@ -98,7 +98,7 @@ func TestEventsReachTheBackendInOrder(t *testing.T) {
 	}
 	d.MaxBackoff = 200 * time.Millisecond
 	signer, _ := auth.NewSigner([]byte("test-secret-0123456789"))
-	ctl, err := control.New(ctx, b.NC, b.JS, signer, control.Options{Events: events}, quiet)
+	ctl, err := control.New(ctx, b.NC, b.JS, signer, control.Options{Events: events, BotURL: "http://127.0.0.1:7880"}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestEventsReachTheBackendInOrder(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://127.0.0.1/live/" + streamKey}}
-	if _, err := ctl.Start(ctx, "hooked", p, "http://127.0.0.1:7880"); err != nil {
+	if _, err := ctl.Start(ctx, "hooked", p); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
