@@ -362,6 +362,7 @@ type hookReceiver struct {
 	secret []byte
 	mu     sync.Mutex
 	events []roomcast.Event
+	raw    []string // the bodies as sent
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
@@ -381,6 +382,7 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 		var ev roomcast.Event
 		json.Unmarshal(body, &ev)
 		h.events = append(h.events, ev)
+		h.raw = append(h.raw, string(body))
 	}))
 	t.Cleanup(srv.Close)
 	h.URL = srv.URL
@@ -392,6 +394,13 @@ func (h *hookReceiver) all() []roomcast.Event {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]roomcast.Event(nil), h.events...)
+}
+
+// bodies returns the bodies received so far.
+func (h *hookReceiver) bodies() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.raw...)
 }
 
 func (h *hookReceiver) wait(t *testing.T, n int, timeout time.Duration) []roomcast.Event {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // MaxLen is the longest ingest URL accepted.
@@ -52,6 +53,7 @@ var (
 	ErrFragment   = errors.New("a #fragment is not part of an ingest URL")
 	ErrPath       = errors.New("needs an app and a stream key: rtmp://host[:port]/app/STREAM_KEY")
 	ErrEmptyParts = errors.New("has an empty path segment (a doubled or trailing '/'): the stream key is the last segment, rtmp://host[:port]/app/STREAM_KEY")
+	ErrSpace      = errors.New("contains a space or control character; check what was pasted")
 )
 
 // Parse checks raw strictly and splits it; the error is one of the Err
@@ -59,6 +61,9 @@ var (
 func Parse(raw string) (URL, error) {
 	if len(raw) > MaxLen {
 		return URL{}, ErrTooLong
+	}
+	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return URL{}, ErrSpace
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
