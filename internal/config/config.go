@@ -78,7 +78,7 @@ func Load(args []string) (Config, error) {
 		return nil
 	})
 	s3Env := S3Flags(fs, &c.S3)
-	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts meeting URLs may point at (.example.com allows subdomains; default: any)")
+	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts, addresses or CIDRs the bot may open (.example.com allows subdomains; names listed may be private or loopback; default: any public address, plus this server)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
