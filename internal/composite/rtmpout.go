@@ -3,9 +3,9 @@ package composite
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 
 	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/rtmpclient"
 	"github.com/roomcast/roomcast/internal/streamurl"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -24,6 +25,9 @@ type DestinationOptions struct {
 	GiveUp time.Duration
 	// MaxBackoff caps the wait between attempts. Default 5 s.
 	MaxBackoff time.Duration
+	// RootCAs, when set, are the CAs rtmps servers are verified against
+	// instead of the system's.
+	RootCAs *x509.CertPool
 }
 
 // destination publishes the stream to one RTMP(S) URL on its own
@@ -44,6 +48,11 @@ type destination struct {
 	state roomcast.DestinationState
 	err   *roomcast.Error
 }
+
+// maxRefusals is how many times in a row an ingest may refuse the key (or
+// present an untrusted certificate) before the destination fails: enough
+// to ride out a server restarting, not an endless loop on a wrong key.
+const maxRefusals = 3
 
 func newDestination(i int, raw string, fan *Fanout, opts DestinationOptions, log *slog.Logger, onChange func()) *destination {
 	if opts.GiveUp == 0 {
@@ -70,11 +79,13 @@ func (d *destination) status() roomcast.Destination {
 	return roomcast.Destination{URL: d.redacted, State: d.state, Error: d.err}
 }
 
+// set changes the state; err's code is its rtmpclient.Kind, the stable
+// code a person (or a backend) acts on.
 func (d *destination) set(state roomcast.DestinationState, err error) {
 	d.mu.Lock()
 	d.state, d.err = state, nil
 	if err != nil {
-		d.err = &roomcast.Error{Code: "destination", Message: d.scrub(err.Error())}
+		d.err = &roomcast.Error{Code: string(rtmpclient.KindOf(err)), Message: d.scrub(err.Error())}
 	}
 	d.mu.Unlock()
 	d.onChange()
@@ -93,15 +104,26 @@ func (d *destination) scrub(s string) string {
 func (d *destination) run(ctx context.Context) {
 	lastUp := time.Now()
 	backoff := 500 * time.Millisecond
+	refusals := 0
 	for attempt := 0; ; attempt++ {
 		err := d.session(ctx, &lastUp)
 		if ctx.Err() != nil {
 			d.set(roomcast.DestinationStopped, nil)
 			return
 		}
+		if k := rtmpclient.KindOf(err); k == rtmpclient.Rejected || k == rtmpclient.TLSUntrusted {
+			refusals++
+		} else {
+			refusals = 0
+		}
+		if refusals >= maxRefusals {
+			d.log.Warn("destination failed; not retrying", "err", d.scrub(err.Error()), "attempts", refusals)
+			d.set(roomcast.DestinationFailed, err)
+			return
+		}
 		if time.Since(lastUp) > d.opts.GiveUp {
 			d.log.Warn("destination failed; giving up", "err", d.scrub(err.Error()))
-			d.set(roomcast.DestinationFailed, fmt.Errorf("no connection for %v: %s", d.opts.GiveUp, d.scrub(err.Error())))
+			d.set(roomcast.DestinationFailed, &giveUp{after: d.opts.GiveUp, err: err})
 			return
 		}
 		d.log.Info("destination down; reconnecting", "err", d.scrub(err.Error()), "in", backoff)
@@ -116,15 +138,15 @@ func (d *destination) run(ctx context.Context) {
 	}
 }
 
-// gortmplibURL moves the stream key (last path segment, with any query)
-// into the fragment, where gortmplib expects it.
-func gortmplibURL(raw string) (*url.URL, error) {
-	p, err := streamurl.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("invalid URL: %w", err)
-	}
-	return &url.URL{Scheme: p.Scheme, Host: p.Host, Path: "/" + p.App, Fragment: p.Key}, nil
+// giveUp is the last error of a destination that stayed down too long; it
+// keeps that error's kind.
+type giveUp struct {
+	after time.Duration
+	err   error
 }
+
+func (g *giveUp) Error() string { return fmt.Sprintf("no connection for %v: %v", g.after, g.err) }
+func (g *giveUp) Unwrap() error { return g.err }
 
 // session is one connection: connect, then write frames from a keyframe on.
 func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
@@ -133,16 +155,15 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	u, err := gortmplibURL(d.rawURL)
+	u, err := streamurl.Parse(d.rawURL)
 	if err != nil {
-		return err
+		return fmt.Errorf("invalid URL: %w", err)
 	}
-	c := &gortmplib.Client{URL: u, Publish: true, TLSConfig: &tls.Config{ServerName: u.Hostname()}}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = c.Initialize(cctx)
+	c, err := rtmpclient.Dial(cctx, u, rtmpclient.Options{TLS: &tls.Config{RootCAs: d.opts.RootCAs}})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
 	defer c.Close()
 	tr := d.fan.tracks
@@ -175,7 +196,7 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 		select {
 		case fr = <-d.frames:
 		case err := <-readErr:
-			return fmt.Errorf("server closed the connection: %w", err)
+			return &rtmpclient.Error{Kind: rtmpclient.Lost, Addr: u.Host, Err: fmt.Errorf("the server hung up: %w", err)}
 		case <-ctx.Done():
 			d.flush(w, &started, base)
 			return ctx.Err()
@@ -214,7 +235,7 @@ func (d *destination) resume() []frame {
 
 // write sends one frame, starting each connection at a keyframe with
 // timestamps from zero.
-func (d *destination) write(w *gortmplib.Writer, c *gortmplib.Client, fr frame, started *bool, base *time.Duration) error {
+func (d *destination) write(w *gortmplib.Writer, c *rtmpclient.Conn, fr frame, started *bool, base *time.Duration) error {
 	if !*started {
 		if !fr.video || !fr.key {
 			return nil
@@ -237,7 +258,7 @@ func (d *destination) write(w *gortmplib.Writer, c *gortmplib.Client, fr frame, 
 
 // flush sends what is still queued when the job stops: the last seconds.
 func (d *destination) flush(w *gortmplib.Writer, started *bool, base time.Duration) {
-	c := w.Conn.(*gortmplib.Client)
+	c := w.Conn.(*rtmpclient.Conn)
 	for {
 		select {
 		case fr := <-d.frames:

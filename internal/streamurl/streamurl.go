@@ -87,6 +87,9 @@ func Parse(raw string) (URL, error) {
 	if !strings.HasPrefix(path, "/") {
 		return URL{}, ErrPath
 	}
+	if app, ok := strings.CutPrefix(path, "/"); ok && app != "" && !strings.Contains(app, "/") && strings.Contains(u.RawQuery, "/") {
+		return appQuery(u, app)
+	}
 	parts := strings.Split(path[1:], "/")
 	for i, p := range parts {
 		if p == "" && len(parts) < 2 {
@@ -105,6 +108,27 @@ func Parse(raw string) (URL, error) {
 	}
 	return URL{Scheme: u.Scheme, Host: u.Host, App: strings.Join(parts[:len(parts)-1], "/"), Key: key}, nil
 }
+
+// appQuery reads the form where the app has a query and the key follows
+// its last slash, as YouTube's backup ingest has it:
+// rtmp://b.rtmp.youtube.com/live2?backup=1/KEY is app "live2?backup=1",
+// key "KEY".
+func appQuery(u *url.URL, app string) (URL, error) {
+	i := strings.LastIndex(u.RawQuery, "/")
+	q, rawKey := u.RawQuery[:i], u.RawQuery[i+1:]
+	app, err := url.PathUnescape(app)
+	if err != nil {
+		return URL{}, ErrEmptyParts
+	}
+	key, err := url.PathUnescape(rawKey)
+	if err != nil || key == "" || q == "" || strings.Contains(q, "/") {
+		return URL{}, ErrEmptyParts
+	}
+	return URL{Scheme: u.Scheme, Host: u.Host, App: app + "?" + q, Key: key}, nil
+}
+
+// TCURL is the tcUrl a client sends in connect: the URL up to the app.
+func (u URL) TCURL() string { return u.Scheme + "://" + u.Host + "/" + u.App }
 
 // checkHost accepts host, host:port, [v6] and [v6]:port with a port from 1
 // to 65535.

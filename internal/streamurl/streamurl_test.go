@@ -81,3 +81,39 @@ func FuzzRedactNeverShowsTheKey(f *testing.F) {
 		}
 	})
 }
+
+// The URL forms the big platforms hand out, and exactly what each ingest
+// must receive: the app (and tcUrl) in connect, the stream name with its
+// query in publish.
+func TestPlatformIngestForms(t *testing.T) {
+	for _, c := range []struct {
+		platform, url, app, name, tcURL string
+	}{
+		{"YouTube", "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop-qrst", "live2", "abcd-efgh-ijkl-mnop-qrst", "rtmp://a.rtmp.youtube.com/live2"},
+		{"YouTube backup", "rtmp://b.rtmp.youtube.com/live2?backup=1/abcd-efgh-ijkl-mnop-qrst", "live2?backup=1", "abcd-efgh-ijkl-mnop-qrst", "rtmp://b.rtmp.youtube.com/live2?backup=1"},
+		{"YouTube rtmps", "rtmps://a.rtmps.youtube.com:443/live2/abcd-efgh-ijkl-mnop-qrst", "live2", "abcd-efgh-ijkl-mnop-qrst", "rtmps://a.rtmps.youtube.com:443/live2"},
+		{"Twitch", "rtmp://live.twitch.tv/app/live_123456789_AbCdEfGhIjKlMnOpQrStUvWxYz", "app", "live_123456789_AbCdEfGhIjKlMnOpQrStUvWxYz", "rtmp://live.twitch.tv/app"},
+		{"Facebook", "rtmps://live-api-s.facebook.com:443/rtmp/FB-1234567890-0-AbCdEf?s_bl=1&s_psm=1&s_sc=1234&s_sw=0&s_vt=api-s&a=AbCdEfGh", "rtmp",
+			"FB-1234567890-0-AbCdEf?s_bl=1&s_psm=1&s_sc=1234&s_sw=0&s_vt=api-s&a=AbCdEfGh", "rtmps://live-api-s.facebook.com:443/rtmp"},
+		{"Mux", "rtmps://global-live.mux.com:443/app/0a1b2c3d-4e5f-6789-abcd-ef0123456789", "app", "0a1b2c3d-4e5f-6789-abcd-ef0123456789", "rtmps://global-live.mux.com:443/app"},
+		{"Restream", "rtmp://live.restream.io/live/re_1234567_abcdef0123456789", "live", "re_1234567_abcdef0123456789", "rtmp://live.restream.io/live"},
+		{"Kick", "rtmps://fa723fc1b171.global-contribute.live-video.net:443/app/sk_us-west-2_AbCdEf123", "app", "sk_us-west-2_AbCdEf123", "rtmps://fa723fc1b171.global-contribute.live-video.net:443/app"},
+		{"LinkedIn", "rtmps://1a2b3c4d5e6f.channel.media.azure.net:2935/live/0123456789abcdef/live", "live/0123456789abcdef", "live", "rtmps://1a2b3c4d5e6f.channel.media.azure.net:2935/live/0123456789abcdef"},
+		{"Instagram", "rtmps://edgetee-upload-ams4-1.xx.fbcdn.net:443/rtmp/17900000000000000?s_bl=1&s_sw=0&a=AbCd", "rtmp", "17900000000000000?s_bl=1&s_sw=0&a=AbCd", "rtmps://edgetee-upload-ams4-1.xx.fbcdn.net:443/rtmp"},
+		{"Cloudflare Stream", "rtmps://live.cloudflare.com:443/live/0123456789abcdef0123456789abcdefk0123456789abcdef0123456789abcdef", "live",
+			"0123456789abcdef0123456789abcdefk0123456789abcdef0123456789abcdef", "rtmps://live.cloudflare.com:443/live"},
+		{"AWS IVS", "rtmps://a1b2c3d4e5f6.global-contribute.live-video.net:443/app/sk_us-west-2_AbCdEfGhIjKl", "app", "sk_us-west-2_AbCdEfGhIjKl", "rtmps://a1b2c3d4e5f6.global-contribute.live-video.net:443/app"},
+	} {
+		u, err := Parse(c.url)
+		if err != nil {
+			t.Errorf("%s: %v", c.platform, err)
+			continue
+		}
+		if u.App != c.app || u.Key != c.name || u.TCURL() != c.tcURL {
+			t.Errorf("%s: app %q name %q tcUrl %q; want %q %q %q", c.platform, u.App, u.Key, u.TCURL(), c.app, c.name, c.tcURL)
+		}
+		if r := u.Redacted(); len(c.name) >= 8 && strings.Contains(r, c.name) {
+			t.Errorf("%s: redacted %q shows the key", c.platform, r)
+		}
+	}
+}

@@ -3,7 +3,9 @@
 package testkit
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -33,18 +35,27 @@ rtmp {
   server {
     listen 127.0.0.1:%[2]d;
     chunk_size 4096;
-    application live { live on; record off; }
+    application live { live on; record off;%[3]s }
   }
 }
 `
 
 // StartRTMP runs nginx-rtmp for the test (skipped with -short or without nginx,
 // failed in CI without it).
-func StartRTMP(t testing.TB) *RTMPServer {
+func StartRTMP(t testing.TB) *RTMPServer { return StartRTMPNotifying(t, "") }
+
+// StartRTMPNotifying is StartRTMP with nginx-rtmp's on_publish callback set
+// to onPublish (an http:// URL; "" for none): nginx POSTs each publish's
+// app, name and args there and refuses the publish unless it answers 2xx.
+func StartRTMPNotifying(t testing.TB, onPublish string) *RTMPServer {
 	t.Helper()
 	Need(t, "nginx", "ffprobe")
 	s := &RTMPServer{Port: FreePort(t), dir: t.TempDir()}
-	if err := os.WriteFile(filepath.Join(s.dir, "nginx.conf"), fmt.Appendf(nil, nginxConf, s.dir, s.Port), 0o644); err != nil {
+	notify := ""
+	if onPublish != "" {
+		notify = " on_publish " + onPublish + "; notify_method post;"
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "nginx.conf"), fmt.Appendf(nil, nginxConf, s.dir, s.Port, notify), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.Start(t)
@@ -60,15 +71,21 @@ func (s *RTMPServer) Start(t testing.TB) {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start nginx: %v", err)
 	}
+	waitListening(t, s.Addr(), "nginx")
+}
+
+// waitListening waits until something accepts TCP connections on addr.
+func waitListening(t testing.TB, addr, what string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", s.Addr())
+		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nginx did not listen on %s within 10s", s.Addr())
+			t.Fatalf("%s did not listen on %s within 10s", what, addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -118,6 +135,10 @@ func FFprobe(target string) (Probe, error) {
 		"-show_entries", "stream=codec_type,codec_name,width,height:format=duration", "-of", "json", target).Output()
 	var p Probe
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
 		return p, fmt.Errorf("ffprobe %s: %w", target, err)
 	}
 	return p, json.Unmarshal(out, &p)

@@ -32,6 +32,7 @@ type TLSProxy struct {
 	backend    string
 	ln         net.Listener
 	handshakes atomic.Int64
+	sni        []string // server names clients asked for
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -67,6 +68,25 @@ func (p *TLSProxy) Addr() string { return "127.0.0.1:" + strconv.Itoa(p.Port) }
 
 // URL is an rtmps:// publish URL for stream key on the backend's live app.
 func (p *TLSProxy) URL(key string) string { return "rtmps://" + p.Addr() + "/live/" + key }
+
+// ServerNames are the SNI names of the completed handshakes, in order.
+func (p *TLSProxy) ServerNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.sni...)
+}
+
+// Pool is a certificate pool holding the proxy's test CA.
+func (p *TLSProxy) Pool(t testing.TB) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
 
 // Handshakes is how many TLS handshakes have completed.
 func (p *TLSProxy) Handshakes() int { return int(p.handshakes.Load()) }
@@ -126,6 +146,9 @@ func (p *TLSProxy) serve(c *tls.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	p.handshakes.Add(1)
+	p.mu.Lock()
+	p.sni = append(p.sni, c.ConnectionState().ServerName)
+	p.mu.Unlock()
 	b, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
 	if err != nil {
 		return
