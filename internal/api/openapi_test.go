@@ -61,6 +61,7 @@ var openAPITypes = []reflect.Type{
 	reflect.TypeFor[roomcast.BeamState](),
 	reflect.TypeFor[roomcast.RTMPState](),
 	reflect.TypeFor[roomcast.Destination](),
+	reflect.TypeFor[roomcast.DestinationError](),
 	reflect.TypeFor[roomcast.RecordingStates](),
 	reflect.TypeFor[roomcast.RecordingStatus](),
 	reflect.TypeFor[roomcast.Error](),
@@ -83,6 +84,10 @@ var openAPIEnums = map[string][]string{
 	"DestinationState": {
 		string(roomcast.DestinationStarting), string(roomcast.DestinationStarted), string(roomcast.DestinationReconnecting),
 		string(roomcast.DestinationFailed), string(roomcast.DestinationStopped),
+	},
+	"DestinationErrorCode": {
+		string(roomcast.DestinationKeyRejected), string(roomcast.DestinationUnreachable), string(roomcast.DestinationTLSUntrusted),
+		string(roomcast.DestinationLost), string(roomcast.DestinationProtocol),
 	},
 	"RecordingKind": {string(roomcast.RecordingKindComposite), string(roomcast.RecordingKindTracks)},
 	"AudioHealth":   {string(roomcast.AudioOK), string(roomcast.AudioQuiet), string(roomcast.AudioLost), string(roomcast.AudioUnknown)},

@@ -3,6 +3,7 @@ package beam
 import (
 	"time"
 
+	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -25,7 +26,10 @@ func Events(room string, before, after Record, now time.Time) []roomcast.Event {
 	for i, d := range a.RTMP.Destinations {
 		if d.State == roomcast.DestinationFailed && (i >= len(b.RTMP.Destinations) || b.RTMP.Destinations[i].State != roomcast.DestinationFailed) {
 			e := ev(roomcast.EventBeamDestinationFailed)
-			e.Destination, e.Error = &d, d.Error
+			e.Destination = &d
+			if d.Error != nil {
+				e.Error = &roomcast.Error{Code: string(rcerr.Destination), Message: d.Error.Message}
+			}
 			out = append(out, e)
 		}
 	}

@@ -32,11 +32,14 @@ func TestEvents(t *testing.T) {
 		t.Errorf("no change: events %v", names(evs))
 	}
 	dests := append([]roomcast.Destination(nil), r2.State.RTMP.Destinations...)
-	dests[1].State, dests[1].Error = roomcast.DestinationFailed, &roomcast.Error{Code: "destination", Message: "refused"}
+	dests[1].State, dests[1].Error = roomcast.DestinationFailed, &roomcast.DestinationError{Code: roomcast.DestinationKeyRejected, Message: "refused"}
 	r3, _ := Report(r2, "j1", Progress{Started: true, Destinations: dests}, t0)
 	evs = Events("demo", r2, r3, t0)
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamDestinationFailed || evs[0].Destination.URL != "rtmp://h/live/{ot…34}" {
 		t.Fatalf("destination failed: %+v", evs)
+	}
+	if e := evs[0]; e.Destination.Error.Code != roomcast.DestinationKeyRejected || e.Error == nil || e.Error.Code != "destination" || e.Error.Message != "refused" {
+		t.Errorf("destination failed event: destination error %+v, error %+v; want the destination's code and its message", e.Destination.Error, e.Error)
 	}
 	stopped, _ := Stop(r3)
 	evs = Events("demo", r3, stopped, t0)

@@ -73,7 +73,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	now := t0.Add(2 * time.Second)
 	dests := []roomcast.Destination{{URL: st.RTMP.Destinations[0].URL, State: roomcast.DestinationStarted},
-		{URL: st.RTMP.Destinations[1].URL, State: roomcast.DestinationReconnecting, Error: &roomcast.Error{Code: "destination", Message: "connection refused"}}}
+		{URL: st.RTMP.Destinations[1].URL, State: roomcast.DestinationReconnecting, Error: &roomcast.DestinationError{Code: roomcast.DestinationUnreachable, Message: "connection refused"}}}
 	r, err = Report(r, "j1", Progress{Started: true, Destinations: dests}, now)
 	if err != nil {
 		t.Fatal(err)

@@ -112,7 +112,10 @@ func TestDestinationFailuresSayWhatToDo(t *testing.T) {
 	p.waitDest(t, 0, roomcast.DestinationFailed, 15*time.Second)
 	p.waitDest(t, 1, roomcast.DestinationFailed, 15*time.Second)
 	p.waitDest(t, 2, roomcast.DestinationReconnecting, 10*time.Second)
-	for i, want := range []struct{ code, says string }{
+	for i, want := range []struct {
+		code roomcast.DestinationErrorCode
+		says string
+	}{
 		{"destination_key_rejected", "refused the stream key"},
 		{"destination_tls_untrusted", "certificate"},
 		{"destination_unreachable", "cannot reach 127.0.0.1:" + itoa(dead)},

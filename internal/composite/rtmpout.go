@@ -46,7 +46,7 @@ type destination struct {
 
 	mu    sync.Mutex
 	state roomcast.DestinationState
-	err   *roomcast.Error
+	err   *roomcast.DestinationError
 }
 
 // maxRefusals is how many times in a row an ingest may refuse the key (or
@@ -85,7 +85,7 @@ func (d *destination) set(state roomcast.DestinationState, err error) {
 	d.mu.Lock()
 	d.state, d.err = state, nil
 	if err != nil {
-		d.err = &roomcast.Error{Code: string(rtmpclient.KindOf(err)), Message: d.scrub(err.Error())}
+		d.err = &roomcast.DestinationError{Code: roomcast.DestinationErrorCode(rtmpclient.KindOf(err)), Message: d.scrub(err.Error())}
 	}
 	d.mu.Unlock()
 	d.onChange()

@@ -11,25 +11,27 @@ import (
 
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Kind is what went wrong, in terms of what a person can do about it.
 type Kind string
 
-// Kinds of failure. Their values are the stable codes destinations report.
+// Kinds of failure: the codes destinations report (roomcast.DestinationErrorCode).
 const (
 	// Rejected: the ingest refused the publish (a wrong or expired stream
 	// key, a stream already live on it). Retrying will not help.
-	Rejected Kind = "destination_key_rejected"
+	Rejected = Kind(roomcast.DestinationKeyRejected)
 	// Unreachable: no connection to host:port (DNS, refused, timeout).
-	Unreachable Kind = "destination_unreachable"
+	Unreachable = Kind(roomcast.DestinationUnreachable)
 	// TLSUntrusted: the rtmps server's certificate is not trusted for the
 	// host (unknown authority, wrong name, expired).
-	TLSUntrusted Kind = "destination_tls_untrusted"
+	TLSUntrusted = Kind(roomcast.DestinationTLSUntrusted)
 	// Lost: the connection broke after it was up.
-	Lost Kind = "destination_lost"
+	Lost = Kind(roomcast.DestinationLost)
 	// Protocol: the server spoke RTMP in a way this client cannot follow.
-	Protocol Kind = "destination_protocol"
+	Protocol = Kind(roomcast.DestinationProtocol)
 )
 
 // Error is a classified failure. Its text never holds the stream key

@@ -101,10 +101,38 @@ type RTMPState struct {
 
 // Destination is one RTMP output; URL has its stream key redacted.
 type Destination struct {
-	URL   string           `json:"url"`
-	State DestinationState `json:"state"`
-	Error *Error           `json:"error,omitempty"`
+	URL   string            `json:"url"`
+	State DestinationState  `json:"state"`
+	Error *DestinationError `json:"error,omitempty"`
 }
+
+// DestinationError is why a destination is reconnecting or failed: a code
+// to act on and a message for a person.
+type DestinationError struct {
+	Code    DestinationErrorCode `json:"code"`
+	Message string               `json:"message"`
+}
+
+// DestinationErrorCode says what went wrong with a destination.
+type DestinationErrorCode string
+
+// Destination error codes.
+const (
+	// DestinationKeyRejected: the ingest refused the stream key (wrong,
+	// expired, or already live). Not retried after a few attempts.
+	DestinationKeyRejected DestinationErrorCode = "destination_key_rejected"
+	// DestinationUnreachable: no connection to the ingest's host:port;
+	// retried with backoff.
+	DestinationUnreachable DestinationErrorCode = "destination_unreachable"
+	// DestinationTLSUntrusted: the rtmps certificate is not trusted for the
+	// host. Not retried after a few attempts.
+	DestinationTLSUntrusted DestinationErrorCode = "destination_tls_untrusted"
+	// DestinationLost: the connection broke while streaming; retried.
+	DestinationLost DestinationErrorCode = "destination_lost"
+	// DestinationProtocol: the ingest spoke RTMP in a way roomcast cannot
+	// follow; retried.
+	DestinationProtocol DestinationErrorCode = "destination_protocol"
+)
 
 // RecordingStatus is the state of the composite (beam) recording or of SFU
 // track recording.
