@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,8 +36,22 @@ type Browser struct {
 	log   *slog.Logger
 	guard *guard // the URL policy, enforced inside Chromium
 
+	// The current Chromium: Watch relaunches it while Publishers and
+	// PlayoutSkew read it from other goroutines.
+	mu     sync.Mutex
+	closed bool
 	cancel context.CancelFunc // ends the current Chromium
 	page   context.Context
+}
+
+// errClosed is a launch after Close: no Chromium may outlive its Browser.
+var errClosed = errors.New("composite: browser closed")
+
+// current is the current Chromium's page context (nil before launch).
+func (b *Browser) current() context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.page
 }
 
 // chromiumPath is the real binary: /usr/bin/chromium is a wrapper script,
@@ -78,12 +93,12 @@ func (b *Browser) Join(ctx context.Context, url string, pol urlpolicy.Policy, lo
 }
 
 // Alive reports whether Chromium is still running.
-func (b *Browser) Alive() bool { return b.page != nil && b.page.Err() == nil }
+func (b *Browser) Alive() bool {
+	page := b.current()
+	return page != nil && page.Err() == nil
+}
 
 func (b *Browser) launch() error {
-	if b.cancel != nil {
-		b.cancel()
-	}
 	opts := append(b.guard.flags(),
 		chromedp.ExecPath(chromiumPath()),
 		chromedp.Env(b.sb.Env...),
@@ -110,10 +125,18 @@ func (b *Browser) launch() error {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }),
 	)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return errClosed
+	}
+	if b.cancel != nil {
+		b.cancel()
+	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	page, cancelPage := chromedp.NewContext(alloc)
-	b.page = page
-	b.cancel = func() { cancelPage(); cancelAlloc() }
+	b.page, b.cancel = page, func() { cancelPage(); cancelAlloc() }
+	b.mu.Unlock()
 	// The first run starts Chromium; it must not run under a timeout.
 	t0 := time.Now()
 	if _, err := chromedp.Run(page, chromedp.Evaluate[chromedp.Void]("1")); err != nil {
@@ -133,7 +156,7 @@ func (b *Browser) join(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if b.page == nil || attempt > 1 && errors.Is(last, errBrowserGone) {
+		if b.current() == nil || attempt > 1 && errors.Is(last, errBrowserGone) {
 			if err := b.launch(); err != nil {
 				last = err
 				continue
@@ -157,12 +180,13 @@ var errBrowserGone = errors.New("chromium is gone")
 
 // load navigates and polls window.roomcast.joined.
 func (b *Browser) load(ctx context.Context) error {
-	tctx, cancel := context.WithTimeout(b.page, b.opts.JoinTimeout)
+	page := b.current()
+	tctx, cancel := context.WithTimeout(page, b.opts.JoinTimeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
 	if err := chromedp.Do(tctx, chromedp.Navigate(b.url)); err != nil {
-		if b.page.Err() != nil {
+		if page.Err() != nil {
 			return errBrowserGone
 		}
 		return fmt.Errorf("load the meeting URL: %w", err)
@@ -174,7 +198,7 @@ func (b *Browser) load(ctx context.Context) error {
 			return nil
 		case err == nil && state.Error != "":
 			return rcerr.New(rcerr.Unavailable, "the meeting page reports: %s", state.Error)
-		case b.page.Err() != nil:
+		case page.Err() != nil:
 			return errBrowserGone
 		case tctx.Err() != nil:
 			return errors.New("window.roomcast.joined did not become true")
@@ -209,7 +233,8 @@ func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
 			return
 		case <-t.C:
 		}
-		cctx, cancel := context.WithTimeout(b.page, 5*time.Second)
+		page := b.current()
+		cctx, cancel := context.WithTimeout(page, 5*time.Second)
 		state, err := chromedp.Run(cctx, chromedp.Evaluate[pageState](pageStateJS))
 		cancel()
 		if err == nil && state.Joined {
@@ -219,7 +244,7 @@ func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
 			return
 		}
 		b.log.Warn("beam page lost the room; recovering", "err", err, "page_error", state.Error)
-		if b.page.Err() != nil || err != nil {
+		if page.Err() != nil || err != nil {
 			if lerr := b.launch(); lerr != nil {
 				b.log.Warn("restart chromium", "err", lerr)
 				continue
@@ -241,11 +266,14 @@ func (b *Browser) refusal() error {
 	}
 }
 
-// Close ends Chromium and its proxy.
+// Close ends Chromium and its proxy; call it after Watch has returned.
 func (b *Browser) Close() {
+	b.mu.Lock()
+	b.closed = true
 	if b.cancel != nil {
 		b.cancel()
 	}
+	b.mu.Unlock()
 	b.guard.close()
 }
 
@@ -270,7 +298,7 @@ const publishersJS = `(() => {
 
 // Publishers returns how many peers in the room publish, or -1 if unknown.
 func (b *Browser) Publishers() int {
-	ctx, cancel := context.WithTimeout(b.page, 3*time.Second)
+	ctx, cancel := context.WithTimeout(b.current(), 3*time.Second)
 	defer cancel()
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](publishersJS))
 	if err != nil {
@@ -290,7 +318,7 @@ const playoutSkewJS = `(() => {
 // PlayoutSkew returns how far ahead of its sound the page plays a peer's
 // picture (the worst peer); ok is false when no peer sends both.
 func (b *Browser) PlayoutSkew() (skew time.Duration, ok bool) {
-	ctx, cancel := context.WithTimeout(b.page, 2*time.Second)
+	ctx, cancel := context.WithTimeout(b.current(), 2*time.Second)
 	defer cancel()
 	ms, err := chromedp.Run(ctx, chromedp.Evaluate[*float64](playoutSkewJS))
 	if err != nil || ms == nil {

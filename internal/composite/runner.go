@@ -131,11 +131,15 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	}
 	defer sb.Close()
 	defer br.Close()
+	// The watch and the limits end before the browser closes: a watch
+	// relaunching Chromium after Close would leave it running.
 	watchCtx, stopWatch := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
 	defer stopWatch()
 	auto := make(chan error, 1)
-	go br.Watch(watchCtx, auto)
-	go r.limits(watchCtx, br, r.maxDuration(job), auto)
+	watchers.Go(func() { br.Watch(watchCtx, auto) })
+	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
 	enc := EncoderConfig{Width: res.Width, Height: res.Height}
 	var recID, recDir string
