@@ -39,7 +39,9 @@ func NewRunner(cfg RunnerConfig, events *webhook.Publisher, log *slog.Logger) (*
 		return nil, nil, fmt.Errorf("app: recordings: %w", err)
 	}
 	up := storage.NewUploader(recs, cfg.Store, func(rec roomcast.Recording) {
-		events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec})
+		if err := events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec}); err != nil {
+			log.Warn("could not queue the recording.ready webhook", "err", err)
+		}
 	}, log)
 	r := &composite.Runner{WorkDir: filepath.Join(cfg.DataDir, "jobs"), Recordings: recs, Log: log,
 		MaxDuration: cfg.MaxDuration, EmptyTimeout: cfg.EmptyTimeout, Keep: up.Upload}

@@ -19,6 +19,11 @@ type Record struct {
 	State  roomcast.BeamState `json:"state"`
 	Job    *JobRef            `json:"job,omitempty"`
 	Tracks *TracksRef         `json:"tracks,omitempty"` // SFU track recording, when running
+	// Outbox holds the webhook events of the transitions that wrote this
+	// record until they are queued for delivery: written in the same
+	// compare-and-swap as the change, so a process dying in between loses
+	// none (control.Store flushes them).
+	Outbox []roomcast.Event `json:"outbox,omitempty"`
 }
 
 // JobRef is the running job as the control plane tracks it.

@@ -71,8 +71,9 @@ type Controller struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu     sync.Mutex
-	active map[string]beam.Record // rooms with a job, from the watch
+	mu      sync.Mutex
+	active  map[string]beam.Record      // rooms with a job, from the watch
+	pending map[string][]roomcast.Event // rooms whose record has an outbox, from the watch
 }
 
 // New prepares the KV bucket and job stream.
@@ -90,12 +91,12 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 	if err != nil {
 		return nil, err
 	}
-	store.events = opts.Events
+	store.events, store.log = opts.Events, log
 	if err := ensureJobStream(ctx, js); err != nil {
 		return nil, err
 	}
 	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
-		now: time.Now, active: map[string]beam.Record{}}, nil
+		now: time.Now, active: map[string]beam.Record{}, pending: map[string][]roomcast.Event{}}, nil
 }
 
 // Store returns the state store (workers share it).
@@ -207,6 +208,11 @@ func (c *Controller) Run(ctx context.Context) error {
 			} else {
 				delete(c.active, roomName)
 			}
+			if len(rec.Outbox) > 0 {
+				c.pending[roomName] = rec.Outbox
+			} else {
+				delete(c.pending, roomName)
+			}
 			c.mu.Unlock()
 			c.syncTracks(roomName, rec, rev)
 			if c.opts.OnChange != nil {
@@ -243,7 +249,20 @@ func (c *Controller) supervise(ctx context.Context) {
 				silent = append(silent, roomName)
 			}
 		}
+		var unsent = map[string][]roomcast.Event{}
+		for roomName, outbox := range c.pending {
+			if stale(outbox, c.now()) {
+				unsent[roomName] = outbox
+			}
+		}
 		c.mu.Unlock()
+		for roomName, outbox := range unsent {
+			// The writer did not flush its events (it died, or NATS
+			// refused them): any process may, exactly once.
+			if c.opts.Events != nil {
+				c.store.flush(ctx, roomName, outbox)
+			}
+		}
 		for _, roomName := range due {
 			c.failOverdue(ctx, roomName)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ const stateBucket = "roomcast_beam"
 type Store struct {
 	kv     jetstream.KeyValue
 	events *webhook.Publisher // nil: no webhook events
+	log    *slog.Logger
+	// dieAfterWrite (tests) leaves the outbox unflushed, as a process that
+	// dies right after its compare-and-swap would.
+	dieAfterWrite bool
 }
 
 // OpenStore creates the bucket if needed.
@@ -87,6 +92,9 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 			return cur, rev, err
 		}
 		next.State.Message = "" // messages answer one request; they are not state
+		if s.events != nil {
+			next = stage(room, cur, next, rev, time.Now().UTC())
+		}
 		b, err := json.Marshal(next)
 		if err != nil {
 			return cur, rev, fmt.Errorf("control: encode state: %w", err)
@@ -98,12 +106,8 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 		}
 		switch {
 		case err == nil:
-			// Exactly one writer wins each transition, so each event is
-			// published once, by the process that made the change.
-			if s.events != nil {
-				for _, ev := range beam.Events(room, cur, next, time.Now().UTC()) {
-					s.events.Publish(ctx, ev)
-				}
+			if len(next.Outbox) > 0 && !s.dieAfterWrite {
+				s.flush(context.WithoutCancel(ctx), room, next.Outbox)
 			}
 			return next, rev, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):

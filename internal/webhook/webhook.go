@@ -50,8 +50,10 @@ func NewPublisher(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 	return &Publisher{js: js, log: log}, nil
 }
 
-// Publish assigns the event an id and time (if unset) and queues it.
-func (p *Publisher) Publish(ctx context.Context, ev roomcast.Event) {
+// Publish assigns the event an id and time (if unset) and queues it. The id
+// is the message id JetStream de-duplicates on: publishing the same event
+// twice (from two processes, or a retry) queues it once.
+func (p *Publisher) Publish(ctx context.Context, ev roomcast.Event) error {
 	if ev.ID == "" {
 		b := make([]byte, 12)
 		rand.Read(b)
@@ -65,8 +67,9 @@ func (p *Publisher) Publish(ctx context.Context, ev roomcast.Event) {
 		_, err = p.js.Publish(ctx, subject, body, jetstream.WithMsgID(ev.ID))
 	}
 	if err != nil {
-		p.log.Warn("could not queue webhook event", "event", ev.Event, "room", ev.Room, "err", err)
+		return fmt.Errorf("webhook: queue %s for %q: %w", ev.Event, ev.Room, err)
 	}
+	return nil
 }
 
 // Deliverer posts events to one URL.
