@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/rcerr"
@@ -74,31 +76,49 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // auth accepts the management token, or a join token for the room in the
 // path; with startStop, the join token's role must be allowed to start/stop.
+// It runs before anything reads the body, and a refusal is not kept waiting
+// for it (refuse).
 func (a *API) auth(startStop bool, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
-			writeError(w, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
+			refuse(w, r, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
 			return
 		}
 		c, err := a.signer.Verify(tok)
 		if err != nil {
-			writeError(w, err)
+			refuse(w, r, err)
 			return
 		}
 		if !c.Management {
 			roomName := r.PathValue("room")
 			switch {
 			case c.Room != roomName:
-				writeError(w, rcerr.New(rcerr.PermissionDenied, "token is for room %q, not %q", c.Room, roomName))
+				refuse(w, r, rcerr.New(rcerr.PermissionDenied, "token is for room %q, not %q", c.Room, roomName))
 				return
 			case startStop && !c.Role.Permissions().StartStop:
-				writeError(w, rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", c.Role))
+				refuse(w, r, rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", c.Role))
 				return
 			}
 		}
 		next(w, r)
 	}
+}
+
+// refuse answers a request with err without reading its body, and closes
+// the connection after the answer. Left to itself, net/http reads up to
+// 256 KiB of an unread body before it sends the answer, so a client with no
+// token sending a byte a second would hold the connection and never hear
+// "401"; Connection: close makes it answer first, and the past read
+// deadline makes its cleanup read fail at once instead of draining the rest.
+func refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+		// Not every ResponseWriter has deadlines (httptest.ResponseRecorder);
+		// without one the answer is still sent first.
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
+	writeError(w, err)
 }
 
 func (a *API) start(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +197,9 @@ func decodeBody(r *http.Request, v any) error {
 			return rcerr.New(rcerr.InvalidArgument, "body must be one JSON object")
 		}
 		return nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The server's read deadline passed (serve allows a request 10 s).
+		return rcerr.Wrap(rcerr.InvalidArgument, err, "the request body did not arrive in time; send it all at once")
 	case errors.Is(err, io.EOF):
 		return rcerr.New(rcerr.InvalidArgument, "body is empty; send a JSON object")
 	case errors.As(err, &typeErr):

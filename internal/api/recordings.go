@@ -63,16 +63,16 @@ func (a *API) mgmtOnly(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
-			writeError(w, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
+			refuse(w, r, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
 			return
 		}
 		c, err := a.signer.Verify(tok)
 		if err != nil {
-			writeError(w, err)
+			refuse(w, r, err)
 			return
 		}
 		if !c.Management {
-			writeError(w, rcerr.New(rcerr.PermissionDenied, "recordings need the management token (`roomcast token --management`), not a join token"))
+			refuse(w, r, rcerr.New(rcerr.PermissionDenied, "recordings need the management token (`roomcast token --management`), not a join token"))
 			return
 		}
 		next(w, r)
@@ -131,6 +131,9 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	// An hours-long recording takes longer to send than the server's
+	// WriteTimeout allows a response; only the management token gets here.
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	http.ServeContent(w, r, name, info.ModTime(), f)
 }
 

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -72,7 +71,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	media, err := sfu.New(sfu.Config{UDPAddr: ":" + strconv.Itoa(cfg.RTCUDPPort), PublicIPs: cfg.PublicIPs}, log)
+	media, err := sfu.New(sfu.Config{UDPAddr: mediaAddr(cfg.Addr, cfg.RTCUDPPort), PublicIPs: cfg.PublicIPs}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +84,7 @@ func New(cfg config.Config, log *slog.Logger) (*App, error) {
 		a.close()
 		return nil, err
 	}
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	a.srv = newHTTPServer(a.routes(), defaultLimits)
 	return a, nil
 }
 
@@ -190,6 +189,10 @@ func (a *App) routes() http.Handler {
 
 // Addr returns the HTTP address the server listens on.
 func (a *App) Addr() net.Addr { return a.ln.Addr() }
+
+// UDPAddr returns the address of the media socket: --rtc-udp-port on the
+// host of --addr, or on every interface when --addr names none.
+func (a *App) UDPAddr() net.Addr { return a.sfu.UDPAddr() }
 
 // Signer returns the token signer (tests and tools mint tokens with it).
 func (a *App) Signer() *auth.Signer { return a.signer }

@@ -59,7 +59,7 @@ func Default() Config {
 func Load(args []string) (Config, error) {
 	c := Default()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&c.Addr, "addr", env("ROOMCAST_ADDR", c.Addr), "HTTP listen address (signaling, API, meeting app)")
+	fs.StringVar(&c.Addr, "addr", env("ROOMCAST_ADDR", c.Addr), "HTTP listen address (signaling, API, meeting app); its host, if any, also binds the media UDP port")
 	fs.StringVar(&c.DataDir, "data", env("ROOMCAST_DATA", c.DataDir), "data directory: secret and recordings")
 	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL browsers use to reach this server (default: from the request)")
 	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", c.RTCUDPPort, "UDP port for all WebRTC media; 0 picks a free port")
@@ -100,8 +100,12 @@ func Load(args []string) (Config, error) {
 // Validate reports every problem with c at once.
 func (c Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	if host, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	} else if ip := net.ParseIP(host); ip != nil && ip.To4() == nil && !ip.IsUnspecified() {
+		// The media socket binds --addr's host too (app.mediaAddr), and it
+		// is IPv4 only.
+		errs = append(errs, fmt.Errorf("--addr %q: the media UDP port binds the same host and is IPv4 only; use an IPv4 address, a host name or no host", c.Addr))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data must not be empty"))

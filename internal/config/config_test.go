@@ -20,6 +20,8 @@ func TestLoad(t *testing.T) {
 		{"all bad at once", []string{"--addr", "nohostport", "--rtc-udp-port", "70000", "--public-url", "ftp://x", "--log-format", "xml"},
 			[]string{"--addr", "--rtc-udp-port", "--public-url", "--log-format"}},
 		{"bad public ip", []string{"--rtc-public-ips", "1.2.3.4,nope"}, []string{`"nope"`}},
+		{"IPv6 host", []string{"--addr", "[::1]:7880"}, []string{"IPv4 only"}},
+		{"IPv6 any", []string{"--addr", "[::]:7880"}, nil},
 		{"stray argument", []string{"extra"}, []string{"unexpected"}},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 // Package logging sets up roomcast's slog logger and keeps secrets out of it:
 // Secret and StreamURL redact themselves, and a ReplaceAttr backstop redacts
-// anything that looks like a token or an RTMP stream key.
+// anything that looks like a token or an RTMP stream key. Repeated warnings
+// are rate-limited, so no client can flood the log.
 package logging
 
 import (
@@ -14,15 +15,20 @@ import (
 )
 
 // New returns a logger writing format ("text" or "json") at level to w.
+// Warnings and errors repeated with the same message are limited to 5 per
+// 10 s, followed by one line counting the rest.
 func New(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}
+	var h slog.Handler
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("logging: unknown format %q (want text or json)", format)
 	}
-	return nil, fmt.Errorf("logging: unknown format %q (want text or json)", format)
+	return slog.New(newLimitHandler(h, repeatBurst, repeatWindow)), nil
 }
 
 // Secret is a string that never appears in logs.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/roomcast/roomcast/internal/rcerr"
 )
 
 // negotiation is the offer/answer state of one peer, owned by its run
@@ -39,7 +41,7 @@ func (p *Peer) run() {
 			}
 			if err != nil {
 				p.log.Warn("negotiation failed", "err", err)
-				go p.Close()
+				go p.end(err)
 				return
 			}
 		}
@@ -65,7 +67,7 @@ func (p *Peer) sync() {
 	}
 	if err != nil {
 		p.log.Warn("renegotiation failed", "err", err)
-		go p.Close()
+		go p.end(rcerr.Wrap(rcerr.Internal, err, "renegotiation failed"))
 	}
 }
 
@@ -139,15 +141,15 @@ func (p *Peer) offer() error {
 func (p *Peer) applyAnswer(sdp string) error {
 	n := &p.neg
 	if !n.awaiting {
-		return fmt.Errorf("answer without an offer")
+		return rcerr.New(rcerr.InvalidArgument, "answer: no offer is waiting for an answer")
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		return fmt.Errorf("set remote description: %w", err)
+		return rcerr.Wrap(rcerr.InvalidArgument, fmt.Errorf("set remote description: %w", err), "answer: not a valid answer to the last offer")
 	}
 	n.awaiting = false
 	for _, c := range n.candidates {
 		if err := p.pc.AddICECandidate(c); err != nil {
-			return fmt.Errorf("add queued candidate: %w", err)
+			return rcerr.Wrap(rcerr.InvalidArgument, fmt.Errorf("add queued candidate: %w", err), "candidate: could not be added")
 		}
 	}
 	n.candidates = nil
@@ -170,7 +172,7 @@ func (p *Peer) addCandidate(c webrtc.ICECandidateInit) error {
 		return nil
 	}
 	if err := p.pc.AddICECandidate(c); err != nil {
-		return fmt.Errorf("add candidate: %w", err)
+		return rcerr.Wrap(rcerr.InvalidArgument, fmt.Errorf("add candidate: %w", err), "candidate: could not be added")
 	}
 	return nil
 }

@@ -45,6 +45,7 @@ type Peer struct {
 	events    chan negotiated // answers and candidates, in arrival order
 	done      chan struct{}
 	closeOnce sync.Once
+	err       error // why the peer ended; set before done is closed
 
 	mu           sync.Mutex // guards the fields below
 	audio, video bool       // enabled flags shown to others
@@ -117,6 +118,19 @@ func (p *Peer) ID() string { return p.id }
 // Done is closed when the peer has left or its connection failed.
 func (p *Peer) Done() <-chan struct{} { return p.done }
 
+// Err returns why the peer ended once Done is closed: nil when it was
+// closed or its connection failed, else the negotiation error, an
+// *rcerr.Error whose message the client may be shown (its answer or a
+// candidate could not be applied, or renegotiation failed).
+func (p *Peer) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
+	}
+}
+
 // Info returns what other peers see of p.
 func (p *Peer) Info() PeerInfo {
 	p.mu.Lock()
@@ -174,8 +188,13 @@ func (p *Peer) kick() {
 
 // Close removes the peer from its room and closes its connection. It is
 // idempotent.
-func (p *Peer) Close() {
+func (p *Peer) Close() { p.end(nil) }
+
+// end closes the peer for reason err (nil: an ordinary close); only the first
+// call counts.
+func (p *Peer) end(err error) {
 	p.closeOnce.Do(func() {
+		p.err = err
 		close(p.done)
 		p.room.remove(p)
 		if err := p.pc.Close(); err != nil {

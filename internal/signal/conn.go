@@ -33,6 +33,9 @@ type Handler struct {
 	signer *auth.Signer
 	log    *slog.Logger
 	beam   *beamSide // nil: no streaming/recording control
+
+	byIP    sockets // open sockets by remote address
+	byToken sockets // joined sessions by token
 }
 
 // NewHandler returns a Handler that joins peers to s after checking their
@@ -41,22 +44,37 @@ func NewHandler(s *sfu.SFU, signer *auth.Signer, log *slog.Logger) *Handler {
 	return &Handler{sfu: s, signer: signer, log: log}
 }
 
-// ServeHTTP upgrades to a WebSocket and runs one peer's session.
+// ServeHTTP upgrades to a WebSocket and runs one peer's session. A remote
+// address with maxSocketsPerIP sockets open is refused (429) before the
+// upgrade.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := remoteIP(r)
+	if !h.byIP.acquire(ip, maxSocketsPerIP) {
+		h.log.Warn("signaling connection refused: too many from one address", "remote", ip)
+		refuseHTTP(w, rcerr.New(rcerr.ResourceExhausted, "too many signaling connections from your address (at most %d)", maxSocketsPerIP))
+		return
+	}
+	defer h.byIP.release(ip)
 	ws, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		h.log.Debug("websocket accept", "err", err)
 		return
 	}
 	ws.SetReadLimit(MaxMessageSize)
+	h.session(r, ws)
+}
+
+// session runs one peer on ws: the join, its pumps and its end.
+func (h *Handler) session(r *http.Request, ws *websocket.Conn) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	c := &conn{ws: ws, out: make(chan any, outQueue), log: h.log, fail: cancel}
-	req, err := h.readJoin(ctx, c)
+	req, release, err := h.admit(ctx, c)
 	if err != nil {
 		c.closeWithError(ctx, err)
 		return
 	}
+	defer release()
 	peer, others, err := h.sfu.Join(req, c)
 	if err != nil {
 		c.closeWithError(ctx, rcerr.Wrap(rcerr.Unavailable, err, "server is shutting down"))
@@ -66,13 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.log = h.log.With("room", req.Room, "peer", peer.ID())
 	var wg sync.WaitGroup
 	wg.Go(func() { c.writeLoop(ctx) })
-	wg.Go(func() {
-		select {
-		case <-peer.Done():
-			cancel()
-		case <-ctx.Done():
-		}
-	})
+	wg.Go(func() { c.watch(ctx, peer) })
 	c.open(joinedMsg{Type: "joined", V: Version, Self: peer.Info(), Peers: others})
 	if h.beam != nil {
 		defer h.beam.enter(ctx, req.Room, c)()
@@ -84,26 +96,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // readJoin reads and checks the first message, which must be a join with a
-// valid token for the room it names.
-func (h *Handler) readJoin(ctx context.Context, c *conn) (sfu.JoinRequest, error) {
+// valid token for the room it names; it returns the request and the token.
+func (h *Handler) readJoin(ctx context.Context, c *conn) (sfu.JoinRequest, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	_, b, err := c.ws.Read(ctx)
 	if err != nil {
-		return sfu.JoinRequest{}, rcerr.Wrap(rcerr.InvalidArgument, err, "expected a join message within 10 s")
+		return sfu.JoinRequest{}, "", rcerr.Wrap(rcerr.InvalidArgument, err, "expected a join message within 10 s")
 	}
 	m, err := Decode(b)
 	if err != nil {
-		return sfu.JoinRequest{}, err
+		return sfu.JoinRequest{}, "", err
 	}
 	if m.Type != TypeJoin {
-		return sfu.JoinRequest{}, rcerr.New(rcerr.InvalidArgument, "the first message must be join, got %q", m.Type)
+		return sfu.JoinRequest{}, "", rcerr.New(rcerr.InvalidArgument, "the first message must be join, got %q", m.Type)
 	}
 	claims, err := h.signer.VerifyJoin(m.Token, m.Room)
 	if err != nil {
-		return sfu.JoinRequest{}, err
+		return sfu.JoinRequest{}, "", err
 	}
-	return sfu.JoinRequest{Room: m.Room, Identity: claims.Identity(), Role: claims.Role}, nil
+	return sfu.JoinRequest{Room: m.Room, Identity: claims.Identity(), Role: claims.Role}, m.Token, nil
 }
 
 // conn is one client's socket; it implements sfu.Signaler.
@@ -117,6 +129,7 @@ type conn struct {
 	joined   bool   // the joined message is queued
 	early    []any  // messages from the SFU before that
 	stateRev uint64 // revision of the last beam state sent
+	dropped  bool   // the queue overflowed and the session is ending
 }
 
 // open queues the joined message and then whatever the SFU sent before it, so
@@ -131,15 +144,24 @@ func (c *conn) open(joined joinedMsg) {
 	c.early, c.joined = nil, true
 }
 
+// readLoop handles the client's messages until it leaves or the session
+// ends. Each invalid message is answered with an error; the
+// maxInvalidMessages-th ends the session.
 func (c *conn) readLoop(ctx context.Context, handle func(*ClientMessage)) {
+	invalid := 0
 	for {
 		_, b, err := c.ws.Read(ctx)
-		if err != nil {
+		if err != nil || ctx.Err() != nil {
 			return
 		}
 		m, err := Decode(b)
 		if err != nil {
 			c.sendError(0, err)
+			if invalid++; invalid == maxInvalidMessages {
+				c.fatal(rcerr.New(rcerr.InvalidArgument, "%d invalid messages; closing the connection", invalid))
+				awaitClose(ctx)
+				return
+			}
 			continue
 		}
 		if m.Type == TypeLeave {
@@ -182,6 +204,10 @@ func (c *conn) writeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case m := <-c.out:
+			if cm, ok := m.(closeMsg); ok {
+				c.closeNow(cm)
+				return
+			}
 			if err := c.write(ctx, m); err != nil {
 				c.log.Debug("signal write", "err", err)
 				c.fail()
@@ -214,12 +240,16 @@ func (c *conn) send(m any) {
 }
 
 // push queues m; a client too slow to keep up is dropped rather than letting
-// it block the SFU. The send never blocks, so holding c.mu is fine.
+// it block the SFU, and warned about once. The send never blocks, so holding
+// c.mu (as every caller does) is fine.
 func (c *conn) push(m any) {
 	select {
 	case c.out <- m:
 	default:
-		c.log.Warn("signal queue full; disconnecting slow client")
+		if !c.dropped {
+			c.dropped = true
+			c.log.Warn("signal queue full; disconnecting slow client")
+		}
 		c.fail()
 	}
 }

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// TestFinding5SlowBodyWithoutTokenGets401: a client announcing a 60000-byte
+// body and sending a byte a second is refused at once (401 without a
+// token, 403 with a guest's), told Connection: close, and the connection is
+// closed rather than kept to drain the body.
+func TestFinding5SlowBodyWithoutTokenGets401(t *testing.T) {
+	signer, _ := auth.NewSigner([]byte("api-test-secret-0123456789"))
+	guest, _ := signer.JoinToken("R", "someone", room.Guest, time.Hour)
+	mux := http.NewServeMux()
+	// No controller: a refused request never reaches it.
+	New(nil, RoomsFunc(func(string) bool { return false }), signer, slog.New(slog.DiscardHandler)).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name, auth, code string
+		status           int
+	}{
+		{"no token", "", "unauthenticated", http.StatusUnauthorized},
+		{"guest token", "Authorization: Bearer " + guest + "\r\n", "permission_denied", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := slowPost(t, srv.Listener.Addr().String(), "/v1/rooms/R/beam/start", tt.auth)
+			start := time.Now()
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer within 3 s: %v", err)
+			}
+			var e roomcast.Error
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != tt.status || e.Code != tt.code {
+				t.Errorf("got %d %+v (%v); want %d %s", resp.StatusCode, e, err, tt.status, tt.code)
+			}
+			if !resp.Close {
+				t.Error("the answer does not say Connection: close")
+			}
+			if _, err := io.Copy(io.Discard, br); isTimeout(err) {
+				t.Errorf("the connection is still open %v after the answer", time.Since(start).Round(time.Millisecond))
+			}
+		})
+	}
+}
+
+// slowPost connects to addr and sends the headers of a POST to path with a
+// 60000-byte body, then a byte of it a second until the test ends. Reads
+// time out after 3 s.
+func slowPost(t *testing.T, addr, path, extraHeaders string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: roomcast\r\nContent-Type: application/json\r\n%sContent-Length: 60000\r\n\r\n{", path, extraHeaders)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	t.Cleanup(func() { close(done); <-stopped })
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return c
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
