@@ -138,7 +138,9 @@ func (p Policy) checkAddr(h Host, a netip.Addr, named bool) error {
 		return nil
 	}
 	if h.Name != "" {
-		return refuse("host %q resolves to %s, a %s address; allow it with --meeting-hosts", h, a, class)
+		// The address itself is not shown: the message must not map an
+		// internal network for whoever sends starts.
+		return refuse("host %q resolves to a %s address; allow it with --meeting-hosts", h, class)
 	}
 	return refuse("host %q is a %s address; allow it with --meeting-hosts", h, class)
 }

@@ -92,7 +92,7 @@ func TestCheckURLRefusesWhatIsNotPublic(t *testing.T) {
 		{open, "http://10.0.0.1/", "private"},
 		{open, "http://[fd00:ec2::254]/", "private"},
 		{open, "http://100.100.100.200/", "shared"},
-		{open, "http://evil.example/", "resolves to 169.254.169.254"},
+		{open, "http://evil.example/", "resolves to a link-local address"},
 		{open, "http://intranet.example/", "private"},
 		{open, "http://nowhere.invalid/", "does not resolve"},
 		{open, "http://metadata.google.internal/", "metadata"},
