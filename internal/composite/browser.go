@@ -117,7 +117,12 @@ func (b *Browser) launch() error {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		// Chromium's own calls home would only be refused by the URL policy.
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,CertificateTransparencyComponentUpdater,DialMediaRouteProvider"),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("disable-client-side-phishing-detection", true),
+		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
@@ -235,7 +240,9 @@ func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
 		}
 		page := b.current()
 		cctx, cancel := context.WithTimeout(page, 5*time.Second)
+		stop := context.AfterFunc(ctx, cancel) // a stop does not wait for the page
 		state, err := chromedp.Run(cctx, chromedp.Evaluate[pageState](pageStateJS))
+		stop()
 		cancel()
 		if err == nil && state.Joined {
 			continue
@@ -296,10 +303,12 @@ const publishersJS = `(() => {
     .filter(p => p.role === 'host' || p.role === 'guest' || p.audio || p.video).length;
 })()`
 
-// Publishers returns how many peers in the room publish, or -1 if unknown.
-func (b *Browser) Publishers() int {
+// Publishers returns how many peers in the room publish, or -1 if unknown;
+// it gives up when stop ends.
+func (b *Browser) Publishers(stop context.Context) int {
 	ctx, cancel := context.WithTimeout(b.current(), 3*time.Second)
 	defer cancel()
+	defer context.AfterFunc(stop, cancel)()
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](publishersJS))
 	if err != nil {
 		return -1

@@ -39,7 +39,7 @@ func TestMaxDuration(t *testing.T) {
 // fakePublishers is a room whose publisher count the test sets.
 type fakePublishers struct{ n atomic.Int32 }
 
-func (f *fakePublishers) Publishers() int { return int(f.n.Load()) }
+func (f *fakePublishers) Publishers(context.Context) int { return int(f.n.Load()) }
 
 func TestLimitsEndAJobAtItsMaxDuration(t *testing.T) {
 	r := &Runner{MaxDuration: time.Hour, EmptyTimeout: time.Hour}

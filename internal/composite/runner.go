@@ -59,7 +59,9 @@ type Runner struct {
 
 // publishers counts the room's publishing peers as the beam page sees
 // them; *Browser is one.
-type publishers interface{ Publishers() int }
+type publishers interface {
+	Publishers(stop context.Context) int
+}
 
 // maxDuration is how long job may run: the runner's MaxDuration (default
 // 4 h), or the job's own maxDuration when that is shorter.
@@ -94,7 +96,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 			offer(ctx, auto, &beam.AutoStop{Reason: fmt.Sprintf("reached the maximum duration of %v", maxDur)})
 			return
 		case now := <-tick.C:
-			if br.Publishers() != 0 {
+			if br.Publishers(ctx) != 0 {
 				emptySince = time.Time{}
 				continue
 			}
@@ -135,8 +137,8 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	// relaunching Chromium after Close would leave it running.
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watchers sync.WaitGroup
-	defer watchers.Wait()
-	defer stopWatch()
+	endWatch := func() { stopWatch(); watchers.Wait() }
+	defer endWatch()
 	auto := make(chan error, 1)
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
@@ -152,6 +154,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	}
 	started := time.Now()
 	err = r.stream(ctx, sb, enc, job, report, auto, br.PlayoutSkew, log)
+	endWatch() // before the recording can turn ready: the job ends first
 	if recID != "" {
 		// The job is over once the media stops; the recording is finalized
 		// after it (the state says stopped first, then the recording turns

@@ -190,7 +190,9 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 func (p *Proxy) refused(w http.ResponseWriter, r *http.Request, err error) {
 	var ref *Refusal
 	if errors.As(err, &ref) {
-		p.log.Warn("the bot's browser tried to reach a refused host", "host", r.Host, "reason", ref.Reason)
+		// Info, not Warn: Chromium's own calls home end here too. A page's
+		// refused navigation is reported (and fails the job) by the guard.
+		p.log.Info("the bot's browser tried to reach a refused host", "host", r.Host, "reason", ref.Reason)
 		http.Error(w, "roomcast: refused by the URL policy: "+ref.Reason, http.StatusForbidden)
 		return
 	}
