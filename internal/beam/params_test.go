@@ -130,11 +130,11 @@ func TestDefaultResolution(t *testing.T) {
 	}
 }
 
-// TestTrailingSlashLeaksTheKey is issue 13's finding 4: an ingest URL with a
+// TestFinding4TrailingSlashLeaksTheKey is issue 13's finding 4: an ingest URL with a
 // trailing slash, one without an app, a bad port, or a multibyte key is
 // refused with a 400 naming the field, and neither the message nor the
 // state of an accepted URL carries the key.
-func TestTrailingSlashLeaksTheKey(t *testing.T) {
+func TestFinding4TrailingSlashLeaksTheKey(t *testing.T) {
 	const uni = "ключ-трансляции-секрет"
 	for _, c := range []struct {
 		url    string
