@@ -8,7 +8,7 @@ APT_PKGS := chromium chromium-driver ffmpeg xvfb pulseaudio libnginx-mod-rtmp ng
 GO_FILES := $(shell find . -name '*.go' -not -path './bin/*') $(shell find internal/web -type f 2>/dev/null) go.mod go.sum
 RUN_ARGS ?=
 
-.PHONY: help setup deps build run test test-unit test-e2e fuzz check bench clean
+.PHONY: help setup deps build run test test-unit test-e2e test-e2e-race fuzz check bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ setup: deps build ## deps + build
 run: setup ## set up and start roomcast serve (RUN_ARGS="--addr :8080" to change flags)
 	./$(BIN) serve $(RUN_ARGS)
 
-test: setup test-unit test-e2e fuzz ## set up, then every test
+test: setup test-unit test-e2e test-e2e-race fuzz ## set up, then every test
 
 test-unit: ## fast unit tests (-short)
 	go vet ./...
@@ -38,6 +38,12 @@ test-unit: ## fast unit tests (-short)
 
 test-e2e: ## end-to-end tests with real Chromium, ffmpeg, nginx-rtmp and the real binary (one package at a time: they time media)
 	CI=true go test -p 1 -count=1 -timeout 25m ./test/... ./internal/...
+
+RACE_E2E = TestBeamStopsOnItsOwn|TestFinding3|TestKilledWorkerRecordingIsRecovered|TestRemoteWorkerLostMidJob|TestHostStartsFromMeetingAppPeersSeeState|TestTwoServersShareOneTruth|TestStreamKeysNeverLeak
+
+test-e2e-race: ## the worker and control-plane end-to-end tests again, on a race-built binary (a race report fails them)
+	ROOMCAST_E2E_RACE=1 CI=true go test -p 1 -count=1 -timeout 10m -run '$(RACE_E2E)' ./test/
+	CI=true go test -race -p 1 -count=1 -timeout 10m ./internal/composite ./internal/control ./internal/trackrec ./internal/sfu ./internal/signal
 
 fuzz: ## short runs of the signaling decoder and stream-key redaction fuzz targets
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./internal/signal

@@ -33,7 +33,13 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binary = filepath.Join(dir, "roomcast")
-		out, err := exec.Command("go", "build", "-o", binary, "../cmd/roomcast").CombinedOutput()
+		args := []string{"build", "-o", binary}
+		if os.Getenv("ROOMCAST_E2E_RACE") == "1" {
+			// make test runs the worker and control plane tests again on a
+			// race-built binary; a race report fails the test (raceFree).
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, "../cmd/roomcast")...).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "build roomcast: %v\n%s", err, out)
 			return 1
@@ -88,6 +94,7 @@ func startServer(t testing.TB, extra ...string) *server {
 	go s.scan(stderr, addr)
 	t.Cleanup(func() {
 		s.stop(t)
+		raceFree(t, "roomcast serve", s.Logs())
 		if t.Failed() {
 			t.Logf("server %s log tail:\n%s", s.URL, tail(s.Logs(), 60))
 		}
@@ -129,6 +136,14 @@ func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- [2]s
 			default:
 			}
 		}
+	}
+}
+
+// raceFree fails t when a race-built process reported a data race.
+func raceFree(t testing.TB, what, logs string) {
+	t.Helper()
+	if i := strings.Index(logs, "WARNING: DATA RACE"); i >= 0 {
+		t.Errorf("%s reported a data race:\n%s", what, tail(logs[i:], 60))
 	}
 }
 

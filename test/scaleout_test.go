@@ -127,7 +127,7 @@ func TestRemoteWorkerLostMidJob(t *testing.T) {
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	t.Cleanup(func() { w.Process.Kill(); w.Wait(); raceFree(t, "roomcast worker", logs.String()) })
 	c := client(t, s)
 	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
 		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
