@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortmplib"
+
 	"github.com/roomcast/roomcast/internal/streamurl"
 	"github.com/roomcast/roomcast/internal/testkit"
 )
@@ -159,3 +161,30 @@ func TestFailuresAreClassified(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The connect + publish exchange against nginx-rtmp, this client against
+// gortmplib's own (the naive baseline it replaces); docs/BENCHMARKS.md.
+func BenchmarkPublish(b *testing.B) {
+	testkit.Need(b, "nginx")
+	nginx := testkit.StartRTMP(b)
+	b.Run("rtmpclient", func(b *testing.B) {
+		u, _ := streamurl.Parse(nginx.URL("bench-key-1234"))
+		for b.Loop() {
+			c, err := Dial(context.Background(), u, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+	b.Run("gortmplib", func(b *testing.B) {
+		u, _ := url.Parse("rtmp://" + nginx.Addr() + "/live#bench-key-1234")
+		for b.Loop() {
+			c := &gortmplib.Client{URL: u, Publish: true}
+			if err := c.Initialize(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+}
