@@ -16,6 +16,7 @@ import (
 	"github.com/roomcast/roomcast/internal/api"
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/config"
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -49,14 +50,6 @@ func dialTest(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
-// closedWithin3s reports whether the server closed c (reading it ends
-// with EOF or a reset rather than the 3 s timeout).
-func closedWithin3s(br *bufio.Reader) bool {
-	_, err := io.Copy(io.Discard, br)
-	ne, ok := err.(net.Error)
-	return !ok || !ne.Timeout()
-}
-
 // TestFinding5IdleConnectionsAreClosed: a keep-alive connection that sends
 // no further request is closed after the idle limit.
 func TestFinding5IdleConnectionsAreClosed(t *testing.T) {
@@ -68,7 +61,7 @@ func TestFinding5IdleConnectionsAreClosed(t *testing.T) {
 		t.Fatalf("keep-alive request: %v %v", resp, err)
 	}
 	io.Copy(io.Discard, resp.Body)
-	if !closedWithin3s(br) {
+	if !testkit.Closed(br) {
 		t.Error("an idle keep-alive connection is still open after 3 s")
 	}
 	if defaultLimits.Idle <= 0 || defaultLimits.Idle > 5*time.Minute {
@@ -87,7 +80,7 @@ func TestFinding5SlowBodyIsCutOff(t *testing.T) {
 	c, br := dialTest(t, serveTest(t, mux, testLimits))
 	fmt.Fprintf(c, "POST /v1/rooms/R/beam/start HTTP/1.1\r\nHost: roomcast\r\nAuthorization: Bearer %s\r\n"+
 		"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{", mgmt)
-	trickle(t, c)
+	testkit.Trickle(t, c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer within 3 s: %v", err)
@@ -97,30 +90,9 @@ func TestFinding5SlowBodyIsCutOff(t *testing.T) {
 		e.Code != "invalid_argument" || !strings.Contains(e.Message, "in time") {
 		t.Errorf("got %d %+v (%v); want 400 invalid_argument saying the body did not arrive in time", resp.StatusCode, e, err)
 	}
-	if !closedWithin3s(br) {
+	if !testkit.Closed(br) {
 		t.Error("the connection is still open 3 s after the answer")
 	}
-}
-
-// trickle sends c a byte a second until the test ends.
-func trickle(t *testing.T, c net.Conn) {
-	done, stopped := make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(done); <-stopped })
-	go func() {
-		defer close(stopped)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				if _, err := c.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}
-	}()
 }
 
 // TestReadLimitSparesHandlersPastTheBody: a handler that has read the
