@@ -1,27 +1,31 @@
 // Package rcerr defines roomcast's error codes and how each maps to an HTTP
-// status and a signaling error. It is the only place codes live.
+// status and a signaling error. The codes' values are defined in the SDK
+// (sdk/roomcast), where clients can name them; their meaning lives here.
 package rcerr
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Code is a stable, machine-readable error class shown to API and SDK users.
 type Code string
 
-// The fixed set of codes.
+// The fixed set of codes; their values are the SDK's (roomcast.Code*), so
+// a program using the SDK can name every code it receives.
 const (
-	InvalidArgument   Code = "invalid_argument"
-	Unauthenticated   Code = "unauthenticated"
-	PermissionDenied  Code = "permission_denied"
-	NotFound          Code = "not_found"
-	Conflict          Code = "conflict"
-	ResourceExhausted Code = "resource_exhausted"
-	Unavailable       Code = "unavailable"
-	Destination       Code = "destination"
-	Internal          Code = "internal"
+	InvalidArgument   Code = roomcast.CodeInvalidArgument
+	Unauthenticated   Code = roomcast.CodeUnauthenticated
+	PermissionDenied  Code = roomcast.CodePermissionDenied
+	NotFound          Code = roomcast.CodeNotFound
+	Conflict          Code = roomcast.CodeConflict
+	ResourceExhausted Code = roomcast.CodeResourceExhausted
+	Unavailable       Code = roomcast.CodeUnavailable
+	Destination       Code = roomcast.CodeDestination
+	Internal          Code = roomcast.CodeInternal
 )
 
 // httpStatus maps each code to its HTTP status.

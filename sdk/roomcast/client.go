@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/rcerr"
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -101,7 +100,7 @@ func (c *Client) Recordings(ctx context.Context, room string) ([]Recording, erro
 // roomState calls /v1/rooms/{room}{suffix} and decodes the BeamState answer.
 func (c *Client) roomState(ctx context.Context, method, room, suffix string, body any) (BeamState, error) {
 	if room == "" {
-		return BeamState{}, &Error{Code: string(rcerr.InvalidArgument), Message: "room name is required"}
+		return BeamState{}, &Error{Code: CodeInvalidArgument, Message: "room name is required"}
 	}
 	var st BeamState
 	err := c.do(ctx, method, "/v1/rooms/"+url.PathEscape(room)+suffix, body, &st)
@@ -156,13 +155,13 @@ func errorFrom(resp *http.Response) *Error {
 		e.Status = resp.StatusCode
 		return &e
 	}
-	code := rcerr.Internal
+	code := CodeInternal
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		code = rcerr.Unavailable
+		code = CodeUnavailable
 	}
 	return &Error{
-		Code:    string(code),
+		Code:    code,
 		Message: fmt.Sprintf("server answered %s without an API error body", statusText(resp.StatusCode)),
 		Status:  resp.StatusCode,
 	}

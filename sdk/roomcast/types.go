@@ -76,6 +76,20 @@ const (
 	DestinationStopped      DestinationState = "stopped"
 )
 
+// Error codes: every Error.Code is one of these (the server's rcerr codes;
+// the HTTP status follows from the code).
+const (
+	CodeInvalidArgument   = "invalid_argument"   // 400: a field is wrong; the message names it
+	CodeUnauthenticated   = "unauthenticated"    // 401: no token, or not a valid one
+	CodePermissionDenied  = "permission_denied"  // 403: the token may not do this
+	CodeNotFound          = "not_found"          // 404
+	CodeConflict          = "conflict"           // 409: something already runs
+	CodeResourceExhausted = "resource_exhausted" // 429 (or 503 when no worker is free)
+	CodeUnavailable       = "unavailable"        // 503: try again
+	CodeDestination       = "destination"        // 502: an ingest failed
+	CodeInternal          = "internal"           // 500
+)
+
 // Error is an error with a machine-readable code and a message a person can
 // act on; API calls return it for every non-2xx answer, and states carry it.
 type Error struct {
