@@ -140,9 +140,17 @@ func (p Policy) checkAddr(h Host, a netip.Addr, named bool) error {
 	if h.Name != "" {
 		// The address itself is not shown: the message must not map an
 		// internal network for whoever sends starts.
-		return refuse("host %q resolves to a %s address; allow it with --meeting-hosts", h, class)
+		return refuse("host %q resolves to %s address; allow it with --meeting-hosts", h, withArticle(class))
 	}
-	return refuse("host %q is a %s address; allow it with --meeting-hosts", h, class)
+	return refuse("host %q is %s address; allow it with --meeting-hosts", h, withArticle(class))
+}
+
+// withArticle is "a loopback", "an unspecified".
+func withArticle(class string) string {
+	if strings.ContainsAny(class[:1], "aeiou") {
+		return "an " + class
+	}
+	return "a " + class
 }
 
 // Classify names the kind of a non-public address ("loopback", "private",

@@ -82,7 +82,7 @@ func TestCheckURLRefusesWhatIsNotPublic(t *testing.T) {
 		{open, "http://0xa9.0xfe.0xa9.0xfe/", "link-local"},
 		{open, "http://0251.0376.0251.0376/", "link-local"},
 		{open, "http://169.254.43518/", "link-local"},
-		{open, "http://0/", "unspecified"},
+		{open, "http://0/", "is an unspecified address"},
 		{open, "http://0x0/", "unspecified"},
 		{open, "http://[64:ff9b::a9fe:a9fe]/", "link-local"},
 		{open, "http://[2002:a9fe:a9fe::1]/", "link-local"},
