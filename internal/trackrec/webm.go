@@ -52,7 +52,11 @@ func (m *webmFile) open(width, height int) error {
 		Name: "Video", TrackNumber: 1, TrackUID: 1, CodecID: "V_VP8", TrackType: 1,
 		Video: &webm.Video{PixelWidth: uint64(width), PixelHeight: uint64(height)},
 	}}, mkvcore.WithSeekHead(true), mkvcore.WithCues(cuesSpace),
-		mkvcore.WithMinMaxClusterDuration(1, 2000, 10000))
+		mkvcore.WithMinMaxClusterDuration(1, 2000, 10000),
+		// Its own segment info: ebml-go's default is one shared *Info that
+		// it writes the duration into, so two files written at once raced
+		// (found by make test's race-built e2e run).
+		mkvcore.WithSegmentInfo(&webm.Info{TimecodeScale: 1000000, MuxingApp: "roomcast", WritingApp: "roomcast"}))
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("trackrec: webm header: %w", err)
