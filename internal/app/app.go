@@ -231,7 +231,8 @@ func (a *App) Run(ctx context.Context) error {
 	if serr := a.srv.Shutdown(shutCtx); serr != nil {
 		a.srv.Close()
 	}
-	stopBG() // the worker ends its jobs and records how they ended
+	a.sig.Wait() // peers' starts and stops still in flight finish first
+	stopBG()     // the worker ends its jobs and records how they ended
 	grace := time.AfterFunc(uploadGrace, a.stopUploads)
 	defer grace.Stop()
 	defer a.stopUploads()

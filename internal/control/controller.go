@@ -71,6 +71,7 @@ type Controller struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	bg      sync.WaitGroup // Run's helpers and the track stops it starts
 	mu      sync.Mutex
 	active  map[string]beam.Record      // rooms with a job, from the watch
 	pending map[string][]roomcast.Event // rooms whose record has an outbox, from the watch
@@ -198,8 +199,9 @@ func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamS
 // Run watches the state, reports changes to OnChange and fails overdue jobs,
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
-	go c.supervise(ctx)
-	go c.heartbeatTracks(ctx)
+	defer c.bg.Wait()
+	c.bg.Go(func() { c.supervise(ctx) })
+	c.bg.Go(func() { c.heartbeatTracks(ctx) })
 	for ctx.Err() == nil {
 		err := c.store.Watch(ctx, func(roomName string, rec beam.Record, rev uint64) {
 			c.mu.Lock()

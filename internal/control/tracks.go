@@ -65,7 +65,7 @@ func (c *Controller) heartbeatTracks(ctx context.Context) {
 			case errors.Is(err, beam.ErrStaleJob):
 				// The state no longer wants this session (it was failed as
 				// silent, or replaced): stop recording what nobody sees.
-				go c.opts.Tracks.Stop(roomName, id)
+				c.bg.Go(func() { c.opts.Tracks.Stop(roomName, id) })
 			case err != nil && ctx.Err() == nil:
 				c.log.Warn("track recording heartbeat", "room", roomName, "err", err)
 			}

@@ -112,7 +112,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control: worker: %w", err)
 	}
-	go w.advertise(ctx)
+	w.wg.Go(func() { w.advertise(ctx) })
 	w.log.Info("worker ready", "slots", w.Slots)
 	for ctx.Err() == nil {
 		if !w.waitSlot(ctx) {

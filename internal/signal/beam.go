@@ -28,7 +28,8 @@ type stateMsg struct {
 // beamSide is the part of the handler that lets peers start and stop
 // streaming and recording and pushes the room's state to every peer.
 type beamSide struct {
-	beams Beams
+	beams    Beams
+	requests sync.WaitGroup // starts and stops in flight
 
 	mu    sync.Mutex
 	rooms map[string]map[*conn]struct{}
@@ -103,7 +104,7 @@ func (b *beamSide) request(ctx context.Context, c *conn, roomName string, role r
 	// The request outlives a peer that leaves meanwhile: a start is never
 	// cut between writing the state and queueing the job.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	go func() {
+	b.requests.Go(func() {
 		defer cancel()
 		var err error
 		switch m.Type {
@@ -121,5 +122,14 @@ func (b *beamSide) request(ctx context.Context, c *conn, roomName string, role r
 			return
 		}
 		c.send(okMsg{Type: "ok", ID: m.ID})
-	}()
+	})
+}
+
+// Wait waits for the starts and stops peers asked for that are still
+// running (each is bounded by a minute); call it on shutdown, after the
+// HTTP server stopped taking requests.
+func (h *Handler) Wait() {
+	if h.beam != nil {
+		h.beam.requests.Wait()
+	}
 }
