@@ -61,7 +61,7 @@ func Load(args []string) (Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("ROOMCAST_ADDR", c.Addr), "HTTP listen address (signaling, API, meeting app); its host, if any, also binds the media UDP port")
 	fs.StringVar(&c.DataDir, "data", env("ROOMCAST_DATA", c.DataDir), "data directory: secret and recordings")
-	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL browsers use to reach this server (default: from the request)")
+	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL the bot (and remote workers' bots) open this server's meeting app at (default: the listen address)")
 	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", c.RTCUDPPort, "UDP port for all WebRTC media; 0 picks a free port")
 	publicIPs := fs.String("rtc-public-ips", env("ROOMCAST_RTC_PUBLIC_IPS", ""), "comma-separated IPs to announce for media (1:1 NAT)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROOMCAST_LOG_FORMAT", c.LogFormat), "log format: text or json")
