@@ -92,15 +92,19 @@ func TestTrackRecordingWritesEveryTrack(t *testing.T) {
 	// Offsets: the recording started between before and started; bob's
 	// first packet left at bob.firstSent and his last before bobLeft.
 	b := byKey["bob/audio"]
-	lo, hi := bob.firstSent.Sub(started).Milliseconds(), bob.firstSent.Sub(before).Milliseconds()+300
+	// The slack is for the SFU's first packets of a new track: under the
+	// load of a 2-core CI box they reached the recorder up to ~600 ms
+	// after they were sent.
+	const slack = 700
+	lo, hi := bob.firstSent.Sub(started).Milliseconds(), bob.firstSent.Sub(before).Milliseconds()+slack
 	if b.StartOffsetMs < lo || b.StartOffsetMs > hi {
 		t.Errorf("bob's startOffsetMs = %d, want %d..%d", b.StartOffsetMs, lo, hi)
 	}
-	if b.RTPStartOffsetMs == nil || abs(*b.RTPStartOffsetMs-b.StartOffsetMs) > 300 {
-		t.Errorf("bob's rtpStartOffsetMs = %v, want within 300 ms of %d", b.RTPStartOffsetMs, b.StartOffsetMs)
+	if b.RTPStartOffsetMs == nil || abs(*b.RTPStartOffsetMs-b.StartOffsetMs) > slack {
+		t.Errorf("bob's rtpStartOffsetMs = %s, want within %d ms of %d", ptrText(b.RTPStartOffsetMs), slack, b.StartOffsetMs)
 	}
-	if end := bobLeft.Sub(before).Milliseconds() + 300; b.EndOffsetMs > end || b.EndOffsetMs < b.StartOffsetMs+1500 {
-		t.Errorf("bob's endOffsetMs = %d, want %d..%d", b.EndOffsetMs, b.StartOffsetMs+1500, end)
+	if end := bobLeft.Sub(before).Milliseconds() + 300; b.EndOffsetMs > end || b.EndOffsetMs < b.StartOffsetMs+2000-slack {
+		t.Errorf("bob's endOffsetMs = %d, want %d..%d", b.EndOffsetMs, b.StartOffsetMs+2000-slack, end)
 	}
 	if a := byKey["alice/video"]; a.StartOffsetMs > b.StartOffsetMs-1500 {
 		t.Errorf("alice starts at %d ms, bob at %d ms: bob joined 2 s later", a.StartOffsetMs, b.StartOffsetMs)
@@ -332,4 +336,12 @@ func abs(v int64) int64 {
 		return -v
 	}
 	return v
+}
+
+// ptrText shows an optional number.
+func ptrText(p *int64) string {
+	if p == nil {
+		return "none"
+	}
+	return strconv.FormatInt(*p, 10)
 }
