@@ -1,11 +1,8 @@
 package api
 
 import (
-	"bufio"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -38,9 +35,8 @@ func TestFinding5SlowBodyWithoutTokenGets401(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := slowPost(t, srv.Listener.Addr().String(), "/v1/rooms/R/beam/start", tt.auth)
+			_, br := testkit.SlowPost(t, srv.Listener.Addr().String(), "/v1/rooms/R/beam/start", tt.auth)
 			start := time.Now()
-			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatalf("no answer within 3 s: %v", err)
@@ -57,20 +53,4 @@ func TestFinding5SlowBodyWithoutTokenGets401(t *testing.T) {
 			}
 		})
 	}
-}
-
-// slowPost connects to addr and sends the headers of a POST to path with a
-// 60000-byte body, then a byte of it a second until the test ends. Reads
-// time out after 3 s.
-func slowPost(t *testing.T, addr, path, extraHeaders string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: roomcast\r\nContent-Type: application/json\r\n%sContent-Length: 60000\r\n\r\n{", path, extraHeaders)
-	testkit.Trickle(t, c)
-	return c
 }

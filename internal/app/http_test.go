@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,23 +37,11 @@ func serveTest(t *testing.T, h http.Handler, lim limits) string {
 	return ln.Addr().String()
 }
 
-// dialTest connects to addr; reads on it time out after 3 s.
-func dialTest(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	return c, bufio.NewReader(c)
-}
-
 // TestFinding5IdleConnectionsAreClosed: a keep-alive connection that sends
 // no further request is closed after the idle limit.
 func TestFinding5IdleConnectionsAreClosed(t *testing.T) {
 	addr := serveTest(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }), testLimits)
-	c, br := dialTest(t, addr)
+	c, br := testkit.Dial(t, addr)
 	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: roomcast\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusOK || resp.Close {
@@ -77,10 +64,7 @@ func TestFinding5SlowBodyIsCutOff(t *testing.T) {
 	mgmt, _ := signer.ManagementToken(time.Hour)
 	mux := http.NewServeMux()
 	api.New(nil, api.RoomsFunc(func(string) bool { return false }), signer, slog.New(slog.DiscardHandler)).Register(mux)
-	c, br := dialTest(t, serveTest(t, mux, testLimits))
-	fmt.Fprintf(c, "POST /v1/rooms/R/beam/start HTTP/1.1\r\nHost: roomcast\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{", mgmt)
-	testkit.Trickle(t, c)
+	_, br := testkit.SlowPost(t, serveTest(t, mux, testLimits), "/v1/rooms/R/beam/start", "Authorization: Bearer "+mgmt+"\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("no answer within 3 s: %v", err)

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
 )
 
 // maxErrorBody bounds how much of an error answer is read.
