@@ -23,13 +23,11 @@ import (
 // main-frame navigation apart, so the job fails with a clear error instead
 // of recording an error page.
 type guard struct {
-	proxy *urlpolicy.Proxy
+	proxy *urlpolicy.Proxy // holds the policy both layers apply
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	pol     *urlpolicy.Policy
 	refused chan error     // the main frame's first refusal
-	wg      sync.WaitGroup // judges in flight
+	wg      sync.WaitGroup // the judge loop of each Chromium launched
 }
 
 func newGuard(log *slog.Logger) (*guard, error) {
@@ -41,18 +39,7 @@ func newGuard(log *slog.Logger) (*guard, error) {
 }
 
 // setPolicy sets what the browser may load from now on.
-func (g *guard) setPolicy(pol urlpolicy.Policy) {
-	g.mu.Lock()
-	g.pol = &pol
-	g.mu.Unlock()
-	g.proxy.SetPolicy(pol)
-}
-
-func (g *guard) policy() *urlpolicy.Policy {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.pol
-}
+func (g *guard) setPolicy(pol urlpolicy.Policy) { g.proxy.SetPolicy(pol) }
 
 // flags are Chromium's flags that route everything through the proxy. The
 // implicit bypass of loopback addresses is removed ("<-loopback>"), so the
@@ -89,7 +76,7 @@ func (g *guard) attach(page context.Context) error {
 // judge lets one paused document request continue or fails it.
 func (g *guard) judge(page context.Context, ev *fetch.EventRequestPaused, mainFrame bool) {
 	var err error
-	if pol := g.policy(); pol == nil {
+	if pol := g.proxy.Policy(); pol == nil {
 		err = &urlpolicy.Refusal{Reason: "the bot has no URL policy yet"}
 	} else {
 		err = pol.CheckURL(page, ev.Request.URL)

@@ -67,25 +67,22 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	if u.Port() != "" {
 		port = u.Port()
 	}
-	host := u.Host
-	if i := strings.LastIndex(host, ":"); i >= 0 && !strings.HasSuffix(host, "]") {
-		host = host[:i]
-	}
-	if host == "" {
+	if u.Hostname() == "" {
 		return refuse("no host")
 	}
-	_, err = p.CheckHost(ctx, host, port)
+	_, err = p.CheckHost(ctx, u.Hostname(), port)
 	return err
 }
 
 var defaultPorts = map[string]string{"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
-// CheckHost checks a host (as written in a URL, without port) and port, and
-// returns the addresses a connection may use: the caller dials only those,
-// so a name cannot resolve to something else between check and connect.
-// Self origins return no addresses: dial them by name.
+// CheckHost checks a host and port as net.SplitHostPort or url.Hostname
+// give them (an IPv6 address without brackets), and returns the addresses
+// a connection may use: the caller dials only those, so a name cannot
+// resolve to something else between check and connect. Self origins return
+// no addresses: dial them by name.
 func (p Policy) CheckHost(ctx context.Context, rawHost, port string) ([]netip.Addr, error) {
-	h, err := ParseHost(rawHost)
+	h, err := parseSplitHost(rawHost)
 	if err != nil {
 		return nil, refuse("host %q is not a valid host name or address", rawHost)
 	}
@@ -247,6 +244,15 @@ func (p Policy) inCIDR(a netip.Addr) bool {
 
 // cidr reads an Allow entry that is a prefix ("10.0.0.0/8"); a bare address
 // is a name entry, matched after canonicalization.
+// parseSplitHost is ParseHost for a host split from its port, where an
+// IPv6 address has lost its brackets.
+func parseSplitHost(host string) (Host, error) {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return ParseHost(host)
+}
+
 func cidr(e string) (netip.Prefix, bool) {
 	pre, err := netip.ParsePrefix(e)
 	return pre.Masked(), err == nil
@@ -258,10 +264,7 @@ func (p Policy) isSelf(h Host, port string) bool {
 		if err != nil || sport != port {
 			continue
 		}
-		if strings.Contains(host, ":") {
-			host = "[" + host + "]"
-		}
-		if sh, err := ParseHost(host); err == nil && sh == h {
+		if sh, err := parseSplitHost(host); err == nil && sh == h {
 			return true
 		}
 	}

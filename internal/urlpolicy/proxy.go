@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -61,7 +60,8 @@ func (p *Proxy) SetPolicy(pol Policy) {
 	p.mu.Unlock()
 }
 
-func (p *Proxy) policy() *Policy {
+// Policy is what the browser may reach now; nil before SetPolicy.
+func (p *Proxy) Policy() *Policy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.pol
@@ -154,7 +154,7 @@ func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request) {
 // dial connects to addr ("host:port") if the policy allows it, to one of
 // the addresses the policy checked.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	pol := p.policy()
+	pol := p.Policy()
 	if pol == nil {
 		return nil, &Refusal{Reason: "the bot has no URL policy yet"}
 	}
@@ -162,11 +162,7 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 	if err != nil {
 		return nil, &Refusal{Reason: fmt.Sprintf("%q is not host:port", addr)}
 	}
-	urlHost := host
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() {
-		urlHost = "[" + host + "]"
-	}
-	addrs, err := pol.CheckHost(ctx, urlHost, port)
+	addrs, err := pol.CheckHost(ctx, host, port)
 	if err != nil {
 		return nil, err
 	}
