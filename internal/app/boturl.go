@@ -2,6 +2,7 @@ package app
 
 import (
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/roomcast/roomcast/internal/urlpolicy"
@@ -35,7 +36,7 @@ func listenURLHost(addr net.Addr) string {
 func (a *App) urlPolicy() urlpolicy.Policy {
 	pol := urlpolicy.Policy{Allow: a.cfg.MeetingHosts}
 	for _, base := range []string{a.botURL(), "http://" + listenURLHost(a.ln.Addr())} {
-		if o, err := urlpolicy.SelfOrigin(base); err == nil {
+		if o, err := urlpolicy.SelfOrigin(base); err == nil && !slices.Contains(pol.Self, o) {
 			pol.Self = append(pol.Self, o)
 		}
 	}

@@ -42,19 +42,13 @@ type Options struct {
 	// TLS is the base TLS config for rtmps (ServerName is always the URL's
 	// host, so SNI and verification use it).
 	TLS *tls.Config
-	// Dial dials TCP; nil means a net.Dialer.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Dial connects to u and publishes its key: when it returns, media may be
 // written. ctx bounds the whole exchange.
 func Dial(ctx context.Context, u streamurl.URL, opts Options) (*Conn, error) {
 	addr, host := address(u)
-	dial := opts.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	nc, err := dial(ctx, "tcp", addr)
+	nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &Error{Kind: Unreachable, Addr: addr, Err: err}
 	}
