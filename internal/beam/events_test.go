@@ -46,12 +46,12 @@ func TestEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamStopped || evs[0].Reason != ReasonRequest {
 		t.Fatalf("stopped: %+v", evs)
 	}
-	failed, _ := Finish(r3, "j1", rcerr.New(rcerr.Unavailable, "chromium crashed"))
+	failed, _ := Finish(r3, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium crashed")))
 	evs = Events("demo", r3, failed, t0)
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamFailed || evs[0].Error.Message != "chromium crashed" {
 		t.Fatalf("failed: %+v", evs)
 	}
-	auto, _ := Finish(r3, "j1", &AutoStop{Reason: "the room had nobody publishing for 1m0s"})
+	auto, _ := Finish(r3, "j1", Stopped("the room had nobody publishing for 1m0s"))
 	if evs := Events("demo", r3, auto, t0); len(evs) != 1 || evs[0].Reason != "the room had nobody publishing for 1m0s" {
 		t.Fatalf("auto stop: %+v", evs)
 	}
@@ -91,7 +91,7 @@ func TestWarningWhenHealthTurnsBad(t *testing.T) {
 		}
 		prev = next
 	}
-	if end, _ := Finish(prev, "j1", nil); end.State.Health != nil {
+	if end, _ := Finish(prev, "j1", Outcome{}); end.State.Health != nil {
 		t.Errorf("health %+v after the job ended", end.State.Health)
 	}
 }

@@ -163,14 +163,12 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 	return r, nil
 }
 
-// Finish ends job id: stopped when cause is nil or an *AutoStop (whose
-// reason the state keeps), failed with cause's public message otherwise.
-// The job reference is cleared.
-func Finish(r Record, id string, cause error) (Record, error) {
+// Finish ends job id as out says. The job reference is cleared.
+func Finish(r Record, id string, out Outcome) (Record, error) {
 	if r.Job == nil || r.Job.ID != id {
 		return r, ErrStaleJob
 	}
-	r.State = finishState(r.State, cause)
+	r.State = finishState(r.State, out)
 	r.Job = nil
 	return r, nil
 }
@@ -182,22 +180,13 @@ func Stop(r Record) (out Record, ok bool) {
 		r.State.Message = "nothing is running"
 		return r, false
 	}
-	r.State = finishState(r.State, &AutoStop{Reason: ReasonRequest})
+	r.State = finishState(r.State, Stopped(ReasonRequest))
 	r.Job = nil
 	return r, true
 }
 
-func finishState(st roomcast.BeamState, cause error) roomcast.BeamState {
-	var e *roomcast.Error
-	reason := ReasonRequest
-	var auto *AutoStop
-	if errors.As(cause, &auto) {
-		reason, cause = auto.Reason, nil
-	}
-	if cause != nil {
-		code, msg := rcerr.Public(cause)
-		e = &roomcast.Error{Code: string(code), Message: msg}
-	}
+func finishState(st roomcast.BeamState, out Outcome) roomcast.BeamState {
+	e, reason := out.public(), out.reason()
 	st.Message, st.Health = "", nil
 	if streamingActive(st.RTMP) {
 		st.RTMP.Running = false
@@ -254,9 +243,3 @@ func recordingActive(s roomcast.RecordingStatus) bool {
 const (
 	ReasonRequest = "stopped on request"
 )
-
-// AutoStop is how a runner ends a job on its own without failing it: the
-// room emptied, or the job reached its maximum duration.
-type AutoStop struct{ Reason string }
-
-func (a *AutoStop) Error() string { return "stopped automatically: " + a.Reason }

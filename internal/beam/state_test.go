@@ -86,7 +86,7 @@ func TestLifecycle(t *testing.T) {
 	if reason := Overdue(r, now.Add(11*time.Second), time.Second, 10*time.Second); !strings.Contains(reason, "worker w1 stopped sending heartbeats") {
 		t.Errorf("silent worker: reason %q", reason)
 	}
-	f, err := Finish(r, "j1", rcerr.New(rcerr.Unavailable, "chromium exited"))
+	f, err := Finish(r, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium exited")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,18 +62,16 @@ func TracksOverdue(r Record, now time.Time, silence time.Duration) string {
 	return ""
 }
 
-// FinishTracks ends session id: stopped (for reason) when cause is nil,
-// failed with cause's public message otherwise.
-func FinishTracks(r Record, id string, cause error, reason string) (Record, error) {
+// FinishTracks ends session id as out says.
+func FinishTracks(r Record, id string, out Outcome) (Record, error) {
 	if r.Tracks == nil || r.Tracks.ID != id {
 		return r, ErrStaleJob
 	}
 	r.Tracks = nil
 	s := &r.State.Recording.Server
-	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, reason
-	if cause != nil {
-		code, msg := rcerr.Public(cause)
-		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, &roomcast.Error{Code: string(code), Message: msg}, ""
+	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, out.reason()
+	if e := out.public(); e != nil {
+		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, e, ""
 	}
 	return r, nil
 }
@@ -85,7 +83,7 @@ func StopTracks(r Record, reason string) (out Record, ok bool) {
 		r.State.Message = "track recording is not running"
 		return r, false
 	}
-	r, _ = FinishTracks(r, r.Tracks.ID, nil, reason)
+	r, _ = FinishTracks(r, r.Tracks.ID, Stopped(reason))
 	r.State.Message = ""
 	return r, true
 }

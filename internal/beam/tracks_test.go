@@ -53,7 +53,7 @@ func TestTrackRecordingTransitions(t *testing.T) {
 		t.Errorf("stop again: ok %v message %q", ok, r.State.Message)
 	}
 	r, _ = StartTracks(r, "a", "t3", "srv", now)
-	r, _ = FinishTracks(r, "t3", rcerr.New(rcerr.Unavailable, "disk gone"), "")
+	r, _ = FinishTracks(r, "t3", Failed(rcerr.New(rcerr.Unavailable, "disk gone")))
 	if s := r.State.Recording.Server; s.State != roomcast.RecordingStateFailed || s.Error == nil || s.Error.Message != "disk gone" {
 		t.Errorf("failed: %+v", s)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/logging"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/urlpolicy"
@@ -226,7 +227,7 @@ const pageStateJS = `(() => {
 // page leaves the room, it restarts Chromium or reloads the page. When the
 // page navigates somewhere the URL policy refuses, it sends that on fail and
 // returns: the job must end, not record an error page.
-func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
+func (b *Browser) Watch(ctx context.Context, fail chan<- beam.Outcome) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -234,7 +235,7 @@ func (b *Browser) Watch(ctx context.Context, fail chan<- error) {
 		case <-ctx.Done():
 			return
 		case err := <-b.guard.refused:
-			offer(ctx, fail, err)
+			offer(ctx, fail, beam.Failed(err))
 			return
 		case <-t.C:
 		}

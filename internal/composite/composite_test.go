@@ -63,10 +63,10 @@ func TestFanoutReconnects(t *testing.T) {
 	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
 		ingest.URL("good-stream-key"), "rtmp://127.0.0.1:" + itoa(dead) + "/live/dead-stream-key",
 	}}}
-	r := &Runner{Log: quiet, Destinations: DestinationOptions{MaxBackoff: time.Second}}
+	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan beam.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()
@@ -86,8 +86,8 @@ func TestFanoutReconnects(t *testing.T) {
 	probeOK(t, ingest.URL("good-stream-key"))
 
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("stream ended with %v", err)
+	if out := <-done; out.Failed() {
+		t.Errorf("stream ended with %v", out)
 	}
 	if d := p.dests(); d[0].State != roomcast.DestinationStopped {
 		t.Errorf("after stop: %+v", d)

@@ -31,10 +31,10 @@ func TestIngestInterop(t *testing.T) {
 	urls := []string{nginx.URL("nginx-stream-key"), ff.URL(), gos.URL("go-stream-key"),
 		"rtmps://localhost:" + itoa(front.Port) + "/live/tls-stream-key"}
 	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: urls}}
-	r := &Runner{Log: quiet, Destinations: DestinationOptions{MaxBackoff: time.Second, RootCAs: front.Pool(t)}}
+	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second, RootCAs: front.Pool(t)}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan beam.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()
@@ -75,8 +75,8 @@ func TestIngestInterop(t *testing.T) {
 	check("after the servers restarted")
 
 	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("stream ended with %v", err)
+	if out := <-done; out.Failed() {
+		t.Errorf("stream ended with %v", out)
 	}
 }
 
@@ -101,11 +101,11 @@ func TestDestinationFailuresSayWhatToDo(t *testing.T) {
 	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
 		nginx.URL(key), "rtmps://localhost:" + itoa(front.Port) + "/live/" + key, "rtmp://127.0.0.1:" + itoa(dead) + "/live/" + key,
 	}}}
-	r := &Runner{Log: quiet, Destinations: DestinationOptions{MaxBackoff: time.Second}}
+	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
+	done := make(chan beam.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()

@@ -2,8 +2,8 @@ package composite
 
 import (
 	"context"
-	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,14 +47,17 @@ func TestLimitsEndAJobAtItsMaxDuration(t *testing.T) {
 	room.n.Store(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	auto := make(chan error, 1)
+	auto := make(chan beam.Outcome, 1)
 	start := time.Now()
-	go r.limits(ctx, room, r.maxDuration(beam.Job{Params: roomcast.StartParams{MaxDuration: 1}}), auto)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() {
+		r.limits(ctx, room, r.maxDuration(beam.Job{Params: roomcast.StartParams{MaxDuration: 1}}), auto)
+	})
 	select {
-	case err := <-auto:
-		var stop *beam.AutoStop
-		if !errors.As(err, &stop) || !strings.Contains(stop.Reason, "maximum duration of 1s") {
-			t.Fatalf("auto stop %v; want the maximum duration of 1s", err)
+	case out := <-auto:
+		if out.Failed() || !strings.Contains(out.Reason, "maximum duration of 1s") {
+			t.Fatalf("auto stop %v; want the maximum duration of 1s", out)
 		}
 		if took := time.Since(start); took < time.Second || took > 3*time.Second {
 			t.Errorf("stopped after %v; want about 1s", took)
@@ -68,13 +71,14 @@ func TestLimitsEndAnEmptyRoom(t *testing.T) {
 	r := &Runner{EmptyTimeout: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	auto := make(chan error, 1)
-	go r.limits(ctx, &fakePublishers{}, time.Hour, auto)
+	auto := make(chan beam.Outcome, 1)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { r.limits(ctx, &fakePublishers{}, time.Hour, auto) })
 	select {
-	case err := <-auto:
-		var stop *beam.AutoStop
-		if !errors.As(err, &stop) || !strings.Contains(stop.Reason, "nobody publishing for 1s") {
-			t.Fatalf("auto stop %v; want the room-empty policy", err)
+	case out := <-auto:
+		if out.Failed() || !strings.Contains(out.Reason, "nobody publishing for 1s") {
+			t.Fatalf("auto stop %v; want the room-empty policy", out)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the empty room did not end the job")

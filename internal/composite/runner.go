@@ -50,6 +50,7 @@ type Runner struct {
 	RoomActivity func(room string) (latest func() (activity.Report, bool), stop func(), err error)
 
 	finalizing sync.WaitGroup
+	warmers    sync.WaitGroup // preparing or releasing warm sandboxes
 	mu         sync.Mutex
 	spare      *warm
 	warming    bool
@@ -78,7 +79,7 @@ func (r *Runner) maxDuration(job beam.Job) time.Duration {
 
 // limits ends the job on its own when the room stays empty or the job
 // reaches maxDur.
-func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- error) {
+func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- beam.Outcome) {
 	empty := r.EmptyTimeout
 	if empty == 0 {
 		empty = 60 * time.Second
@@ -93,7 +94,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 		case <-ctx.Done():
 			return
 		case <-deadline.C:
-			offer(ctx, auto, &beam.AutoStop{Reason: fmt.Sprintf("reached the maximum duration of %v", maxDur)})
+			offer(ctx, auto, beam.Stopped(fmt.Sprintf("reached the maximum duration of %v", maxDur)))
 			return
 		case now := <-tick.C:
 			if br.Publishers(ctx) != 0 {
@@ -104,32 +105,32 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 				emptySince = now
 			}
 			if now.Sub(emptySince) >= empty {
-				offer(ctx, auto, &beam.AutoStop{Reason: fmt.Sprintf("the room had nobody publishing for %v", empty)})
+				offer(ctx, auto, beam.Stopped(fmt.Sprintf("the room had nobody publishing for %v", empty)))
 				return
 			}
 		}
 	}
 }
 
-// offer hands err to the job's end channel unless ctx ends first: the
+// offer hands out to the job's end channel unless ctx ends first: the
 // limits and the browser's watch share it, and the job takes the first.
-func offer(ctx context.Context, ch chan<- error, err error) {
+func offer(ctx context.Context, ch chan<- beam.Outcome, out beam.Outcome) {
 	select {
-	case ch <- err:
+	case ch <- out:
 	case <-ctx.Done():
 	}
 }
 
-// Run runs job until ctx ends (a stop) or it fails.
-func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+// Run runs job until ctx ends (a stop), it stops on its own or it fails.
+func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
 	log := r.Log.With("job", job)
 	res := *job.Params.Resolution
 	sb, br, err := r.prepare(ctx, job, res, log)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while joining
+			return beam.Outcome{} // stopped while joining
 		}
-		return err
+		return beam.Failed(err)
 	}
 	defer sb.Close()
 	defer br.Close()
@@ -139,7 +140,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	var watchers sync.WaitGroup
 	endWatch := func() { stopWatch(); watchers.Wait() }
 	defer endWatch()
-	auto := make(chan error, 1)
+	auto := make(chan beam.Outcome, 1)
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
@@ -148,12 +149,12 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	if job.Params.Record {
 		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
 		if err != nil {
-			return rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording")
+			return beam.Failed(rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording"))
 		}
 		enc.Recording = filepath.Join(recDir, partName)
 	}
 	started := time.Now()
-	err = r.stream(ctx, sb, enc, job, report, auto, br.PlayoutSkew, log)
+	out := r.stream(ctx, sb, enc, job, report, auto, br.PlayoutSkew, log)
 	endWatch() // before the recording can turn ready: the job ends first
 	if recID != "" {
 		// The job is over once the media stops; the recording is finalized
@@ -166,7 +167,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 			r.finalize(recID, recDir, log)
 		}()
 	}
-	return err
+	return out
 }
 
 // prepare gets a sandbox and a browser (warm if one is ready) and joins
@@ -200,108 +201,6 @@ func (r *Runner) prepare(ctx context.Context, job beam.Job, res roomcast.Resolut
 
 // Wait waits for recordings still being finalized.
 func (r *Runner) Wait() { r.finalizing.Wait() }
-
-// stream runs the encoder and the destinations until ctx ends or the
-// outputs are all gone. skew, when set, reads the page's A/V playout skew
-// for the monitor.
-func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan error,
-	skew func() (time.Duration, bool), log *slog.Logger) error {
-	cfg.Monitor = true
-	enc, err := StartEncoder(sb, cfg, log)
-	if err != nil {
-		return rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
-	}
-	fan := newFanout()
-	mon, stopMon := r.watch(job, enc, fan, log)
-	defer stopMon()
-	var mu sync.Mutex
-	var dests []*destination
-	// Reports are made one at a time, each with every destination's state
-	// at that moment, so a slower report never overwrites a newer one.
-	reportAll := func(started bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		h := mon.current()
-		p := beam.Progress{Started: started, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
-		if pts, ok := fan.startPTS(); ok {
-			at := enc.Epoch.Add(pts) // when the first picture was captured
-			p.StartedAt = &at
-		}
-		failed := 0
-		for i, d := range dests {
-			p.Destinations[i] = d.status()
-			if p.Destinations[i].State == roomcast.DestinationFailed {
-				failed++
-			}
-		}
-		if len(dests) > 0 && failed == len(dests) {
-			p.RTMPError = &roomcast.Error{Code: "destination", Message: "every destination failed; see each destination's error"}
-		}
-		report(p)
-	}
-	destCtx, stopDests := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopDests()
-	var wg sync.WaitGroup
-	allFailed := make(chan struct{})
-	var failOnce sync.Once
-	mu.Lock()
-	for i, u := range job.Params.RTMPURLs {
-		d := newDestination(i, u, fan, r.Destinations, log, func() { reportAll(true) })
-		dests = append(dests, d)
-	}
-	mu.Unlock()
-	for _, d := range dests {
-		wg.Go(func() {
-			d.run(destCtx)
-			if d.status().State == roomcast.DestinationFailed && countFailed(dests) == len(dests) {
-				failOnce.Do(func() { close(allFailed) })
-			}
-		})
-	}
-	fanErr := make(chan error, 1)
-	go func() { fanErr <- fan.run(enc.Stream) }()
-	wg.Go(func() { r.followMedia(destCtx, fan.first, mon, skew, func() { reportAll(true) }, log) })
-
-	var runErr error
-	select {
-	case <-ctx.Done(): // stop requested
-	case runErr = <-auto:
-		log.Info("stopping on its own", "reason", runErr)
-	case <-allFailed:
-		if !job.Params.Record {
-			runErr = rcerr.New(rcerr.Destination, "every RTMP destination failed")
-		} else {
-			select { // streaming is over; the recording goes on until stopped
-			case <-ctx.Done():
-			case runErr = <-auto:
-			}
-		}
-	case <-enc.Done:
-		runErr = rcerr.Wrap(rcerr.Unavailable, enc.Err(), "the encoder stopped unexpectedly")
-	}
-	// Flush: the encoder drains and closes its outputs, the fan-out hands
-	// the last frames on, then the destinations send them and hang up.
-	if err := enc.Stop(10 * time.Second); err != nil && runErr == nil && !isInterrupt(err) {
-		log.Warn("encoder exit", "err", err)
-	}
-	enc.Stream.Close()
-	if err := <-fanErr; err != nil {
-		log.Debug("fan-out ended", "err", err)
-	}
-	stopDests()
-	wg.Wait()
-	return runErr
-}
-
-func countFailed(dests []*destination) int {
-	n := 0
-	for _, d := range dests {
-		if d.status().State == roomcast.DestinationFailed {
-			n++
-		}
-	}
-	return n
-}
 
 // isInterrupt tells ffmpeg's normal exit on SIGINT (status 255) apart.
 func isInterrupt(err error) bool {

@@ -30,11 +30,11 @@ func (r *Runner) Prewarm() {
 	}
 	if old := r.spare; old != nil { // for a resolution no longer wanted
 		r.spare = nil
-		go old.close()
+		r.warmers.Go(old.close)
 	}
 	r.warming = true
-	r.mu.Unlock()
-	go func() {
+	defer r.mu.Unlock() // Go before Close can Wait
+	r.warmers.Go(func() {
 		w, err := r.startWarm(res)
 		r.mu.Lock()
 		r.warming = false
@@ -53,7 +53,7 @@ func (r *Runner) Prewarm() {
 			r.spare = w
 			r.mu.Unlock()
 		}
-	}()
+	})
 }
 
 // target is the resolution a warm sandbox should have; r.mu is held.
@@ -114,7 +114,8 @@ func (w *warm) close() {
 	w.sb.Close()
 }
 
-// Close releases the warm sandbox; no more are prepared.
+// Close releases the warm sandbox, and waits for one being prepared or
+// released; no more are prepared.
 func (r *Runner) Close() {
 	r.mu.Lock()
 	r.closed = true
@@ -124,4 +125,5 @@ func (r *Runner) Close() {
 	if w != nil {
 		w.close()
 	}
+	r.warmers.Wait()
 }

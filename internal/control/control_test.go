@@ -62,7 +62,7 @@ func newFakeRunner() *fakeRunner {
 	return &fakeRunner{started: make(chan beam.Job, 10), fail: make(chan error, 1)}
 }
 
-func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
 	dests := make([]roomcast.Destination, len(job.Params.RTMPURLs))
 	for i := range dests {
 		dests[i] = roomcast.Destination{URL: "redacted", State: roomcast.DestinationStarted}
@@ -72,9 +72,9 @@ func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Pro
 	select {
 	case <-ctx.Done():
 		f.stopped.Add(1)
-		return ctx.Err()
+		return beam.Outcome{}
 	case err := <-f.fail:
-		return err
+		return beam.Failed(err)
 	}
 }
 

@@ -128,7 +128,7 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	if err := c.enqueue(ctx, job); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue the job for a worker (NATS unavailable); try again")
-		c.finish(context.WithoutCancel(ctx), roomName, job.ID, cause)
+		c.finish(context.WithoutCancel(ctx), roomName, job.ID, beam.Failed(cause))
 		return roomcast.BeamState{}, cause
 	}
 	c.log.Info("beam job queued", "job", job)
@@ -283,7 +283,7 @@ func (c *Controller) failOverdue(ctx context.Context, roomName string) {
 		if reason == "" {
 			return r, errNothingToDo
 		}
-		return beam.Finish(r, r.Job.ID, rcerr.New(rcerr.Unavailable, "%s", reason))
+		return beam.Finish(r, r.Job.ID, beam.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
 	})
 	if err == nil {
 		c.log.Warn("beam job failed", "room", roomName, "reason", reason)
@@ -294,10 +294,10 @@ func (c *Controller) failOverdue(ctx context.Context, roomName string) {
 
 var errNothingToDo = errors.New("nothing to do")
 
-// finish ends job id in room's state (stopped when cause is nil).
-func (c *Controller) finish(ctx context.Context, roomName, id string, cause error) {
+// finish ends job id in room's state as out says.
+func (c *Controller) finish(ctx context.Context, roomName, id string, out beam.Outcome) {
 	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, id, cause)
+		return beam.Finish(r, id, out)
 	})
 	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
 		c.log.Warn("could not end job in state", "room", roomName, "err", err)

@@ -82,7 +82,7 @@ func (c *Controller) failSilentTracks(ctx context.Context, roomName string) {
 		if reason == "" {
 			return r, errNothingToDo
 		}
-		return beam.FinishTracks(r, r.Tracks.ID, rcerr.New(rcerr.Unavailable, "%s", reason), "")
+		return beam.FinishTracks(r, r.Tracks.ID, beam.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
 	})
 	if err == nil {
 		c.log.Warn("track recording failed", "room", roomName, "reason", reason)
@@ -109,9 +109,10 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	// caller goes away.
 	ctx = context.WithoutCancel(ctx)
 	if _, err := c.opts.Tracks.Start(roomName, id, rev); err != nil {
-		cause := rcerr.Wrap(rcerr.Internal, err, "could not start track recording: "+err.Error())
+		cause := rcerr.Wrap(rcerr.Internal, err, "could not start track recording")
+		c.log.Error("start track recording", "room", roomName, "err", err)
 		rec, _, _ = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-			return beam.FinishTracks(r, id, cause, "")
+			return beam.FinishTracks(r, id, beam.Failed(cause))
 		})
 		return rec.State, cause
 	}

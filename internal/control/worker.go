@@ -54,17 +54,18 @@ func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-// Runner runs one job until ctx ends (a stop) or the job fails, calling
-// report as outputs change. Returning nil means stopped cleanly.
+// Runner runs one job until ctx ends (a stop), it stops on its own or it
+// fails, calling report as outputs change, and says which it was. A job
+// whose ctx ended returns the zero Outcome: the worker knows why it ended.
 type Runner interface {
-	Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error
+	Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome
 }
 
 // RunnerFunc adapts a function to Runner.
-type RunnerFunc func(ctx context.Context, job beam.Job, report func(beam.Progress)) error
+type RunnerFunc func(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome
 
 // Run calls f.
-func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
 	return f(ctx, job, report)
 }
 
@@ -231,41 +232,34 @@ func (w *Worker) run(ctx context.Context, job beam.Job) {
 		}
 		return err
 	}
-	done := make(chan error, 1)
+	done := make(chan beam.Outcome, 1)
 	go func() { done <- w.runner.Run(jobCtx, job, func(p beam.Progress) { update(p) }) }()
 	log.Info("job started")
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
-	var runErr error
+	var out beam.Outcome
 loop:
 	for {
 		select {
-		case runErr = <-done:
+		case out = <-done: // stopped on request (or on its own), or failed
 			break loop
 		case <-ctx.Done(): // the worker shuts down
 			cancel()
-			runErr = <-done
-			if runErr == nil || errors.Is(runErr, context.Canceled) {
-				runErr = rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID)
+			if out = <-done; !out.Failed() {
+				out = beam.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
 			}
 			break loop
 		case <-t.C:
 			update(beam.Progress{})
 		}
 	}
-	mu.Lock()
-	stopped := len(stopReqs) > 0
-	mu.Unlock()
-	if stopped && ctx.Err() == nil && errors.Is(runErr, context.Canceled) {
-		runErr = nil // stopped on request
-	}
 	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, job.ID, runErr)
+		return beam.Finish(r, job.ID, out)
 	})
 	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
 		log.Warn("could not record the job's end", "err", err)
 	}
-	log.Info("job ended", "err", runErr)
+	log.Info("job ended", "outcome", out)
 	mu.Lock()
 	for _, m := range stopReqs {
 		m.Respond([]byte("stopped"))

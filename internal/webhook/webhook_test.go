@@ -68,10 +68,10 @@ func (r *receiver) got() []roomcast.Event {
 }
 
 // runnerFunc runs a job until stopped, reporting media flowing at once.
-func flowing(ctx context.Context, job beam.Job, report func(beam.Progress)) error {
+func flowing(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
 	report(beam.Progress{Started: true})
 	<-ctx.Done()
-	return ctx.Err()
+	return beam.Outcome{}
 }
 
 // A start and a stop through the control plane reach a backend as signed
