@@ -59,11 +59,11 @@ var openAPI []byte
 
 // Register adds the /v1 routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/rooms/{room}/beam/start", a.auth(true, a.start))
-	mux.HandleFunc("POST /v1/rooms/{room}/beam/stop", a.auth(true, a.stop))
-	mux.HandleFunc("GET /v1/rooms/{room}/beam", a.auth(false, a.state))
-	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.auth(true, a.startTracks))
-	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.auth(true, a.stopTracks))
+	mux.HandleFunc("POST /v1/rooms/{room}/beam/start", a.route(startStop, a.start))
+	mux.HandleFunc("POST /v1/rooms/{room}/beam/stop", a.route(startStop, a.action(http.StatusOK, Beams.Stop)))
+	mux.HandleFunc("GET /v1/rooms/{room}/beam", a.route(roomMember, a.state))
+	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.route(startStop, a.action(http.StatusAccepted, Beams.StartTracks)))
+	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.route(startStop, a.action(http.StatusOK, Beams.StopTracks)))
 	a.registerRecordings(mux)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -74,35 +74,60 @@ func (a *API) Register(mux *http.ServeMux) {
 	})
 }
 
-// auth accepts the management token, or a join token for the room in the
-// path; with startStop, the join token's role must be allowed to start/stop.
-// It runs before anything reads the body, and a refusal is not kept waiting
-// for it (refuse).
-func (a *API) auth(startStop bool, next http.HandlerFunc) http.HandlerFunc {
+// handler is an API handler: it writes its answer, or returns why it could
+// not, and route answers that.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// access is who may call a route.
+type access int
+
+const (
+	roomMember access = iota // the management token, or a join token for the room in the path
+	startStop                // as roomMember, and the join token's role may start and stop
+	management               // the management token only
+)
+
+// route checks the caller's token for acc before anything reads the body
+// (a refusal is not kept waiting for it: refuse), then runs h. An error h
+// returns is written as the JSON error body with its code's status, and
+// logged once when it is the server's fault (internal or unavailable).
+func (a *API) route(acc access, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			refuse(w, r, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
-			return
-		}
-		c, err := a.signer.Verify(tok)
-		if err != nil {
+		if err := a.allow(r, acc); err != nil {
 			refuse(w, r, err)
 			return
 		}
-		if !c.Management {
-			roomName := r.PathValue("room")
-			switch {
-			case c.Room != roomName:
-				refuse(w, r, rcerr.New(rcerr.PermissionDenied, "token is for room %q, not %q", c.Room, roomName))
-				return
-			case startStop && !c.Role.Permissions().StartStop:
-				refuse(w, r, rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", c.Role))
-				return
+		if err := h(w, r); err != nil {
+			if code, _ := rcerr.Public(err); code == rcerr.Internal || code == rcerr.Unavailable {
+				a.log.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
+			writeError(w, err)
 		}
-		next(w, r)
 	}
+}
+
+// allow says why r's token may not call a route for acc, or nil.
+func (a *API) allow(r *http.Request, acc access) error {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`")
+	}
+	c, err := a.signer.Verify(tok)
+	switch {
+	case err != nil:
+		return err
+	case c.Management:
+		return nil
+	case acc == management:
+		// Recordings span rooms, so a join token (even a host's) may not
+		// read or delete them.
+		return rcerr.New(rcerr.PermissionDenied, "recordings need the management token (`roomcast token --management`), not a join token")
+	case c.Room != r.PathValue("room"):
+		return rcerr.New(rcerr.PermissionDenied, "token is for room %q, not %q", c.Room, r.PathValue("room"))
+	case acc == startStop && !c.Role.Permissions().StartStop:
+		return rcerr.New(rcerr.PermissionDenied, "role %q may not start or stop streaming and recording (host may)", c.Role)
+	}
+	return nil
 }
 
 // refuse answers a request with err without reading its body, and closes
@@ -121,62 +146,43 @@ func refuse(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, err)
 }
 
-func (a *API) start(w http.ResponseWriter, r *http.Request) {
+func (a *API) start(w http.ResponseWriter, r *http.Request) error {
 	var p roomcast.StartParams
 	if err := decodeBody(r, &p); err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	st, err := a.beams.Start(r.Context(), r.PathValue("room"), p)
 	if err != nil {
-		a.logFailure(r, err)
-		writeError(w, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, st)
+	return nil
 }
 
-func (a *API) stop(w http.ResponseWriter, r *http.Request) {
-	a.respond(w, r, http.StatusOK, a.beams.Stop)
-}
-
-func (a *API) startTracks(w http.ResponseWriter, r *http.Request) {
-	a.respond(w, r, http.StatusAccepted, a.beams.StartTracks)
-}
-
-func (a *API) stopTracks(w http.ResponseWriter, r *http.Request) {
-	a.respond(w, r, http.StatusOK, a.beams.StopTracks)
-}
-
-// respond runs a body-less room action and writes its state with status.
-func (a *API) respond(w http.ResponseWriter, r *http.Request, status int, action func(context.Context, string) (roomcast.BeamState, error)) {
-	st, err := action(r.Context(), r.PathValue("room"))
-	if err != nil {
-		a.logFailure(r, err)
-		writeError(w, err)
-		return
+// action is a body-less room action that answers the room's state with
+// status.
+func (a *API) action(status int, do func(Beams, context.Context, string) (roomcast.BeamState, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		st, err := do(a.beams, r.Context(), r.PathValue("room"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, st)
+		return nil
 	}
-	writeJSON(w, status, st)
 }
 
-func (a *API) state(w http.ResponseWriter, r *http.Request) {
+func (a *API) state(w http.ResponseWriter, r *http.Request) error {
 	roomName := r.PathValue("room")
 	st, rev, err := a.beams.State(r.Context(), roomName)
 	if err != nil {
-		writeError(w, err)
-		return
+		return err
 	}
 	if rev == 0 && !a.rooms.Has(roomName) {
-		writeError(w, rcerr.New(rcerr.NotFound, "room %q has no peers and never streamed or recorded", roomName))
-		return
+		return rcerr.New(rcerr.NotFound, "room %q has no peers and never streamed or recorded", roomName)
 	}
 	writeJSON(w, http.StatusOK, st)
-}
-
-func (a *API) logFailure(r *http.Request, err error) {
-	if code, _ := rcerr.Public(err); code == rcerr.Internal || code == rcerr.Unavailable {
-		a.log.Warn("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+	return nil
 }
 
 // decodeBody reads a JSON object into v; unknown fields and wrong types are

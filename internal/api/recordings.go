@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
@@ -51,62 +50,38 @@ func (a *API) registerRecordings(mux *http.ServeMux) {
 	if a.recs == nil {
 		return
 	}
-	mux.HandleFunc("GET /v1/recordings", a.mgmtOnly(a.listRecordings))
-	mux.HandleFunc("GET /v1/recordings/{id}", a.mgmtOnly(a.getRecording))
-	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.mgmtOnly(a.downloadRecording))
-	mux.HandleFunc("DELETE /v1/recordings/{id}", a.mgmtOnly(a.deleteRecording))
+	mux.HandleFunc("GET /v1/recordings", a.route(management, a.listRecordings))
+	mux.HandleFunc("GET /v1/recordings/{id}", a.route(management, a.getRecording))
+	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.route(management, a.downloadRecording))
+	mux.HandleFunc("DELETE /v1/recordings/{id}", a.route(management, a.deleteRecording))
 }
 
-// mgmtOnly accepts only the management token: recordings span rooms, so a
-// join token (even a host's) may not read or delete them.
-func (a *API) mgmtOnly(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			refuse(w, r, rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`"))
-			return
-		}
-		c, err := a.signer.Verify(tok)
-		if err != nil {
-			refuse(w, r, err)
-			return
-		}
-		if !c.Management {
-			refuse(w, r, rcerr.New(rcerr.PermissionDenied, "recordings need the management token (`roomcast token --management`), not a join token"))
-			return
-		}
-		next(w, r)
-	}
-}
-
-func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) {
+func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) error {
 	recs, err := a.recs.List(r.URL.Query().Get("room"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, recs)
+	return nil
 }
 
-func (a *API) getRecording(w http.ResponseWriter, r *http.Request) {
+func (a *API) getRecording(w http.ResponseWriter, r *http.Request) error {
 	rec, err := a.recs.Get(r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, rec)
+	return nil
 }
 
-func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
+func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) error {
 	id, name := r.PathValue("id"), r.PathValue("name")
 	path, err := a.recs.File(id, name)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	if rec, err := a.recs.Get(id); err == nil && rec.Location != "" {
-		a.redirectToRemote(w, r, rec, name)
-		return
+		return a.redirectToRemote(w, r, rec, name)
 	}
 	// Opened here rather than with http.ServeFile so that a file that
 	// vanished still gets a JSON error body.
@@ -115,14 +90,12 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
 		err = rcerr.Wrap(rcerr.NotFound, err, "recording "+id+" has lost file "+name)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	switch filepath.Ext(name) {
 	case ".mp4":
@@ -135,21 +108,21 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) {
 	// WriteTimeout allows a response; only the management token gets here.
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	http.ServeContent(w, r, name, info.ModTime(), f)
+	return nil
 }
 
 // redirectToRemote answers 307 with a presigned URL of the uploaded file.
-func (a *API) redirectToRemote(w http.ResponseWriter, r *http.Request, rec roomcast.Recording, name string) {
+func (a *API) redirectToRemote(w http.ResponseWriter, r *http.Request, rec roomcast.Recording, name string) error {
 	if a.remote == nil {
-		a.fail(w, r, noRemote(rec))
-		return
+		return noRemote(rec)
 	}
 	u, err := a.remote.URL(r.Context(), rec.Location, name, downloadTTL)
 	if err != nil {
-		a.fail(w, r, rcerr.Wrap(rcerr.Unavailable, err, "could not sign a download URL for recording "+rec.ID+"; try again"))
-		return
+		return rcerr.Wrap(rcerr.Unavailable, err, "could not sign a download URL for recording "+rec.ID+"; try again")
 	}
 	w.Header().Set("Location", u)
 	writeJSON(w, http.StatusTemporaryRedirect, downloadRedirect{URL: u, ExpiresAt: time.Now().Add(downloadTTL).UTC()})
+	return nil
 }
 
 // downloadRedirect is the body of a download answered with a redirect.
@@ -162,7 +135,7 @@ func noRemote(rec roomcast.Recording) error {
 	return rcerr.New(rcerr.Unavailable, "recording %s is stored at %s, but this server has no object storage configured (--s3-bucket)", rec.ID, rec.Location)
 }
 
-func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) {
+func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	rec, err := a.recs.Get(id)
 	if err == nil && recordings.InProgress(rec.Status) {
@@ -175,10 +148,10 @@ func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) {
 		err = a.recs.Delete(id)
 	}
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"message": "deleted"})
+	return nil
 }
 
 // deleteRemote removes the recording's objects from object storage: those
@@ -196,10 +169,4 @@ func (a *API) deleteRemote(ctx context.Context, rec roomcast.Recording) error {
 		return rcerr.Wrap(rcerr.Unavailable, err, "could not delete recording "+rec.ID+" from object storage; it is kept, try again")
 	}
 	return nil
-}
-
-// fail logs err if it is our fault and writes it as the error body.
-func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	a.logFailure(r, err)
-	writeError(w, err)
 }

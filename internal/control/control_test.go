@@ -264,3 +264,36 @@ func TestInvalidStartChangesNothing(t *testing.T) {
 		t.Errorf("an invalid start wrote state (revision %d)", rev)
 	}
 }
+
+// noTracks is a TrackRecorder that records nothing.
+type noTracks struct{}
+
+func (noTracks) Start(room, id string, rev uint64) (string, error) { return "rec-" + id, nil }
+func (noTracks) Want(room, id string, rev uint64)                  {}
+func (noTracks) Stop(room, id string)                              {}
+func (noTracks) Sessions() map[string]string                       { return nil }
+
+// A state store that cannot be reached is the same failure whatever the
+// request: unavailable (503, try again), never an internal error, and the
+// cause's text stays in the log.
+func TestStoreFailureIsUnavailableForEveryRequest(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{Tracks: noTracks{}})
+	b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	calls := map[string]func() error{
+		"Start":       func() error { _, err := c.Start(ctx, "r", streamParams); return err },
+		"Stop":        func() error { _, err := c.Stop(ctx, "r"); return err },
+		"State":       func() error { _, _, err := c.State(ctx, "r"); return err },
+		"StartTracks": func() error { _, err := c.StartTracks(ctx, "r"); return err },
+		"StopTracks":  func() error { _, err := c.StopTracks(ctx, "r"); return err },
+	}
+	for name, call := range calls {
+		err := call()
+		code, msg := rcerr.Public(err)
+		if code != rcerr.Unavailable || !strings.Contains(msg, "try again") || strings.Contains(msg, "nats") {
+			t.Errorf("%s with the store down: %s %q (%v); want unavailable, try again, no cause", name, code, msg, err)
+		}
+	}
+}

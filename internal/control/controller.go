@@ -155,7 +155,7 @@ func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamSt
 	}
 	rec, _, err := c.store.Get(ctx, roomName)
 	if err != nil {
-		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not read the room's state; try again")
+		return rec.State, err
 	}
 	if rec.Job == nil && rec.Running() == "" {
 		rec.State.Message = "nothing is running"
@@ -179,7 +179,7 @@ func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamSt
 		return r, nil
 	})
 	if err != nil {
-		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
+		return rec.State, err
 	}
 	return rec.State, nil
 }
@@ -191,7 +191,7 @@ func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamS
 	}
 	rec, rev, err := c.store.Get(ctx, roomName)
 	if err != nil {
-		return rec.State, 0, rcerr.Wrap(rcerr.Unavailable, err, "could not read the room's state; try again")
+		return rec.State, 0, err
 	}
 	return rec.State, rev, nil
 }

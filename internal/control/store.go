@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -61,7 +62,7 @@ func (s *Store) Get(ctx context.Context, room string) (beam.Record, uint64, erro
 		return beam.Record{State: roomcast.NewBeamState()}, 0, nil
 	}
 	if err != nil {
-		return beam.Record{}, 0, fmt.Errorf("control: read state of %q: %w", room, err)
+		return beam.Record{}, 0, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: read state of %q: %w", room, err), "could not read the room's state; try again")
 	}
 	rec, err := decode(e.Value())
 	return rec, e.Revision(), err
@@ -80,7 +81,9 @@ func decode(b []byte) (beam.Record, error) {
 
 // Update applies fn to room's record and writes the result if nobody wrote
 // in between; otherwise it reads again and retries. An error from fn is
-// returned as is and nothing is written.
+// returned as is and nothing is written. Get and Update fail as
+// unavailable (503: try again) when the store cannot be read or written,
+// whichever request it was.
 func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (beam.Record, error)) (beam.Record, uint64, error) {
 	for {
 		cur, rev, err := s.Get(ctx, room)
@@ -115,7 +118,7 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 		case ctx.Err() != nil:
 			return cur, 0, ctx.Err()
 		default:
-			return cur, 0, fmt.Errorf("control: write state of %q: %w", room, err)
+			return cur, 0, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: write state of %q: %w", room, err), "could not write the room's state; try again")
 		}
 	}
 }

@@ -123,7 +123,7 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	case errors.Is(err, beam.ErrStaleJob):
 		c.opts.Tracks.Stop(roomName, id) // stopped meanwhile
 	case err != nil:
-		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
+		return rec.State, err
 	}
 	return rec.State, nil
 }
@@ -163,7 +163,7 @@ func (c *Controller) stopTracks(ctx context.Context, roomName, id, reason string
 		rec.State.Message = "track recording is not running"
 		return rec.State, nil
 	case err != nil:
-		return rec.State, rcerr.Wrap(rcerr.Unavailable, err, "could not write the room's state; try again")
+		return rec.State, err
 	}
 	if stopped != "" && c.opts.Tracks != nil {
 		c.opts.Tracks.Stop(roomName, stopped)
