@@ -20,23 +20,19 @@ import (
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
-	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/metrics"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
-	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/trackrec"
 	"github.com/roomcast/roomcast/internal/web"
 	"github.com/roomcast/roomcast/internal/webhook"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // shutdownTimeout bounds draining HTTP connections on stop.
 const shutdownTimeout = 5 * time.Second
-
-// uploadGrace is how long shutdown lets uploads in progress finish.
-const uploadGrace = 10 * time.Second
 
 // App is a running roomcast server.
 type App struct {
@@ -48,13 +44,8 @@ type App struct {
 	srv         *http.Server
 	bus         *bus.Bus
 	ctl         *control.Controller
-	worker      *control.Worker // nil with --worker-slots 0
-	runner      *composite.Runner
+	jobs        *jobs // the local worker (none with --worker-slots 0) and the recordings
 	tracks      *trackrec.Manager
-	uploader    *storage.Uploader
-	uploads     context.Context // uploads of finished recordings run under it
-	stopUploads context.CancelFunc
-	s3          *storage.S3 // nil unless recordings go to S3
 	events      *webhook.Publisher
 	hooks       []*webhook.Deliverer
 	sig         *signal.Handler
@@ -103,8 +94,8 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	hookSecret := secret
-	if v := os.Getenv("ROOMCAST_WEBHOOK_SECRET"); v != "" {
-		hookSecret = []byte(v)
+	if a.cfg.WebhookSecret != "" {
+		hookSecret = []byte(a.cfg.WebhookSecret)
 	}
 	for _, u := range a.cfg.WebhookURLs {
 		d, err := webhook.NewDeliverer(ctx, b.JS, u, hookSecret, a.log)
@@ -113,28 +104,16 @@ func (a *App) openControl(secret []byte) error {
 		}
 		a.hooks = append(a.hooks, d)
 	}
-	a.sig = signal.NewHandler(a.sfu, a.signer, a.log)
-	store, s3, err := NewStore(a.cfg.S3, a.log)
+	a.jobs, err = newJobs(ctx, jobsConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots}, b, a.events, a.log)
 	if err != nil {
 		return err
 	}
-	if a.runner, a.uploader, err = NewRunner(RunnerConfig{DataDir: a.cfg.DataDir, MaxDuration: a.cfg.MaxDuration,
-		EmptyTimeout: a.cfg.EmptyTimeout, Store: store, NATS: b.NC}, a.events, a.log); err != nil {
-		return err
-	}
-	a.s3 = s3
-	a.runner.NoPrewarm = !a.cfg.Prewarm
-	a.tracks = trackrec.NewManager(a.sfu, a.runner.Recordings, a.log)
-	// Uploads run under one context that shutdown cancels after a grace
-	// period: a store that is down cannot hold the process; what did not
-	// make it is upload_failed and retried at the next start.
-	a.uploads, a.stopUploads = context.WithCancel(context.Background())
-	keep := func(_ context.Context, id string) error { return a.uploader.Upload(a.uploads, id) }
-	a.runner.Keep, a.tracks.Keep = keep, keep
+	a.tracks = trackrec.NewManager(a.sfu, a.jobs.runner.Recordings, a.log)
+	a.tracks.Keep = a.jobs.keep
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
 		Policy:   beam.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
 		BotURL:   a.botURL(),
-		OnChange: a.sig.PushState,
+		OnChange: func(room string, st roomcast.BeamState, rev uint64) { a.sig.PushState(room, st, rev) },
 		Events:   a.events,
 		Tracks:   a.tracks,
 		ServerID: serverID(),
@@ -142,7 +121,7 @@ func (a *App) openControl(secret []byte) error {
 	if err != nil {
 		return err
 	}
-	a.sig.WithBeams(a.ctl)
+	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log)
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
@@ -150,13 +129,7 @@ func (a *App) openControl(secret []byte) error {
 			}
 		}, func(room string) { a.ctl.RoomClosed(context.Background(), room) })
 	}
-	if a.cfg.WorkerSlots > 0 {
-		a.worker, err = control.NewWorker(ctx, b.NC, b.JS, "", a.cfg.WorkerSlots, a.runner, a.log)
-		if err == nil {
-			a.worker.WithEvents(a.events)
-		}
-	}
-	return err
+	return nil
 }
 
 // close releases what New opened, in reverse order.
@@ -178,9 +151,9 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
-		WithRecordings(a.runner.Recordings)
-	if a.s3 != nil {
-		v1.WithRemoteFiles(a.s3)
+		WithRecordings(a.jobs.runner.Recordings)
+	if a.jobs.s3 != nil {
+		v1.WithRemoteFiles(a.jobs.s3)
 	}
 	v1.Register(mux)
 	web.Register(mux)
@@ -206,15 +179,8 @@ func (a *App) Run(ctx context.Context) error {
 	for _, d := range a.hooks {
 		wg.Go(func() { d.Run(bg) })
 	}
-	wg.Go(func() { a.uploader.Run(bg) })                           // retries failed uploads, now and every 30 s
+	wg.Go(func() { a.jobs.run(bg) })
 	wg.Go(func() { activity.Publish(bg, a.bus.NC, a.sfu, a.log) }) // what each room's SFU receives, for beam monitors
-	if a.worker != nil {
-		wg.Go(func() {
-			a.runner.Recover() // recordings a killed worker left behind
-			a.runner.Prewarm()
-			a.worker.Run(bg)
-		})
-	}
 	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(),
 		"nats", a.bus.ListenAddr(), "data", a.cfg.DataDir)
 	errc := make(chan error, 1)
@@ -233,13 +199,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	a.sig.Wait() // peers' starts and stops still in flight finish first
 	stopBG()     // the worker ends its jobs and records how they ended
-	grace := time.AfterFunc(uploadGrace, a.stopUploads)
-	defer grace.Stop()
-	defer a.stopUploads()
 	wg.Wait()
 	a.tracks.Close()
-	a.runner.Wait() // recordings being finalized
-	a.runner.Close()
+	a.jobs.finish() // recordings being finalized and uploaded
 	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -20,11 +20,11 @@ func TestMaxDuration(t *testing.T) {
 		job    int
 		want   time.Duration
 	}{
-		{"server default", 0, 0, 4 * time.Hour},
+		{"no limit", 0, 0, 0},
 		{"server cap", time.Hour, 0, time.Hour},
 		{"job shorter wins", time.Hour, 90, 90 * time.Second},
 		{"job longer is capped", time.Minute, 90, time.Minute},
-		{"job under the default", 0, 30, 30 * time.Second},
+		{"job's own limit only", 0, 30, 30 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,10 +31,11 @@ type Runner struct {
 	Browser      BrowserOptions
 	Destinations DestinationOptions
 	Log          *slog.Logger
-	// MaxDuration ends a job that has run this long (default 4 h).
+	// MaxDuration ends a job that has run this long; zero: only the job's
+	// own maxDuration does (the defaults live in config).
 	MaxDuration time.Duration
 	// EmptyTimeout ends a job when the room has had no publishing peer for
-	// this long (default 60 s).
+	// this long; zero: an empty room does not end it.
 	EmptyTimeout time.Duration
 	// Keep, when set, takes each finalized recording (files indexed, still
 	// processing) to its storage and marks it ready or upload_failed
@@ -64,28 +65,26 @@ type publishers interface {
 	Publishers(stop context.Context) int
 }
 
-// maxDuration is how long job may run: the runner's MaxDuration (default
-// 4 h), or the job's own maxDuration when that is shorter.
+// maxDuration is how long job may run: the runner's MaxDuration, or the
+// job's own maxDuration when that is shorter; zero: no limit.
 func (r *Runner) maxDuration(job beam.Job) time.Duration {
 	d := r.MaxDuration
-	if d == 0 {
-		d = 4 * time.Hour
-	}
-	if own := time.Duration(job.Params.MaxDuration) * time.Second; own > 0 && own < d {
+	if own := time.Duration(job.Params.MaxDuration) * time.Second; own > 0 && (d == 0 || own < d) {
 		d = own
 	}
 	return d
 }
 
 // limits ends the job on its own when the room stays empty or the job
-// reaches maxDur.
+// reaches maxDur (zero: neither ends it).
 func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- beam.Outcome) {
 	empty := r.EmptyTimeout
-	if empty == 0 {
-		empty = 60 * time.Second
+	var deadline <-chan time.Time
+	if maxDur > 0 {
+		t := time.NewTimer(maxDur)
+		defer t.Stop()
+		deadline = t.C
 	}
-	deadline := time.NewTimer(maxDur)
-	defer deadline.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var emptySince time.Time
@@ -93,11 +92,11 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 		select {
 		case <-ctx.Done():
 			return
-		case <-deadline.C:
+		case <-deadline:
 			offer(ctx, auto, beam.Stopped(fmt.Sprintf("reached the maximum duration of %v", maxDur)))
 			return
 		case now := <-tick.C:
-			if br.Publishers(ctx) != 0 {
+			if empty == 0 || br.Publishers(ctx) != 0 {
 				emptySince = time.Time{}
 				continue
 			}

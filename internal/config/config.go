@@ -11,9 +11,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/roomcast/roomcast/internal/storage"
+	"github.com/roomcast/roomcast/internal/logging"
 )
 
 // Config is the configuration of `roomcast serve`.
@@ -29,14 +28,14 @@ type Config struct {
 	NATSURL      string        // external NATS; empty embeds one
 	NATSListen   string        // where the embedded NATS accepts workers; empty opens no port
 	WorkerSlots  int           // jobs the local worker runs at once; 0 runs no local worker
-	MeetingHosts []string      // allowlist of meeting URL hosts; empty allows any
-	MaxDuration  time.Duration // a beam job ends after this long
-	EmptyTimeout time.Duration // a beam job ends when nobody has published for this long
-	WebhookURLs  []string      // where events are POSTed
-	Prewarm      bool          // keep a display and Chromium ready for the next job
-	RecordTracks bool          // SFU-record every room's tracks from when it opens
+	MeetingHosts []string // allowlist of meeting URL hosts; empty allows any
+	WebhookURLs  []string // where events are POSTed
+	// WebhookSecret signs the events (ROOMCAST_WEBHOOK_SECRET); empty:
+	// the server's secret.
+	WebhookSecret logging.Secret
+	RecordTracks  bool // SFU-record every room's tracks from when it opens
 
-	S3 storage.S3Config // recordings go to this bucket when one is set
+	Jobs // the local worker's jobs; recordings go to Jobs.S3 when set
 }
 
 // Default returns a configuration that runs everything on one machine.
@@ -48,9 +47,7 @@ func Default() Config {
 		LogFormat:    "text",
 		LogLevel:     slog.LevelInfo,
 		WorkerSlots:  1,
-		MaxDuration:  4 * time.Hour,
-		EmptyTimeout: 60 * time.Second,
-		Prewarm:      true,
+		Jobs:         defaultJobs(),
 	}
 }
 
@@ -64,27 +61,24 @@ func Load(args []string) (Config, error) {
 	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL the bot (and remote workers' bots) open this server's meeting app at (default: the listen address)")
 	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", c.RTCUDPPort, "UDP port for all WebRTC media; 0 picks a free port")
 	publicIPs := fs.String("rtc-public-ips", env("ROOMCAST_RTC_PUBLIC_IPS", ""), "comma-separated IPs to announce for media (1:1 NAT)")
-	fs.StringVar(&c.LogFormat, "log-format", env("ROOMCAST_LOG_FORMAT", c.LogFormat), "log format: text or json")
-	fs.TextVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	logFlags(fs, &c.LogFormat, &c.LogLevel)
 	fs.StringVar(&c.NATSURL, "nats", env("ROOMCAST_NATS", ""), "external NATS URL (default: embedded NATS)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("ROOMCAST_NATS_LISTEN", ""), "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
-	fs.DurationVar(&c.MaxDuration, "max-duration", c.MaxDuration, "streaming/recording jobs end after this long")
-	fs.DurationVar(&c.EmptyTimeout, "empty-timeout", c.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
 	fs.BoolVar(&c.RecordTracks, "record-tracks", c.RecordTracks, "record every track of every room to its own file (SFU recording) from when the room opens until it closes")
-	fs.BoolVar(&c.Prewarm, "prewarm", c.Prewarm, "keep a virtual display and Chromium ready so a job starts ~3 s sooner (costs ~300 MB idle)")
-	fs.Func("webhook-url", "POST signed events to this URL (repeatable)", func(v string) error {
+	fs.Func("webhook-url", "POST events to this URL (repeatable), signed with ROOMCAST_WEBHOOK_SECRET (default: the server's secret)", func(v string) error {
 		c.WebhookURLs = append(c.WebhookURLs, v)
 		return nil
 	})
-	s3Env := S3Flags(fs, &c.S3)
+	jobsEnv := jobFlags(fs, &c.Jobs)
 	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts, addresses or CIDRs the bot may open (.example.com allows subdomains; names listed may be private or loopback; default: any public address, plus this server)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if err := s3Env(); err != nil {
+	if err := jobsEnv(); err != nil {
 		return c, err
 	}
+	c.WebhookSecret = logging.Secret(os.Getenv("ROOMCAST_WEBHOOK_SECRET"))
 	if *meetingHosts != "" {
 		c.MeetingHosts = strings.Split(*meetingHosts, ",")
 	}
@@ -136,18 +130,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--webhook-url %q: want http(s)://host/path", u))
 		}
 	}
-	if c.MaxDuration <= 0 || c.EmptyTimeout <= 0 {
-		errs = append(errs, errors.New("--max-duration and --empty-timeout must be positive"))
-	}
 	if c.WorkerSlots < 0 {
 		errs = append(errs, fmt.Errorf("--worker-slots %d: want 0 or more", c.WorkerSlots))
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
-	}
-	if err := c.S3.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, validateLogFormat(c.LogFormat)...)
+	errs = append(errs, c.Jobs.validate()...)
 	return errors.Join(errs...)
 }
 

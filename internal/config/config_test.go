@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/storage"
 )
@@ -79,5 +80,31 @@ func TestS3Flags(t *testing.T) {
 	t.Setenv("ROOMCAST_S3_PATH_STYLE", "yes please")
 	if _, err := Load(nil); err == nil || !strings.Contains(err.Error(), "ROOMCAST_S3_PATH_STYLE") {
 		t.Errorf("bad boolean env: %v", err)
+	}
+}
+
+// serve and worker take the jobs' settings from the same flags, with the
+// same defaults, and report every problem at once.
+func TestWorkerSharesTheJobsSettings(t *testing.T) {
+	serve, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := LoadWorker([]string{"--nats", "nats://127.0.0.1:4222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Jobs != serve.Jobs || w.MaxDuration != 4*time.Hour || w.EmptyTimeout != time.Minute || !w.Prewarm {
+		t.Errorf("worker jobs %+v, serve jobs %+v; want the same defaults (4h, 1m, prewarm)", w.Jobs, serve.Jobs)
+	}
+	w, err = LoadWorker([]string{"--nats", "nats://h:4222", "--max-duration", "90s", "--empty-timeout", "5s", "--prewarm=false", "--slots", "3", "--id", "w9"})
+	if err != nil || w.MaxDuration != 90*time.Second || w.EmptyTimeout != 5*time.Second || w.Prewarm || w.Slots != 3 || w.ID != "w9" {
+		t.Errorf("worker flags: %+v, %v", w, err)
+	}
+	_, err = LoadWorker([]string{"--slots", "0", "--max-duration", "0s", "--log-format", "xml"})
+	for _, want := range []string{"--nats is required", "--slots 0", "--max-duration", "--log-format"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad worker flags: %v; want it to mention %q", err, want)
+		}
 	}
 }

@@ -80,7 +80,7 @@ func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Pro
 
 func startWorker(t *testing.T, b *bus.Bus, r Runner) context.CancelFunc {
 	t.Helper()
-	w, err := NewWorker(context.Background(), b.NC, b.JS, "w1", 1, r, quiet)
+	w, err := NewWorker(context.Background(), b.NC, b.JS, WorkerOptions{ID: "w1", Slots: 1}, r, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestLostWorkerFailsTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	runner := newFakeRunner()
-	w, err := NewWorker(context.Background(), wb.NC, wb.JS, "doomed", 1, runner, quiet)
+	w, err := NewWorker(context.Background(), wb.NC, wb.JS, WorkerOptions{ID: "doomed", Slots: 1}, runner, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

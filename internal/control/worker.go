@@ -86,9 +86,8 @@ type Worker struct {
 	wg   sync.WaitGroup
 }
 
-// NewWorker returns a worker with slots job slots; id defaults to the host
-// name and pid.
-func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id string, slots int, r Runner, log *slog.Logger) (*Worker, error) {
+// NewWorker returns a worker running jobs with r as opts say.
+func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts WorkerOptions, r Runner, log *slog.Logger) (*Worker, error) {
 	store, err := OpenStore(ctx, js)
 	if err != nil {
 		return nil, err
@@ -96,15 +95,21 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, id st
 	if err := ensureJobStream(ctx, js); err != nil {
 		return nil, err
 	}
+	id := opts.ID
 	if id == "" {
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	if slots < 1 {
-		slots = 1
-	}
-	return &Worker{ID: id, Slots: slots, runner: r, store: store, nc: nc, js: js,
+	store.events = opts.Events
+	return &Worker{ID: id, Slots: max(opts.Slots, 1), runner: r, store: store, nc: nc, js: js,
 		log: log.With("worker", id), free: make(chan struct{}, 1)}, nil
+}
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	ID     string             // "" names it hostname-pid
+	Slots  int                // jobs run at once (at least 1)
+	Events *webhook.Publisher // when set, the webhook events of its changes go out through it
 }
 
 // Run takes jobs until ctx ends, then ends the jobs it runs and waits for them.
@@ -265,12 +270,6 @@ loop:
 		m.Respond([]byte("stopped"))
 	}
 	mu.Unlock()
-}
-
-// WithEvents makes the worker publish the webhook events of its changes.
-func (w *Worker) WithEvents(p *webhook.Publisher) *Worker {
-	w.store.events = p
-	return w
 }
 
 func (w *Worker) release() {

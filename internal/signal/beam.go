@@ -35,13 +35,6 @@ type beamSide struct {
 	rooms map[string]map[*conn]struct{}
 }
 
-// WithBeams lets peers with the start/stop permission start and stop
-// streaming and recording, and sends every peer the room's state on join.
-func (h *Handler) WithBeams(b Beams) *Handler {
-	h.beam = &beamSide{beams: b, rooms: map[string]map[*conn]struct{}{}}
-	return h
-}
-
 // PushState sends a room's new state to its peers on this server.
 func (h *Handler) PushState(roomName string, st roomcast.BeamState, rev uint64) {
 	if h.beam == nil {

@@ -39,9 +39,15 @@ type Handler struct {
 }
 
 // NewHandler returns a Handler that joins peers to s after checking their
-// tokens with signer.
-func NewHandler(s *sfu.SFU, signer *auth.Signer, log *slog.Logger) *Handler {
-	return &Handler{sfu: s, signer: signer, log: log}
+// tokens with signer. beams, when set, lets peers with the start/stop
+// permission start and stop streaming and recording, and sends every peer
+// the room's state on join.
+func NewHandler(s *sfu.SFU, signer *auth.Signer, beams Beams, log *slog.Logger) *Handler {
+	h := &Handler{sfu: s, signer: signer, log: log}
+	if beams != nil {
+		h.beam = &beamSide{beams: beams, rooms: map[string]map[*conn]struct{}{}}
+	}
+	return h
 }
 
 // ServeHTTP upgrades to a WebSocket and runs one peer's session. A remote

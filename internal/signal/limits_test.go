@@ -39,7 +39,7 @@ func newServerWith(t *testing.T, configure func(*http.Server)) *testServer {
 		t.Fatal(err)
 	}
 	signer, _ := auth.NewSigner([]byte("test-secret-0123456789"))
-	hs := httptest.NewUnstartedServer(NewHandler(s, signer, log))
+	hs := httptest.NewUnstartedServer(NewHandler(s, signer, nil, log))
 	configure(hs.Config)
 	hs.Start()
 	t.Cleanup(func() {

@@ -43,7 +43,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(NewHandler(s, signer, log))
+	hs := httptest.NewServer(NewHandler(s, signer, nil, log))
 	t.Cleanup(func() {
 		s.Close()
 		hs.Close()

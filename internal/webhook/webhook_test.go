@@ -102,11 +102,10 @@ func TestEventsReachTheBackendInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := control.NewWorker(ctx, b.NC, b.JS, "w1", 1, control.RunnerFunc(flowing), quiet)
+	w, err := control.NewWorker(ctx, b.NC, b.JS, control.WorkerOptions{ID: "w1", Slots: 1, Events: events}, control.RunnerFunc(flowing), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.WithEvents(events)
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { ctl.Run(runCtx) })

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/storage"
+)
+
+// Jobs configures how streaming/recording jobs run; serve's local worker
+// and `roomcast worker` share it (and its flags).
+type Jobs struct {
+	MaxDuration  time.Duration // a job ends after this long
+	EmptyTimeout time.Duration // a job ends when nobody has published for this long
+	Prewarm      bool          // keep a display and Chromium ready for the next job
+	S3           storage.S3Config
+}
+
+// defaultJobs is the one place the jobs' defaults are kept.
+func defaultJobs() Jobs {
+	return Jobs{MaxDuration: 4 * time.Hour, EmptyTimeout: 60 * time.Second, Prewarm: true}
+}
+
+// jobFlags adds the jobs' flags to fs. Call the returned func after
+// fs.Parse (S3Flags).
+func jobFlags(fs *flag.FlagSet, j *Jobs) func() error {
+	fs.DurationVar(&j.MaxDuration, "max-duration", j.MaxDuration, "streaming/recording jobs end after this long")
+	fs.DurationVar(&j.EmptyTimeout, "empty-timeout", j.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
+	fs.BoolVar(&j.Prewarm, "prewarm", j.Prewarm, "keep a virtual display and Chromium ready so a job starts ~3 s sooner (costs ~300 MB idle)")
+	return S3Flags(fs, &j.S3)
+}
+
+func (j Jobs) validate() []error {
+	var errs []error
+	if j.MaxDuration <= 0 || j.EmptyTimeout <= 0 {
+		errs = append(errs, errors.New("--max-duration and --empty-timeout must be positive"))
+	}
+	if err := j.S3.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// logFlags adds --log-format and --log-level.
+func logFlags(fs *flag.FlagSet, format *string, level *slog.Level) {
+	fs.StringVar(format, "log-format", env("ROOMCAST_LOG_FORMAT", *format), "log format: text or json")
+	fs.TextVar(level, "log-level", *level, "log level: debug, info, warn, error")
+}
+
+func validateLogFormat(f string) []error {
+	if f != "text" && f != "json" {
+		return []error{fmt.Errorf("--log-format %q: want text or json", f)}
+	}
+	return nil
+}
+
+// Worker is the configuration of `roomcast worker`.
+type Worker struct {
+	NATSURL   string // the server's (serve --nats-listen) or a cluster's NATS
+	DataDir   string // the secret, recordings in progress
+	Slots     int    // jobs run at once
+	ID        string // worker id; empty: hostname-pid
+	LogFormat string
+	LogLevel  slog.Level
+	Jobs
+}
+
+// DefaultWorker returns a worker's configuration before flags.
+func DefaultWorker() Worker {
+	return Worker{DataDir: "./roomcast-data", Slots: 1, LogFormat: "text", LogLevel: slog.LevelInfo, Jobs: defaultJobs()}
+}
+
+// LoadWorker parses the worker's flags (ROOMCAST_* environment variables as
+// defaults where they exist) over DefaultWorker and validates the result.
+func LoadWorker(args []string) (Worker, error) {
+	w := DefaultWorker()
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.StringVar(&w.NATSURL, "nats", env("ROOMCAST_NATS", ""), "NATS URL of the server (serve --nats-listen) or cluster (required)")
+	fs.StringVar(&w.DataDir, "data", env("ROOMCAST_DATA", w.DataDir), "data directory: the secret (or set ROOMCAST_SECRET), recordings in progress")
+	fs.IntVar(&w.Slots, "slots", w.Slots, "jobs this worker runs at once")
+	fs.StringVar(&w.ID, "id", "", "worker id (default: hostname-pid)")
+	logFlags(fs, &w.LogFormat, &w.LogLevel)
+	jobsEnv := jobFlags(fs, &w.Jobs)
+	if err := fs.Parse(args); err != nil {
+		return w, err
+	}
+	if err := jobsEnv(); err != nil {
+		return w, err
+	}
+	if fs.NArg() > 0 {
+		return w, fmt.Errorf("config: unexpected arguments %q", fs.Args())
+	}
+	return w, w.Validate()
+}
+
+// Validate reports every problem with w at once.
+func (w Worker) Validate() error {
+	var errs []error
+	if w.NATSURL == "" {
+		errs = append(errs, errors.New("--nats is required (e.g. nats://server:4222, where serve runs with --nats-listen :4222)"))
+	} else if !strings.Contains(w.NATSURL, "://") {
+		errs = append(errs, fmt.Errorf("--nats %q: want nats://host:port", w.NATSURL))
+	}
+	if w.DataDir == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if w.Slots < 1 {
+		errs = append(errs, fmt.Errorf("--slots %d: want 1 or more", w.Slots))
+	}
+	errs = append(errs, validateLogFormat(w.LogFormat)...)
+	errs = append(errs, w.Jobs.validate()...)
+	return errors.Join(errs...)
+}
