@@ -36,19 +36,19 @@ const shutdownTimeout = 5 * time.Second
 
 // App is a running roomcast server.
 type App struct {
-	cfg         config.Config
-	log         *slog.Logger
-	ln          net.Listener
-	sfu         *sfu.SFU
-	signer      *auth.Signer
-	srv         *http.Server
-	bus         *bus.Bus
-	ctl         *control.Controller
-	jobs        *jobs // the local worker (none with --worker-slots 0) and the recordings
-	tracks      *trackrec.Manager
-	events      *webhook.Publisher
-	hooks       []*webhook.Deliverer
-	sig         *signal.Handler
+	cfg    config.Config
+	log    *slog.Logger
+	ln     net.Listener
+	sfu    *sfu.SFU
+	signer *auth.Signer
+	srv    *http.Server
+	bus    *bus.Bus
+	ctl    *control.Controller
+	jobs   *jobs // the local worker (none with --worker-slots 0) and the recordings
+	tracks *trackrec.Manager
+	events *webhook.Publisher
+	hooks  []*webhook.Deliverer
+	sig    *signal.Handler
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known

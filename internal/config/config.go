@@ -25,9 +25,9 @@ type Config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 
-	NATSURL      string        // external NATS; empty embeds one
-	NATSListen   string        // where the embedded NATS accepts workers; empty opens no port
-	WorkerSlots  int           // jobs the local worker runs at once; 0 runs no local worker
+	NATSURL      string   // external NATS; empty embeds one
+	NATSListen   string   // where the embedded NATS accepts workers; empty opens no port
+	WorkerSlots  int      // jobs the local worker runs at once; 0 runs no local worker
 	MeetingHosts []string // allowlist of meeting URL hosts; empty allows any
 	WebhookURLs  []string // where events are POSTed
 	// WebhookSecret signs the events (ROOMCAST_WEBHOOK_SECRET); empty:
@@ -41,13 +41,13 @@ type Config struct {
 // Default returns a configuration that runs everything on one machine.
 func Default() Config {
 	return Config{
-		Addr:         ":7880",
-		DataDir:      "./roomcast-data",
-		RTCUDPPort:   7882,
-		LogFormat:    "text",
-		LogLevel:     slog.LevelInfo,
-		WorkerSlots:  1,
-		Jobs:         defaultJobs(),
+		Addr:        ":7880",
+		DataDir:     "./roomcast-data",
+		RTCUDPPort:  7882,
+		LogFormat:   "text",
+		LogLevel:    slog.LevelInfo,
+		WorkerSlots: 1,
+		Jobs:        defaultJobs(),
 	}
 }
 

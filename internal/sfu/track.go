@@ -108,11 +108,16 @@ func (t *forwardTrack) requestKeyframe() {
 		return
 	}
 	t.mu.Lock()
+	if t.pliPending {
+		// The scheduled PLI goes after this request: it answers it too.
+		// Checked first because the timer's function may not have run yet
+		// although the interval is over; sending now as well made two PLIs.
+		t.mu.Unlock()
+		return
+	}
 	if wait := keyframeInterval - time.Since(t.lastPLI); wait > 0 {
-		if !t.pliPending {
-			t.pliPending = true
-			time.AfterFunc(wait, t.sendPendingPLI)
-		}
+		t.pliPending = true
+		time.AfterFunc(wait, t.sendPendingPLI)
 		t.mu.Unlock()
 		return
 	}
