@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/trackrec"
@@ -118,10 +120,16 @@ type result struct {
 func measure(m *media, n int, window time.Duration, recs *recordings.Store) result {
 	tap := &capture{}
 	var mgr *trackrec.Manager
-	var recID string
+	stopRec, recorded := func() {}, make(chan beam.Outcome, 1)
 	if recs != nil {
 		mgr = trackrec.NewManager(tap, recs, slog.New(slog.DiscardHandler))
-		recID, _ = mgr.Start("bench", "bench", 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		started := make(chan struct{})
+		go func() {
+			recorded <- mgr.Run(ctx, beam.Job{ID: "bench", Kind: beam.KindTracks, Room: "bench"}, func(beam.Progress) { close(started) })
+		}()
+		<-started
+		stopRec = cancel
 	} else {
 		tap.t = discard{}
 	}
@@ -142,8 +150,13 @@ func measure(m *media, n int, window time.Duration, recs *recordings.Store) resu
 	r := result{cpu: 100 * (cpu1 - cpu0).Seconds() / t1.Sub(t0).Seconds(),
 		pps: float64(sent1-sent0) / t1.Sub(t0).Seconds()}
 	if mgr != nil {
-		mgr.Stop("bench", "bench")
+		stopRec()
+		<-recorded
 		r.dropped = trackrec.Dropped.Load() - droppedBefore
+		var recID string
+		if list, err := recs.List("bench"); err == nil && len(list) > 0 {
+			recID = list[len(list)-1].ID
+		}
 		if dir, err := recs.Dir(recID); err == nil {
 			if man, err := trackrec.ReadManifest(dir); err == nil {
 				for _, t := range man.Tracks {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/room"
@@ -40,10 +41,24 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(b.Close)
 	signer, _ := auth.NewSigner([]byte("api-test-secret-0123456789"))
-	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{Tracks: fakeTracks{}, ServerID: "api-test", BotURL: "http://127.0.0.1:7880"}, log)
+	ctl, err := control.New(context.Background(), b.NC, b.JS, signer, control.Options{RecordsTracks: true, ServerID: "api-test", BotURL: "http://127.0.0.1:7880"}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// This server's track recording worker, recording nothing.
+	tracks, err := control.NewWorker(context.Background(), b.NC, b.JS, control.WorkerOptions{ID: "api-test", Kind: beam.KindTracks, Slots: 10},
+		control.RunnerFunc(func(ctx context.Context, _ beam.Job, report func(beam.Progress)) beam.Outcome {
+			report(beam.Progress{Started: true})
+			<-ctx.Done()
+			return beam.Outcome{}
+		}), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tracks.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	mux := http.NewServeMux()
 	New(ctl, RoomsFunc(func(r string) bool { return r == "live" }), signer, log).Register(mux)
 	srv := httptest.NewServer(mux)
@@ -182,14 +197,6 @@ func TestReadState(t *testing.T) {
 		t.Errorf("unknown route: %d", status)
 	}
 }
-
-// fakeTracks stands in for the SFU's track recorder.
-type fakeTracks struct{}
-
-func (fakeTracks) Start(room, id string, rev uint64) (string, error) { return "rec-" + id, nil }
-func (fakeTracks) Want(room, id string, rev uint64)                  {}
-func (fakeTracks) Stop(room, id string)                              {}
-func (fakeTracks) Sessions() map[string]string                       { return nil }
 
 func TestTrackRecordingRoutes(t *testing.T) {
 	f := newFixture(t)

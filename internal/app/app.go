@@ -34,6 +34,9 @@ import (
 // shutdownTimeout bounds draining HTTP connections on stop.
 const shutdownTimeout = 5 * time.Second
 
+// maxTrackJobs bounds the rooms one server records the tracks of at once.
+const maxTrackJobs = 1000
+
 // App is a running roomcast server.
 type App struct {
 	cfg    config.Config
@@ -46,9 +49,11 @@ type App struct {
 	ctl    *control.Controller
 	jobs   *jobs // the local worker (none with --worker-slots 0) and the recordings
 	tracks *trackrec.Manager
-	events *webhook.Publisher
-	hooks  []*webhook.Deliverer
-	sig    *signal.Handler
+	// trackJobs runs this server's track recording jobs (its SFU's rooms).
+	trackJobs *control.Worker
+	events    *webhook.Publisher
+	hooks     []*webhook.Deliverer
+	sig       *signal.Handler
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known
@@ -110,13 +115,19 @@ func (a *App) openControl(secret []byte) error {
 	}
 	a.tracks = trackrec.NewManager(a.sfu, a.jobs.runner.Recordings, a.log)
 	a.tracks.Keep = a.jobs.keep
+	id := serverID()
+	a.trackJobs, err = control.NewWorker(ctx, b.NC, b.JS, control.WorkerOptions{ID: id, Kind: beam.KindTracks, Slots: maxTrackJobs,
+		Events: a.events, ShutdownReason: control.ReasonShutdown}, a.tracks, a.log)
+	if err != nil {
+		return err
+	}
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
-		Policy:   beam.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
-		BotURL:   a.botURL(),
-		OnChange: func(room string, st roomcast.BeamState, rev uint64) { a.sig.PushState(room, st, rev) },
-		Events:   a.events,
-		Tracks:   a.tracks,
-		ServerID: serverID(),
+		Policy:        beam.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
+		BotURL:        a.botURL(),
+		OnChange:      func(room string, st roomcast.BeamState, rev uint64) { a.sig.PushState(room, st, rev) },
+		Events:        a.events,
+		RecordsTracks: true,
+		ServerID:      id,
 	}, a.log)
 	if err != nil {
 		return err
@@ -175,6 +186,9 @@ func (a *App) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	a.tracks.Recover() // tracks recordings a killed server left behind
+	tracksCtx, stopTracks := context.WithCancel(bg)
+	var trackJobs sync.WaitGroup
+	trackJobs.Go(func() { a.trackJobs.Run(tracksCtx) })
 	wg.Go(func() { a.ctl.Run(bg) })
 	for _, d := range a.hooks {
 		wg.Go(func() { d.Run(bg) })
@@ -192,8 +206,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	a.ctl.StopLocalTracks(shutCtx) // before the SFU closes the rooms
-	a.sfu.Close()                  // ends peer sessions so their sockets close promptly
+	stopTracks() // its track recordings end (stopped: the server shut down) before the SFU closes the rooms
+	trackJobs.Wait()
+	a.sfu.Close() // ends peer sessions so their sockets close promptly
 	if serr := a.srv.Shutdown(shutCtx); serr != nil {
 		a.srv.Close()
 	}

@@ -23,7 +23,7 @@ func TestEvents(t *testing.T) {
 	if evs := Events("demo", r0, r1, t0); len(evs) != 0 {
 		t.Errorf("start request: events %v, want none until media flows", names(evs))
 	}
-	r2, _ := Report(r1, "j1", Progress{Started: true}, t0.Add(1500*time.Millisecond))
+	r2, _ := Report(r1, KindComposite, "j1", Progress{Started: true}, t0.Add(1500*time.Millisecond))
 	evs := Events("demo", r1, r2, t0.Add(1500*time.Millisecond))
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamStarted || evs[0].StartDelayMs != 1500 {
 		t.Fatalf("started: %+v", evs)
@@ -33,7 +33,7 @@ func TestEvents(t *testing.T) {
 	}
 	dests := append([]roomcast.Destination(nil), r2.State.RTMP.Destinations...)
 	dests[1].State, dests[1].Error = roomcast.DestinationFailed, &roomcast.DestinationError{Code: roomcast.DestinationKeyRejected, Message: "refused"}
-	r3, _ := Report(r2, "j1", Progress{Started: true, Destinations: dests}, t0)
+	r3, _ := Report(r2, KindComposite, "j1", Progress{Started: true, Destinations: dests}, t0)
 	evs = Events("demo", r2, r3, t0)
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamDestinationFailed || evs[0].Destination.URL != "rtmp://h/live/{ot…34}" {
 		t.Fatalf("destination failed: %+v", evs)
@@ -46,12 +46,12 @@ func TestEvents(t *testing.T) {
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamStopped || evs[0].Reason != ReasonRequest {
 		t.Fatalf("stopped: %+v", evs)
 	}
-	failed, _ := Finish(r3, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium crashed")))
+	failed, _ := Finish(r3, KindComposite, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium crashed")))
 	evs = Events("demo", r3, failed, t0)
 	if len(evs) != 1 || evs[0].Event != roomcast.EventBeamFailed || evs[0].Error.Message != "chromium crashed" {
 		t.Fatalf("failed: %+v", evs)
 	}
-	auto, _ := Finish(r3, "j1", Stopped("the room had nobody publishing for 1m0s"))
+	auto, _ := Finish(r3, KindComposite, "j1", Stopped("the room had nobody publishing for 1m0s"))
 	if evs := Events("demo", r3, auto, t0); len(evs) != 1 || evs[0].Reason != "the room had nobody publishing for 1m0s" {
 		t.Fatalf("auto stop: %+v", evs)
 	}
@@ -63,7 +63,7 @@ func TestEvents(t *testing.T) {
 func TestWarningWhenHealthTurnsBad(t *testing.T) {
 	p := roomcast.StartParams{Record: true}
 	r0, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
-	r1, _ := Report(r0, "j1", Progress{Started: true, Health: &roomcast.Health{Audio: roomcast.AudioOK, Video: roomcast.VideoOK, Since: t0}}, t0)
+	r1, _ := Report(r0, KindComposite, "j1", Progress{Started: true, Health: &roomcast.Health{Audio: roomcast.AudioOK, Video: roomcast.VideoOK, Since: t0}}, t0)
 	steps := []struct {
 		audio roomcast.AudioHealth
 		video roomcast.VideoHealth
@@ -78,7 +78,7 @@ func TestWarningWhenHealthTurnsBad(t *testing.T) {
 	prev := r1
 	for i, s := range steps {
 		h := &roomcast.Health{Audio: s.audio, Video: s.video, Since: t0.Add(time.Duration(i) * time.Second)}
-		next, err := Report(prev, "j1", Progress{Health: h}, t0)
+		next, err := Report(prev, KindComposite, "j1", Progress{Health: h}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestWarningWhenHealthTurnsBad(t *testing.T) {
 		}
 		prev = next
 	}
-	if end, _ := Finish(prev, "j1", Outcome{}); end.State.Health != nil {
+	if end, _ := Finish(prev, KindComposite, "j1", Outcome{}); end.State.Health != nil {
 		t.Errorf("health %+v after the job ended", end.State.Health)
 	}
 }

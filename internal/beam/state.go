@@ -2,7 +2,6 @@ package beam
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -14,11 +13,11 @@ import (
 )
 
 // Record is what the state store keeps per room: the state every peer sees
-// and the beam job that runs, if any.
+// and the jobs that run, at most one of each kind.
 type Record struct {
 	State  roomcast.BeamState `json:"state"`
-	Job    *JobRef            `json:"job,omitempty"`
-	Tracks *TracksRef         `json:"tracks,omitempty"` // SFU track recording, when running
+	Job    *JobRef            `json:"job,omitempty"`    // the composite job (streaming, composite recording)
+	Tracks *JobRef            `json:"tracks,omitempty"` // the track recording job
 	// Outbox holds the webhook events of the transitions that wrote this
 	// record until they are queued for delivery: written in the same
 	// compare-and-swap as the change, so a process dying in between loses
@@ -26,10 +25,11 @@ type Record struct {
 	Outbox []roomcast.Event `json:"outbox,omitempty"`
 }
 
-// JobRef is the running job as the control plane tracks it.
+// JobRef is a running job as the control plane tracks it.
 type JobRef struct {
 	ID        string    `json:"id"`
 	CreatedAt time.Time `json:"createdAt"`
+	Target    string    `json:"target,omitempty"` // the process that must run it; empty: any worker
 	Worker    string    `json:"worker,omitempty"` // empty until a worker claims it
 	Heartbeat time.Time `json:"heartbeat,omitzero"`
 }
@@ -39,6 +39,7 @@ type JobRef struct {
 // and is never logged or returned (LogValue redacts it).
 type Job struct {
 	ID     string               `json:"id"`
+	Kind   Kind                 `json:"kind,omitempty"` // empty: composite (jobs queued before kinds)
 	Room   string               `json:"room"`
 	Params roomcast.StartParams `json:"params"`
 	// URLs is the server's URL policy: the worker's browser loads nothing
@@ -53,7 +54,7 @@ func (j Job) LogValue() slog.Value {
 	for i, u := range j.Params.RTMPURLs {
 		dests[i] = logging.RedactStreamURL(u)
 	}
-	return slog.GroupValue(slog.String("id", j.ID), slog.String("room", j.Room),
+	return slog.GroupValue(slog.String("id", j.ID), slog.String("kind", string(j.Kind)), slog.String("room", j.Room),
 		slog.Any("rtmp", dests), slog.Bool("record", j.Params.Record))
 }
 
@@ -100,17 +101,6 @@ func Start(r Record, room string, p roomcast.StartParams, jobID string, now time
 	return r, nil
 }
 
-// Claim records that worker took job id.
-func Claim(r Record, id, worker string, now time.Time) (Record, error) {
-	if r.Job == nil || r.Job.ID != id {
-		return r, ErrStaleJob
-	}
-	job := *r.Job
-	job.Worker, job.Heartbeat = worker, now
-	r.Job = &job
-	return r, nil
-}
-
 // Progress is what a worker reports while a job runs.
 type Progress struct {
 	// Started: media flows to the outputs (streaming and/or recording).
@@ -128,14 +118,8 @@ type Progress struct {
 	Health *roomcast.Health `json:"health,omitempty"`
 }
 
-// Report applies a worker's progress (and counts as a heartbeat).
-func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
-	if r.Job == nil || r.Job.ID != id {
-		return r, ErrStaleJob
-	}
-	job := *r.Job
-	job.Heartbeat = now
-	r.Job = &job
+// reportComposite applies a composite job's progress to the state.
+func reportComposite(r Record, p Progress, now time.Time) Record {
 	st := r.State
 	if p.Destinations != nil && len(p.Destinations) == len(st.RTMP.Destinations) {
 		st.RTMP.Destinations = append([]roomcast.Destination(nil), p.Destinations...)
@@ -160,17 +144,7 @@ func Report(r Record, id string, p Progress, now time.Time) (Record, error) {
 		st.RTMP.Running, st.RTMP.State, st.RTMP.Error = false, roomcast.StreamingStateFailed, p.RTMPError
 	}
 	r.State = st
-	return r, nil
-}
-
-// Finish ends job id as out says. The job reference is cleared.
-func Finish(r Record, id string, out Outcome) (Record, error) {
-	if r.Job == nil || r.Job.ID != id {
-		return r, ErrStaleJob
-	}
-	r.State = finishState(r.State, out)
-	r.Job = nil
-	return r, nil
+	return r
 }
 
 // Stop is a stop request: finishes whatever runs. ok is false when nothing
@@ -210,22 +184,6 @@ func finishState(st roomcast.BeamState, out Outcome) roomcast.BeamState {
 		}
 	}
 	return st
-}
-
-// Overdue says why a job has to be failed by the control plane, or "" if it
-// is fine: nobody took it within take, or its worker has been silent for
-// longer than silence.
-func Overdue(r Record, now time.Time, take, silence time.Duration) string {
-	j := r.Job
-	switch {
-	case j == nil:
-		return ""
-	case j.Worker == "" && now.Sub(j.CreatedAt) > take:
-		return fmt.Sprintf("no worker took the job within %v; are workers running and free? (roomcast serve runs one; roomcast worker --nats URL adds more)", take)
-	case j.Worker != "" && now.Sub(j.Heartbeat) > silence:
-		return fmt.Sprintf("worker %s stopped sending heartbeats (last one %v ago); the job was lost", j.Worker, now.Sub(j.Heartbeat).Round(time.Second))
-	}
-	return ""
 }
 
 // streamingActive and recordingActive say whether a job is starting or

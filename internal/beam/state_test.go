@@ -64,17 +64,17 @@ func TestLifecycle(t *testing.T) {
 	if st.RTMP.Destinations[0].URL != "rtmp://h:1935/live/{k0…48}" || strings.Contains(st.RTMP.Destinations[1].URL, key) {
 		t.Errorf("destinations not redacted: %+v", st.RTMP.Destinations)
 	}
-	if _, err := Claim(r, "other", "w1", t0); !errors.Is(err, ErrStaleJob) {
+	if _, err := Claim(r, KindComposite, "other", "w1", t0); !errors.Is(err, ErrStaleJob) {
 		t.Errorf("claim of another job: %v", err)
 	}
-	r, _ = Claim(r, "j1", "w1", t0)
-	if reason := Overdue(r, t0.Add(5*time.Second), time.Second, 10*time.Second); reason != "" {
+	r, _ = Claim(r, KindComposite, "j1", "w1", t0)
+	if reason := Overdue(r, KindComposite, t0.Add(5*time.Second), time.Second, 10*time.Second); reason != "" {
 		t.Errorf("claimed and fresh job is overdue: %s", reason)
 	}
 	now := t0.Add(2 * time.Second)
 	dests := []roomcast.Destination{{URL: st.RTMP.Destinations[0].URL, State: roomcast.DestinationStarted},
 		{URL: st.RTMP.Destinations[1].URL, State: roomcast.DestinationReconnecting, Error: &roomcast.DestinationError{Code: roomcast.DestinationUnreachable, Message: "connection refused"}}}
-	r, err = Report(r, "j1", Progress{Started: true, Destinations: dests}, now)
+	r, err = Report(r, KindComposite, "j1", Progress{Started: true, Destinations: dests}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +83,10 @@ func TestLifecycle(t *testing.T) {
 		r.State.Recording.Browser.State != roomcast.RecordingStateStarted || r.State.RTMP.Destinations[1].State != roomcast.DestinationReconnecting {
 		t.Errorf("after started report: %+v", r.State)
 	}
-	if reason := Overdue(r, now.Add(11*time.Second), time.Second, 10*time.Second); !strings.Contains(reason, "worker w1 stopped sending heartbeats") {
+	if reason := Overdue(r, KindComposite, now.Add(11*time.Second), time.Second, 10*time.Second); !strings.Contains(reason, "worker w1 stopped sending heartbeats") {
 		t.Errorf("silent worker: reason %q", reason)
 	}
-	f, err := Finish(r, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium exited")))
+	f, err := Finish(r, KindComposite, "j1", Failed(rcerr.New(rcerr.Unavailable, "chromium exited")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestLifecycle(t *testing.T) {
 	if f.State.RTMP.Destinations[0].State != roomcast.DestinationStopped {
 		t.Errorf("destinations not stopped: %+v", f.State.RTMP.Destinations)
 	}
-	if _, err := Report(f, "j1", Progress{}, now); !errors.Is(err, ErrStaleJob) {
+	if _, err := Report(f, KindComposite, "j1", Progress{}, now); !errors.Is(err, ErrStaleJob) {
 		t.Errorf("report after finish: %v", err)
 	}
 	if st, ok := Stop(f); ok || st.State.Message != "nothing is running" {
@@ -108,8 +108,8 @@ func TestLifecycle(t *testing.T) {
 func TestStreamingFailsAloneWhileRecordingGoesOn(t *testing.T) {
 	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://h/live/" + key}, Record: true}
 	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
-	r, _ = Report(r, "j1", Progress{Started: true}, t0)
-	r, _ = Report(r, "j1", Progress{RTMPError: &roomcast.Error{Code: "destination", Message: "every destination failed"}}, t0)
+	r, _ = Report(r, KindComposite, "j1", Progress{Started: true}, t0)
+	r, _ = Report(r, KindComposite, "j1", Progress{RTMPError: &roomcast.Error{Code: "destination", Message: "every destination failed"}}, t0)
 	if r.State.RTMP.Running || r.State.RTMP.State != roomcast.StreamingStateFailed || !r.State.Recording.Browser.Running {
 		t.Errorf("got %+v; want streaming failed, recording running", r.State)
 	}
@@ -120,7 +120,7 @@ func TestStreamingFailsAloneWhileRecordingGoesOn(t *testing.T) {
 
 func TestUntakenJobIsOverdue(t *testing.T) {
 	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", t0)
-	if reason := Overdue(r, t0.Add(31*time.Second), 30*time.Second, 10*time.Second); !strings.Contains(reason, "no worker took the job within 30s") {
+	if reason := Overdue(r, KindComposite, t0.Add(31*time.Second), 30*time.Second, 10*time.Second); !strings.Contains(reason, "no worker took the job within 30s") {
 		t.Errorf("reason %q", reason)
 	}
 }
@@ -130,7 +130,7 @@ func TestUntakenJobIsOverdue(t *testing.T) {
 func TestStartedAtIsTheFirstPicture(t *testing.T) {
 	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", t0)
 	first := t0.Add(1200 * time.Millisecond)
-	r, err := Report(r, "j1", Progress{Started: true, StartedAt: &first}, t0.Add(2*time.Second))
+	r, err := Report(r, KindComposite, "j1", Progress{Started: true, StartedAt: &first}, t0.Add(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

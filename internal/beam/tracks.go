@@ -1,79 +1,46 @@
 package beam
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
-// TracksRef is the room's running SFU track recording: its session id, the
-// server whose SFU records it (the one the room's peers are on) and that
-// server's last heartbeat.
-type TracksRef struct {
-	ID        string    `json:"id"`
-	Server    string    `json:"server"`
-	Heartbeat time.Time `json:"heartbeat"`
-}
-
 // StartTracks starts SFU track recording (recording.server). It is
 // independent of streaming and the composite recording; only a track
 // recording already running conflicts.
+// The server the room's peers are on (server) must run it.
 func StartTracks(r Record, room, id, server string, now time.Time) (Record, error) {
 	if recordingActive(r.State.Recording.Server) {
 		return r, rcerr.New(rcerr.Conflict, "track recording is already running in room %q; stop it first (track-recording/stop)", room)
 	}
 	r.State.Message = ""
 	r.State.Recording.Server = roomcast.RecordingStatus{State: roomcast.RecordingStateStarting}
-	r.Tracks = &TracksRef{ID: id, Server: server, Heartbeat: now}
+	r.Tracks = &JobRef{ID: id, CreatedAt: now, Target: server}
 	return r, nil
 }
 
-// TracksStarted records that session id is recording.
-func TracksStarted(r Record, id string, now time.Time) (Record, error) {
-	if r.Tracks == nil || r.Tracks.ID != id {
-		return r, ErrStaleJob
+// reportTracks applies a track recording job's progress to the state.
+func reportTracks(r Record, p Progress, now time.Time) Record {
+	if s := &r.State.Recording.Server; p.Started && s.State == roomcast.RecordingStateStarting {
+		at := now
+		if p.StartedAt != nil {
+			at = *p.StartedAt
+		}
+		s.Running, s.State, s.StartedAt = true, roomcast.RecordingStateStarted, &at
 	}
-	if s := &r.State.Recording.Server; s.State == roomcast.RecordingStateStarting {
-		s.Running, s.State, s.StartedAt = true, roomcast.RecordingStateStarted, &now
-	}
-	return r, nil
+	return r
 }
 
-// TracksHeartbeat records that session id's server is alive.
-func TracksHeartbeat(r Record, id string, now time.Time) (Record, error) {
-	if r.Tracks == nil || r.Tracks.ID != id {
-		return r, ErrStaleJob
-	}
-	t := *r.Tracks
-	t.Heartbeat = now
-	r.Tracks = &t
-	return r, nil
-}
-
-// TracksOverdue says why a track recording has to be failed by the control
-// plane (its server stopped sending heartbeats), or "" if it is fine.
-func TracksOverdue(r Record, now time.Time, silence time.Duration) string {
-	if t := r.Tracks; t != nil && now.Sub(t.Heartbeat) > silence {
-		return fmt.Sprintf("the server recording the tracks (%s) went silent %v ago (it stopped or restarted); the files recorded until then are kept",
-			t.Server, now.Sub(t.Heartbeat).Round(time.Second))
-	}
-	return ""
-}
-
-// FinishTracks ends session id as out says.
-func FinishTracks(r Record, id string, out Outcome) (Record, error) {
-	if r.Tracks == nil || r.Tracks.ID != id {
-		return r, ErrStaleJob
-	}
-	r.Tracks = nil
-	s := &r.State.Recording.Server
+// finishTracks ends the track recording as out says.
+func finishTracks(st roomcast.BeamState, out Outcome) roomcast.BeamState {
+	s := &st.Recording.Server
 	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, out.reason()
 	if e := out.public(); e != nil {
 		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, e, ""
 	}
-	return r, nil
+	return st
 }
 
 // StopTracks stops track recording for reason; ok is false when none runs
@@ -83,7 +50,7 @@ func StopTracks(r Record, reason string) (out Record, ok bool) {
 		r.State.Message = "track recording is not running"
 		return r, false
 	}
-	r, _ = FinishTracks(r, r.Tracks.ID, Stopped(reason))
+	r, _ = Finish(r, KindTracks, r.Tracks.ID, Stopped(reason))
 	r.State.Message = ""
 	return r, true
 }

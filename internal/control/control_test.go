@@ -79,8 +79,12 @@ func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Pro
 }
 
 func startWorker(t *testing.T, b *bus.Bus, r Runner) context.CancelFunc {
+	return startWorkerWith(t, b, WorkerOptions{ID: "w1", Slots: 1}, r)
+}
+
+func startWorkerWith(t *testing.T, b *bus.Bus, opts WorkerOptions, r Runner) context.CancelFunc {
 	t.Helper()
-	w, err := NewWorker(context.Background(), b.NC, b.JS, WorkerOptions{ID: "w1", Slots: 1}, r, quiet)
+	w, err := NewWorker(context.Background(), b.NC, b.JS, opts, r, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,20 +269,12 @@ func TestInvalidStartChangesNothing(t *testing.T) {
 	}
 }
 
-// noTracks is a TrackRecorder that records nothing.
-type noTracks struct{}
-
-func (noTracks) Start(room, id string, rev uint64) (string, error) { return "rec-" + id, nil }
-func (noTracks) Want(room, id string, rev uint64)                  {}
-func (noTracks) Stop(room, id string)                              {}
-func (noTracks) Sessions() map[string]string                       { return nil }
-
 // A state store that cannot be reached is the same failure whatever the
 // request: unavailable (503, try again), never an internal error, and the
 // cause's text stays in the log.
 func TestStoreFailureIsUnavailableForEveryRequest(t *testing.T) {
 	b := newBus(t)
-	c := newController(t, b, Options{Tracks: noTracks{}})
+	c := newController(t, b, Options{RecordsTracks: true, ServerID: "s1"})
 	b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -295,5 +291,74 @@ func TestStoreFailureIsUnavailableForEveryRequest(t *testing.T) {
 		if code != rcerr.Unavailable || !strings.Contains(msg, "try again") || strings.Contains(msg, "nats") {
 			t.Errorf("%s with the store down: %s %q (%v); want unavailable, try again, no cause", name, code, msg, err)
 		}
+	}
+}
+
+// A track recording is a job like a composite one: queued for the server
+// whose SFU the room is on (never for a composite worker), claimed and kept
+// alive by that server's worker, stopped through any server, ended with the
+// reason it was stopped for, and failed by any controller once its worker
+// goes silent.
+func TestTrackRecordingIsAJobOfItsServer(t *testing.T) {
+	b := newBus(t)
+	a := newController(t, b, Options{RecordsTracks: true, ServerID: "srv-a", TakeTimeout: time.Second})
+	other := newController(t, b, Options{RecordsTracks: true, ServerID: "srv-b"})
+	composite := newFakeRunner()
+	startWorker(t, b, composite)
+	tracks := newFakeRunner()
+	stopTracks := startWorkerWith(t, b, WorkerOptions{ID: "srv-a", Kind: beam.KindTracks, Slots: 10, ShutdownReason: ReasonShutdown}, tracks)
+	ctx := context.Background()
+
+	st, err := a.StartTracks(ctx, "r")
+	if err != nil || !st.Recording.Server.Running || st.Recording.Server.State != roomcast.RecordingStateStarted {
+		t.Fatalf("start: %+v, %v; want started by the time it answers", st.Recording.Server, err)
+	}
+	if job := <-tracks.started; job.Kind != beam.KindTracks || job.Room != "r" {
+		t.Errorf("the track worker ran %+v", job)
+	}
+	rec, _, _ := a.store.Get(ctx, "r")
+	if rec.Tracks == nil || rec.Tracks.Worker != "srv-a" || rec.Tracks.Target != "srv-a" || rec.Job != nil {
+		t.Errorf("record: tracks %+v job %+v; want the tracks job claimed by srv-a", rec.Tracks, rec.Job)
+	}
+	st, err = other.StopTracks(ctx, "r")
+	if err != nil || st.Recording.Server.State != roomcast.RecordingStateStopped || st.Recording.Server.Reason != beam.ReasonRequest {
+		t.Fatalf("stop through the other server: %+v, %v", st.Recording.Server, err)
+	}
+	if tracks.stopped.Load() != 1 {
+		t.Errorf("the track worker's job was stopped %d times, want once", tracks.stopped.Load())
+	}
+
+	if _, err := a.StartTracks(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	<-tracks.started
+	a.RoomClosed(ctx, "r")
+	st = waitState(t, a, "r", "stopped as the room closed", func(st roomcast.BeamState) bool {
+		return st.Recording.Server.State == roomcast.RecordingStateStopped
+	})
+	if st.Recording.Server.Reason != beam.ReasonRoomClosed {
+		t.Errorf("reason %q, want %q", st.Recording.Server.Reason, beam.ReasonRoomClosed)
+	}
+
+	if _, err := a.StartTracks(ctx, "r"); err != nil {
+		t.Fatal(err)
+	}
+	<-tracks.started
+	stopTracks() // the server shuts down: its recordings stop, saying so
+	st = waitState(t, a, "r", "stopped at shutdown", func(st roomcast.BeamState) bool {
+		return st.Recording.Server.State == roomcast.RecordingStateStopped
+	})
+	if st.Recording.Server.Reason != ReasonShutdown {
+		t.Errorf("reason %q, want %q", st.Recording.Server.Reason, ReasonShutdown)
+	}
+	if len(composite.started) != 0 {
+		t.Errorf("the composite worker ran a track recording job")
+	}
+
+	// Nobody runs srv-a's queue now: the next start is failed by the
+	// supervisor (before the start would stop waiting), naming the server.
+	st, err = a.StartTracks(ctx, "r")
+	if e := st.Recording.Server.Error; err != nil || st.Recording.Server.State != roomcast.RecordingStateFailed || e == nil || !strings.Contains(e.Message, "srv-a") {
+		t.Fatalf("start with no track worker: %+v, %v; want failed naming srv-a", st.Recording.Server, err)
 	}
 }

@@ -6,6 +6,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,10 +55,11 @@ type Options struct {
 	// Events, when set, receives the webhook events of the changes this
 	// controller makes.
 	Events *webhook.Publisher
-	// Tracks, when set, is this server's SFU track recorder; ServerID names
-	// this server in the state so only it records a room.
-	Tracks   TrackRecorder
-	ServerID string
+	// RecordsTracks says this server runs a track recording worker (a
+	// Worker of kind tracks with ServerID as its id) for its SFU's rooms;
+	// ServerID names this server in the state and its job queue.
+	RecordsTracks bool
+	ServerID      string
 }
 
 // Controller starts and stops beam jobs. Several server processes may run
@@ -71,7 +73,7 @@ type Controller struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	bg      sync.WaitGroup // Run's helpers and the track stops it starts
+	bg      sync.WaitGroup // Run's helpers
 	mu      sync.Mutex
 	active  map[string]beam.Record      // rooms with a job, from the watch
 	pending map[string][]roomcast.Event // rooms whose record has an outbox, from the watch
@@ -118,17 +120,17 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 			return roomcast.BeamState{}, err
 		}
 	}
-	job := beam.Job{ID: newID(), Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
+	job := beam.Job{ID: newID(), Kind: beam.KindComposite, Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
 	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
 		return beam.Start(r, roomName, p, job.ID, job.CreatedAt)
 	})
 	if err != nil {
 		return rec.State, err
 	}
-	if err := c.enqueue(ctx, job); err != nil {
+	if err := c.enqueue(ctx, job, ""); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue the job for a worker (NATS unavailable); try again")
-		c.finish(context.WithoutCancel(ctx), roomName, job.ID, beam.Failed(cause))
+		c.finish(context.WithoutCancel(ctx), roomName, beam.KindComposite, job.ID, beam.Failed(cause))
 		return roomcast.BeamState{}, cause
 	}
 	c.log.Info("beam job queued", "job", job)
@@ -150,6 +152,13 @@ func (c *Controller) meetingURL(roomName string) (string, error) {
 // Stop stops streaming and recording together. With nothing running it
 // changes nothing and the state's message says so.
 func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamState, error) {
+	return c.stopJob(ctx, roomName, beam.KindComposite, "")
+}
+
+// stopJob stops the room's job of kind k for reason ("": on request). The
+// worker running it ends it itself, so the last seconds are flushed; one
+// that does not answer within StopTimeout has it ended in the state only.
+func (c *Controller) stopJob(ctx context.Context, roomName string, k beam.Kind, reason string) (roomcast.BeamState, error) {
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
 	}
@@ -157,31 +166,31 @@ func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamSt
 	if err != nil {
 		return rec.State, err
 	}
-	if rec.Job == nil && rec.Running() == "" {
-		rec.State.Message = "nothing is running"
-		return rec.State, nil
+	if idle, ok := beam.Stopping(rec, k, reason); !ok {
+		return idle.State, nil // nothing runs: the message says so
 	}
-	if rec.Job != nil && rec.Job.Worker != "" {
-		// The worker ends the job itself so the last seconds are flushed.
+	if j := rec.Ref(k); j != nil && j.Worker != "" {
 		sctx, cancel := context.WithTimeout(ctx, c.opts.StopTimeout)
-		_, err := c.nc.RequestWithContext(sctx, stopSubject(rec.Job.ID), nil)
+		_, err := c.nc.RequestWithContext(sctx, stopSubject(j.ID), []byte(reason))
 		cancel()
 		if err == nil {
 			rec, _, err = c.store.Get(ctx, roomName)
-			if err == nil && rec.Running() == "" {
+			if err == nil && rec.Ref(k) == nil {
 				return rec.State, nil
 			}
 		}
-		c.log.Warn("worker did not confirm stop; stopping in state only", "room", roomName, "job", rec.Job, "err", err)
+		c.log.Warn("worker did not confirm stop; stopping in state only", "room", roomName, "kind", k, "job", j.ID, "err", err)
 	}
 	rec, _, err = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		r, _ = beam.Stop(r)
-		return r, nil
+		if r, ok := beam.Stopping(r, k, cmp.Or(reason, beam.ReasonRequest)); ok {
+			return r, nil
+		}
+		return r, errNothingToDo // ended meanwhile
 	})
-	if err != nil {
-		return rec.State, err
+	if errors.Is(err, errNothingToDo) {
+		return rec.State, nil
 	}
-	return rec.State, nil
+	return rec.State, err
 }
 
 // State returns room's state and its revision (0: never started).
@@ -201,7 +210,6 @@ func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamS
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.bg.Wait()
 	c.bg.Go(func() { c.supervise(ctx) })
-	c.bg.Go(func() { c.heartbeatTracks(ctx) })
 	for ctx.Err() == nil {
 		err := c.store.Watch(ctx, func(roomName string, rec beam.Record, rev uint64) {
 			c.mu.Lock()
@@ -216,7 +224,6 @@ func (c *Controller) Run(ctx context.Context) error {
 				delete(c.pending, roomName)
 			}
 			c.mu.Unlock()
-			c.syncTracks(roomName, rec, rev)
 			if c.opts.OnChange != nil {
 				c.opts.OnChange(roomName, rec.State, rev)
 			}
@@ -242,13 +249,16 @@ func (c *Controller) supervise(ctx context.Context) {
 		case <-t.C:
 		}
 		c.mu.Lock()
-		var due, silent []string
+		type job struct {
+			room string
+			kind beam.Kind
+		}
+		var due []job
 		for roomName, rec := range c.active {
-			if reason := beam.Overdue(rec, c.now(), c.opts.TakeTimeout, c.opts.Silence); reason != "" {
-				due = append(due, roomName)
-			}
-			if beam.TracksOverdue(rec, c.now(), c.opts.Silence) != "" {
-				silent = append(silent, roomName)
+			for _, k := range []beam.Kind{beam.KindComposite, beam.KindTracks} {
+				if beam.Overdue(rec, k, c.now(), c.opts.TakeTimeout, c.opts.Silence) != "" {
+					due = append(due, job{roomName, k})
+				}
 			}
 		}
 		var unsent = map[string][]roomcast.Event{}
@@ -265,28 +275,25 @@ func (c *Controller) supervise(ctx context.Context) {
 				c.store.flush(ctx, roomName, outbox)
 			}
 		}
-		for _, roomName := range due {
-			c.failOverdue(ctx, roomName)
-		}
-		for _, roomName := range silent {
-			c.failSilentTracks(ctx, roomName)
+		for _, j := range due {
+			c.failOverdue(ctx, j.room, j.kind)
 		}
 	}
 }
 
 // failOverdue re-reads the record (another process may have acted) and
-// fails its job if it is still overdue.
-func (c *Controller) failOverdue(ctx context.Context, roomName string) {
+// fails its job of kind k if it is still overdue.
+func (c *Controller) failOverdue(ctx context.Context, roomName string, k beam.Kind) {
 	var reason string
 	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		reason = beam.Overdue(r, c.now(), c.opts.TakeTimeout, c.opts.Silence)
+		reason = beam.Overdue(r, k, c.now(), c.opts.TakeTimeout, c.opts.Silence)
 		if reason == "" {
 			return r, errNothingToDo
 		}
-		return beam.Finish(r, r.Job.ID, beam.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
+		return beam.Finish(r, k, r.Ref(k).ID, beam.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
 	})
 	if err == nil {
-		c.log.Warn("beam job failed", "room", roomName, "reason", reason)
+		c.log.Warn("job failed", "room", roomName, "kind", k, "reason", reason)
 	} else if !errors.Is(err, errNothingToDo) && !errors.Is(err, beam.ErrStaleJob) {
 		c.log.Warn("could not fail overdue job", "room", roomName, "err", err)
 	}
@@ -294,22 +301,25 @@ func (c *Controller) failOverdue(ctx context.Context, roomName string) {
 
 var errNothingToDo = errors.New("nothing to do")
 
-// finish ends job id in room's state as out says.
-func (c *Controller) finish(ctx context.Context, roomName, id string, out beam.Outcome) {
+// finish ends job id of kind k in room's state as out says.
+func (c *Controller) finish(ctx context.Context, roomName string, k beam.Kind, id string, out beam.Outcome) {
 	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, id, out)
+		return beam.Finish(r, k, id, out)
 	})
 	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
 		c.log.Warn("could not end job in state", "room", roomName, "err", err)
 	}
 }
 
-func (c *Controller) enqueue(ctx context.Context, job beam.Job) error {
+// enqueue queues job for the worker that must run it: any worker for a
+// composite job, target's for a track recording.
+func (c *Controller) enqueue(ctx context.Context, job beam.Job, target string) error {
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err
 	}
-	_, err = c.js.Publish(ctx, jobSubject, b, jetstream.WithMsgID(job.ID))
+	subject, _ := queue(job.Kind, target)
+	_, err = c.js.Publish(ctx, subject, b, jetstream.WithMsgID(job.ID))
 	return err
 }
 

@@ -52,11 +52,11 @@ func started(t *testing.T, s *Store, room string) {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Update(ctx, room, func(r beam.Record) (beam.Record, error) {
-		r, err := beam.Claim(r, "job1", "w1", now)
+		r, err := beam.Claim(r, beam.KindComposite, "job1", "w1", now)
 		if err != nil {
 			return r, err
 		}
-		return beam.Report(r, "job1", beam.Progress{Started: true}, now)
+		return beam.Report(r, beam.KindComposite, "job1", beam.Progress{Started: true}, now)
 	}); err != nil {
 		t.Fatal(err)
 	}

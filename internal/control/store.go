@@ -123,6 +123,32 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 	}
 }
 
+// Await returns room's record once cond holds for it (checked now and on
+// every change), or ctx's error when it ends first.
+func (s *Store) Await(ctx context.Context, room string, cond func(beam.Record) bool) (beam.Record, error) {
+	w, err := s.kv.Watch(ctx, roomKey(room))
+	if err != nil {
+		return beam.Record{}, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: watch state of %q: %w", room, err), "could not read the room's state; try again")
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return beam.Record{}, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return beam.Record{}, ctx.Err()
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // the end of the current values, or a deletion
+			}
+			if rec, err := decode(e.Value()); err == nil && cond(rec) {
+				return rec, nil
+			}
+		}
+	}
+}
+
 // Watch calls fn with every room's record now and on every change, until
 // ctx ends.
 func (s *Store) Watch(ctx context.Context, fn func(room string, rec beam.Record, rev uint64)) error {

@@ -1,7 +1,9 @@
 package control
 
 import (
+	"cmp"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +20,13 @@ import (
 	"github.com/roomcast/roomcast/internal/webhook"
 )
 
-// Job queue names on NATS.
+// Job queue names on NATS. Composite jobs go to any worker; a track
+// recording job goes to the server that must run it, on a subject of its
+// own.
 const (
 	jobStream     = "ROOMCAST_JOBS"
 	jobSubject    = "roomcast.jobs.beam"
+	tracksPrefix  = "roomcast.jobs.tracks." // + hex(server id)
 	jobConsumer   = "beam-workers"
 	workerSubject = "roomcast.workers" // + .<id>: a worker's advertisement
 	heartbeat     = 2 * time.Second
@@ -29,11 +34,21 @@ const (
 
 func stopSubject(jobID string) string { return "roomcast.job." + jobID + ".stop" }
 
+// queue is where jobs of a kind for target wait, and the consumer that
+// takes them.
+func queue(k beam.Kind, target string) (subject, consumer string) {
+	if k == beam.KindTracks {
+		t := hex.EncodeToString([]byte(target))
+		return tracksPrefix + t, "tracks-" + t
+	}
+	return jobSubject, jobConsumer
+}
+
 func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        jobStream,
-		Description: "roomcast: beam jobs waiting for a worker",
-		Subjects:    []string{jobSubject},
+		Description: "roomcast: jobs waiting for a worker",
+		Subjects:    []string{jobSubject, tracksPrefix + "*"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      time.Hour,
@@ -42,21 +57,35 @@ func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("control: job stream: %w", err)
 	}
-	_, err = js.CreateOrUpdateConsumer(ctx, jobStream, jetstream.ConsumerConfig{
-		Durable:       jobConsumer,
+	return nil
+}
+
+// ensureConsumer creates (or updates) the consumer a worker of kind k for
+// target takes its jobs from. A server's track recording consumer goes
+// away a minute after the server does.
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, k beam.Kind, target string) (jetstream.Consumer, error) {
+	subject, name := queue(k, target)
+	cfg := jetstream.ConsumerConfig{
+		Durable:       name,
+		FilterSubject: subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
 		MaxAckPending: -1,
-	})
-	if err != nil {
-		return fmt.Errorf("control: job consumer: %w", err)
 	}
-	return nil
+	if k == beam.KindTracks {
+		cfg.InactiveThreshold = time.Minute
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, jobStream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("control: job consumer: %w", err)
+	}
+	return c, nil
 }
 
 // Runner runs one job until ctx ends (a stop), it stops on its own or it
 // fails, calling report as outputs change, and says which it was. A job
 // whose ctx ended returns the zero Outcome: the worker knows why it ended.
+// composite.Runner runs composite jobs, trackrec.Manager track recordings.
 type Runner interface {
 	Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome
 }
@@ -69,11 +98,14 @@ func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Prog
 	return f(ctx, job, report)
 }
 
-// Worker takes jobs from the queue, one per free slot, runs them with its
-// Runner and keeps their state current with heartbeats.
+// Worker takes jobs of one kind from their queue, one per free slot, runs
+// them with its Runner and keeps their state current with heartbeats.
 type Worker struct {
 	ID     string
 	Slots  int
+	kind   beam.Kind
+	target string // whose queue it takes from (track recording: this server)
+	onExit string // stop reason of jobs still running when it shuts down; "": they fail
 	runner Runner
 	store  *Store
 	nc     *nats.Conn
@@ -100,25 +132,35 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	kind := cmp.Or(opts.Kind, beam.KindComposite)
 	store.events = opts.Events
-	return &Worker{ID: id, Slots: max(opts.Slots, 1), runner: r, store: store, nc: nc, js: js,
-		log: log.With("worker", id), free: make(chan struct{}, 1)}, nil
+	return &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, target: id, onExit: opts.ShutdownReason,
+		runner: r, store: store, nc: nc, js: js,
+		log: log.With("worker", id, "kind", kind), free: make(chan struct{}, 1)}, nil
 }
 
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
-	ID     string             // "" names it hostname-pid
+	// ID names the worker; "" names it hostname-pid. A track recording
+	// worker takes the jobs queued for this id (the server's).
+	ID     string
+	Kind   beam.Kind          // the jobs it runs; "": composite
 	Slots  int                // jobs run at once (at least 1)
 	Events *webhook.Publisher // when set, the webhook events of its changes go out through it
+	// ShutdownReason, when set, stops the jobs still running when the
+	// worker shuts down for this reason; unset, they fail.
+	ShutdownReason string
 }
 
 // Run takes jobs until ctx ends, then ends the jobs it runs and waits for them.
 func (w *Worker) Run(ctx context.Context) error {
-	cons, err := w.js.Consumer(ctx, jobStream, jobConsumer)
+	cons, err := ensureConsumer(ctx, w.js, w.kind, w.target)
 	if err != nil {
 		return fmt.Errorf("control: worker: %w", err)
 	}
-	w.wg.Go(func() { w.advertise(ctx) })
+	if w.kind == beam.KindComposite {
+		w.wg.Go(func() { w.advertise(ctx) })
+	}
 	w.log.Info("worker ready", "slots", w.Slots)
 	for ctx.Err() == nil {
 		if !w.waitSlot(ctx) {
@@ -185,8 +227,14 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		msg.Term()
 		return
 	}
+	job.Kind = cmp.Or(job.Kind, beam.KindComposite)
+	if job.Kind != w.kind {
+		w.log.Error("dropping a job of another kind", "job", job)
+		msg.Term()
+		return
+	}
 	_, _, err := w.store.Update(ctx, job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Claim(r, job.ID, w.ID, time.Now().UTC())
+		return beam.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
 	})
 	switch {
 	case errors.Is(err, beam.ErrStaleJob):
@@ -222,6 +270,16 @@ func (w *Worker) run(ctx context.Context, job beam.Job) {
 		mu.Unlock()
 		cancel()
 	})
+	// stopReason is the first stop request's reason (its body; empty: on
+	// request).
+	stopReason := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(stopReqs) == 0 {
+			return ""
+		}
+		return string(stopReqs[0].Data)
+	}
 	if err != nil {
 		log.Error("subscribe to stop requests", "err", err)
 	} else {
@@ -229,7 +287,7 @@ func (w *Worker) run(ctx context.Context, job beam.Job) {
 	}
 	update := func(p beam.Progress) error {
 		_, _, err := w.store.Update(jobCtx, job.Room, func(r beam.Record) (beam.Record, error) {
-			return beam.Report(r, job.ID, p, time.Now().UTC())
+			return beam.Report(r, w.kind, job.ID, p, time.Now().UTC())
 		})
 		if errors.Is(err, beam.ErrStaleJob) {
 			log.Info("room no longer runs this job; stopping it")
@@ -252,14 +310,20 @@ loop:
 			cancel()
 			if out = <-done; !out.Failed() {
 				out = beam.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
+				if w.onExit != "" {
+					out = beam.Stopped(w.onExit)
+				}
 			}
 			break loop
 		case <-t.C:
 			update(beam.Progress{})
 		}
 	}
+	if out == (beam.Outcome{}) {
+		out.Reason = stopReason()
+	}
 	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, job.ID, out)
+		return beam.Finish(r, w.kind, job.ID, out)
 	})
 	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
 		log.Warn("could not record the job's end", "err", err)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -41,7 +43,6 @@ type Manager struct {
 
 type running struct {
 	id     string
-	rev    uint64 // the state revision that started it
 	s      *Session
 	remove func()
 }
@@ -51,49 +52,49 @@ func NewManager(t Tapper, recs *recordings.Store, log *slog.Logger) *Manager {
 	return &Manager{sfu: t, recs: recs, log: log, sessions: map[string]*running{}}
 }
 
-// Start begins recording room's tracks as session id, started by state
-// revision rev; it returns the recording's id. A session of room under
-// another id is finished in the background.
-func (m *Manager) Start(room, id string, rev uint64) (string, error) {
+// Run records job's room until ctx ends (a stop, or the server shutting
+// down), then finishes its files: it is the track recording worker's
+// control.Runner. A session of the room under another job is finished
+// first.
+func (m *Manager) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
+	if err := m.start(job.Room, job.ID); err != nil {
+		m.log.Error("start track recording", "room", job.Room, "err", err)
+		return beam.Failed(rcerr.Wrap(rcerr.Internal, err, "could not start track recording"))
+	}
+	report(beam.Progress{Started: true})
+	<-ctx.Done()
+	m.stop(job.Room, job.ID)
+	return beam.Outcome{}
+}
+
+// start begins recording room's tracks as session id.
+func (m *Manager) start(room, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.sessions[room]; r != nil {
 		if r.id == id {
-			return r.s.recID, nil
+			return nil
 		}
 		m.finishLater(room, r)
 	}
 	now := time.Now()
 	recID, dir, err := m.recs.Begin(room, roomcast.RecordingKindTracks, now)
 	if err != nil {
-		return "", err
+		return err
 	}
 	s, err := newSession(recID, room, dir, now, m.log.With("room", room, "recording", recID))
 	if err != nil {
 		m.recs.SetStatus(recID, roomcast.RecordingPhaseFailed, err.Error())
-		return "", err
+		return err
 	}
-	m.sessions[room] = &running{id: id, rev: rev, s: s, remove: m.sfu.SetTap(room, s)}
+	m.sessions[room] = &running{id: id, s: s, remove: m.sfu.SetTap(room, s)}
 	m.log.Info("track recording started", "room", room, "recording", recID)
-	return recID, nil
+	return nil
 }
 
-// Want says which session room should have ("" for none) as of state
-// revision rev: a local session under another id is finished in the
-// background, unless it was started by a later revision (rev is stale).
-func (m *Manager) Want(room, id string, rev uint64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.sessions[room]
-	if r == nil || r.id == id || rev < r.rev {
-		return
-	}
-	m.finishLater(room, r)
-}
-
-// Stop finishes room's session id, if it runs here, and waits until its
+// stop finishes room's session id, if it runs here, and waits until its
 // files are final (not for their upload).
-func (m *Manager) Stop(room, id string) {
+func (m *Manager) stop(room, id string) {
 	m.mu.Lock()
 	r := m.sessions[room]
 	if r == nil || r.id != id {
@@ -103,17 +104,6 @@ func (m *Manager) Stop(room, id string) {
 	delete(m.sessions, room)
 	m.mu.Unlock()
 	m.finish(r)
-}
-
-// Sessions lists the rooms being recorded and their session ids.
-func (m *Manager) Sessions() map[string]string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]string, len(m.sessions))
-	for room, r := range m.sessions {
-		out[room] = r.id
-	}
-	return out
 }
 
 // Close finishes every session and waits for their uploads (shutdown).

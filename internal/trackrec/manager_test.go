@@ -1,11 +1,14 @@
 package trackrec
 
 import (
+	"context"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -15,37 +18,74 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-type fakeTapper struct{ taps map[string]sfu.Tap }
-
-func (f fakeTapper) SetTap(room string, t sfu.Tap) func() {
-	f.taps[room] = t
-	return func() { delete(f.taps, room) }
+type fakeTapper struct {
+	mu   *sync.Mutex
+	taps map[string]sfu.Tap
 }
 
-// State changes arrive late and out of step with local calls: a session
-// ends only for a newer state without it, or for a stop naming it.
-func TestManagerEndsOnlyTheSessionAsked(t *testing.T) {
+func (f fakeTapper) SetTap(room string, t sfu.Tap) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.taps[room] = t
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.taps[room] == t {
+			delete(f.taps, room)
+		}
+	}
+}
+
+// tap is room r's tap now.
+func (f fakeTapper) tap(t *testing.T) sfu.Tap {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.taps["r"]
+}
+
+// A session ends when its job's context does, with its files indexed; a
+// job for a room that still records under an older job finishes that one
+// first, and each job's outcome says it stopped.
+func TestManagerRunsOneSessionPerRoom(t *testing.T) {
 	recs, err := recordings.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tap := fakeTapper{taps: map[string]sfu.Tap{}}
+	tap := fakeTapper{mu: new(sync.Mutex), taps: map[string]sfu.Tap{}}
 	m := NewManager(tap, recs, slog.New(slog.DiscardHandler))
-	if _, err := m.Start("r", "s2", 10); err != nil {
-		t.Fatal(err)
+	run := func(id string) (context.CancelFunc, <-chan beam.Outcome, <-chan beam.Progress) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done, reports := make(chan beam.Outcome, 1), make(chan beam.Progress, 1)
+		go func() {
+			done <- m.Run(ctx, beam.Job{ID: id, Kind: beam.KindTracks, Room: "r"}, func(p beam.Progress) { reports <- p })
+		}()
+		return cancel, done, reports
 	}
-	m.Want("r", "", 9) // a revision from before s2 started
-	m.Stop("r", "s1")  // a stop for an older session
-	if got := m.Sessions()["r"]; got != "s2" || tap.taps["r"] == nil {
-		t.Fatalf("session = %q (tap set: %v), want s2 still recording", got, tap.taps["r"] != nil)
+	stop1, done1, reports1 := run("s1")
+	if p := <-reports1; !p.Started {
+		t.Fatalf("first report %+v, want started", p)
 	}
-	m.Want("r", "", 11) // a newer revision without it
-	m.Close()           // waits for the background finish
-	if len(m.Sessions()) != 0 || tap.taps["r"] != nil {
-		t.Fatalf("sessions %v after a newer state without s2", m.Sessions())
+	first := tap.tap(t)
+	stop2, done2, reports2 := run("s2") // s1's job lost its state meanwhile
+	<-reports2
+	if second := tap.tap(t); second == first {
+		t.Fatal("the second job records through the first one's tap")
+	}
+	stop1() // its session was already finished: nothing more to do
+	if out := <-done1; out.Failed() {
+		t.Errorf("first job: %v", out)
+	}
+	stop2()
+	if out := <-done2; out.Failed() {
+		t.Errorf("second job: %v", out)
+	}
+	m.Close()
+	if tap.tap(t) != nil {
+		t.Error("the room still has a tap after both jobs ended")
 	}
 	list, _ := recs.List("r")
-	if len(list) != 1 || list[0].Status != roomcast.RecordingPhaseReady || list[0].Kind != roomcast.RecordingKindTracks {
-		t.Errorf("recordings = %+v, want one ready tracks recording", list)
+	if len(list) != 2 || list[0].Status != roomcast.RecordingPhaseReady || list[1].Status != roomcast.RecordingPhaseReady || list[0].Kind != roomcast.RecordingKindTracks {
+		t.Errorf("recordings = %+v, want two ready tracks recordings", list)
 	}
 }
