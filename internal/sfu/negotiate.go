@@ -41,7 +41,7 @@ func (p *Peer) run() {
 			}
 			if err != nil {
 				p.log.Warn("negotiation failed", "err", err)
-				go p.end(err)
+				p.end(err)
 				return
 			}
 		}
@@ -67,7 +67,7 @@ func (p *Peer) sync() {
 	}
 	if err != nil {
 		p.log.Warn("renegotiation failed", "err", err)
-		go p.end(rcerr.Wrap(rcerr.Internal, err, "renegotiation failed"))
+		p.end(rcerr.Wrap(rcerr.Internal, err, "renegotiation failed"))
 	}
 }
 
@@ -95,7 +95,7 @@ func (p *Peer) syncSenders() (bool, error) {
 		}
 		n.senders[id] = s
 		n.fresh = append(n.fresh, t)
-		go t.readRTCP(p, s)
+		p.spawn(func() { t.readRTCP(p, s) })
 		changed = true
 	}
 	return changed, nil

@@ -13,8 +13,9 @@ import (
 	"github.com/roomcast/roomcast/internal/room"
 )
 
-// Signaler delivers server messages to a peer's client. Calls must not block:
-// the SFU calls them from its own goroutines.
+// Signaler delivers server messages to a peer's client. Calls must not block
+// nor close a peer or the SFU: the SFU calls them from its own goroutines,
+// which Close waits for.
 type Signaler interface {
 	Offer(sdp string)
 	Candidate(c webrtc.ICECandidateInit)
@@ -36,18 +37,20 @@ type Peer struct {
 	identity string
 	role     room.Role
 	perms    room.Permissions
-	room     *Room
+	sfu      *SFU
+	room     *Room // set by SFU.enter
 	pc       *webrtc.PeerConnection
 	sig      Signaler
 	log      *slog.Logger
 
 	kickCh    chan struct{}   // tracks or publish slots changed; coalesced
 	events    chan negotiated // answers and candidates, in arrival order
-	done      chan struct{}
+	done      chan struct{}   // closed under mu
 	closeOnce sync.Once
-	err       error // why the peer ended; set before done is closed
+	err       error          // why the peer ended; set before done is closed
+	wg        sync.WaitGroup // the peer's goroutines (hold); Close waits for them
 
-	mu           sync.Mutex // guards the fields below
+	mu           sync.Mutex // guards the fields below and the closing of done
 	audio, video bool       // enabled flags shown to others
 	wantAudio    bool       // publish slots asked for
 	wantVideo    bool
@@ -73,6 +76,7 @@ func (s *SFU) Join(req JoinRequest, sig Signaler) (*Peer, []PeerInfo, error) {
 		identity: req.Identity,
 		role:     req.Role,
 		perms:    req.Role.Permissions(),
+		sfu:      s,
 		pc:       pc,
 		sig:      sig,
 		kickCh:   make(chan struct{}, 1),
@@ -98,8 +102,7 @@ func (s *SFU) Join(req JoinRequest, sig Signaler) (*Peer, []PeerInfo, error) {
 		pc.Close()
 		return nil, nil, err
 	}
-	p.room = r
-	go p.run()
+	p.spawn(p.run)
 	others := r.announce(p)
 	p.kick()
 	p.log.Info("peer joined", "identity", req.Identity, "role", string(req.Role))
@@ -186,16 +189,25 @@ func (p *Peer) kick() {
 	}
 }
 
-// Close removes the peer from its room and closes its connection. It is
-// idempotent.
-func (p *Peer) Close() { p.end(nil) }
+// Close removes the peer from its room, closes its connection and waits
+// for the peer's goroutines, which end with the connection. It is
+// idempotent; it must not be called from those goroutines (run ends the
+// peer with end instead).
+func (p *Peer) Close() {
+	p.end(nil)
+	p.wg.Wait()
+}
 
 // end closes the peer for reason err (nil: an ordinary close); only the first
-// call counts.
+// call counts. It does not wait for the peer's goroutines, so they may call
+// it. It takes the peer off the SFU's WaitGroup, which SFU.enter put it on.
 func (p *Peer) end(err error) {
 	p.closeOnce.Do(func() {
+		defer p.sfu.wg.Done()
+		p.mu.Lock()
 		p.err = err
-		close(p.done)
+		close(p.done) // no hold succeeds after this
+		p.mu.Unlock()
 		p.room.remove(p)
 		if err := p.pc.Close(); err != nil {
 			p.log.Debug("close peer connection", "err", err)
@@ -204,7 +216,47 @@ func (p *Peer) end(err error) {
 	})
 }
 
-// onTrack starts forwarding a track the client published.
+// hold counts n goroutines (or timers) that Close and SFU.Close must wait
+// for, each given back with release, unless the peer has ended: then it
+// returns false and nothing may start. Until it ends the peer itself is
+// counted in the SFU's WaitGroup (SFU.enter), so this never adds to it from
+// zero while SFU.Close waits.
+func (p *Peer) hold(n int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return false
+	default:
+	}
+	p.wg.Add(n)
+	p.sfu.wg.Add(n)
+	return true
+}
+
+// release gives back one hold.
+func (p *Peer) release() {
+	p.sfu.wg.Done()
+	p.wg.Done()
+}
+
+// held runs fn under a hold taken for it, and gives the hold back.
+func (p *Peer) held(fn func()) {
+	defer p.release()
+	fn()
+}
+
+// spawn runs fn on a goroutine of the peer's, unless the peer has ended
+// (SFU.Close may end it while it joins).
+func (p *Peer) spawn(fn func()) {
+	if p.hold(1) {
+		go p.held(fn)
+	}
+}
+
+// onTrack starts forwarding a track the client published: its forwarding
+// loop and report reader are the peer's goroutines, ended by its
+// connection's close. An ended peer's track is not forwarded.
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	t, err := newForwardTrack(p, remote)
 	if err != nil {
@@ -212,14 +264,13 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		return
 	}
 	t.levelID = audioLevelID(receiver)
+	if !p.hold(2) {
+		return
+	}
 	p.room.addTrack(t)
 	if tap := p.room.sfu.tap(p.room.name); tap != nil {
 		t.attach(tap)
 	}
-	go t.readReports(receiver)
-	go func() {
-		t.forward()
-		t.closeSinks()
-		p.room.removeTrack(t)
-	}()
+	go p.held(func() { t.readReports(receiver) })
+	go p.held(t.run)
 }

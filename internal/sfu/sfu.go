@@ -34,6 +34,13 @@ type SFU struct {
 	mux  ice.UDPMux
 	log  *slog.Logger
 
+	// wg counts every goroutine the SFU and its peers start (Peer.hold,
+	// roomEventLocked), and each peer from SFU.enter until Peer.end has run:
+	// Close waits for them all. A peer is counted for as long as it can
+	// start goroutines or queue room events, so while Close waits nothing is
+	// added to wg from zero.
+	wg sync.WaitGroup
+
 	mu               sync.Mutex
 	rooms            map[string]*Room
 	taps             map[string]Tap // by room name; may outlive the room
@@ -119,6 +126,12 @@ func interceptors(m *webrtc.MediaEngine) (*interceptor.Registry, error) {
 	return ir, nil
 }
 
+// held runs fn on a goroutine counted in s.wg, and gives the count back.
+func (s *SFU) held(fn func()) {
+	defer s.wg.Done()
+	fn()
+}
+
 // UDPAddr returns the address of the media socket.
 func (s *SFU) UDPAddr() net.Addr { return s.conn.LocalAddr() }
 
@@ -127,13 +140,15 @@ var ErrClosed = errors.New("sfu: closed")
 
 // enter puts p in the room named name, creating the room on first join.
 // Holding s.mu while inserting means dropIfEmpty cannot forget a room that a
-// peer is entering.
+// peer is entering, and that Close, which may end p at once, sees p.room.
+// p holds s.wg from here until it ends.
 func (s *SFU) enter(name string, p *Peer) (*Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
+	s.wg.Add(1)
 	r, ok := s.rooms[name]
 	if !ok {
 		r = newRoom(name, s, s.log.With("room", name))
@@ -141,6 +156,7 @@ func (s *SFU) enter(name string, p *Peer) (*Room, error) {
 		s.roomEventLocked(name, true)
 	}
 	r.insert(p)
+	p.room = r
 	return r, nil
 }
 
@@ -169,11 +185,15 @@ func (s *SFU) Rooms() map[string][]PeerInfo {
 	return out
 }
 
-// Close disconnects every peer and closes the media socket. It is idempotent.
+// Close disconnects every peer, closes the media socket and waits for every
+// goroutine the SFU started: the peers' (also of peers that ended before)
+// and the OnRooms callbacks, those for the rooms it closes included. It is
+// idempotent; it must not be called from an OnRooms callback.
 func (s *SFU) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		s.wg.Wait()
 		return nil
 	}
 	s.closed = true
@@ -182,11 +202,15 @@ func (s *SFU) Close() error {
 		peers = append(peers, r.allPeers()...)
 	}
 	s.mu.Unlock()
+	// Every peer not ended yet is in a room; ending them all before waiting
+	// lets their connections close at once.
 	for _, p := range peers {
-		p.Close()
+		p.end(nil)
 	}
 	s.mux.Close()
-	return s.conn.Close()
+	err := s.conn.Close()
+	s.wg.Wait()
+	return err
 }
 
 // Has reports whether room name has peers now.

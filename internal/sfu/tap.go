@@ -72,7 +72,8 @@ func (s *SFU) SetTap(room string, t Tap) (remove func()) {
 // OnRooms calls opened and closed with the name of every room created, and
 // forgotten after its last peer left, from now on. The calls come one at a
 // time, in the order the events happened (a room that closes and reopens
-// is closed first), on a goroutine of their own. Set it before peers join.
+// is closed first), on a goroutine of their own, which Close waits for: they
+// must not call it. Set it before peers join.
 func (s *SFU) OnRooms(opened, closed func(room string)) {
 	s.mu.Lock()
 	s.onRoomOpen, s.onRoomClose = opened, closed
@@ -85,7 +86,9 @@ type roomEvent struct {
 }
 
 // roomEventLocked queues a room event for the OnRooms callbacks, starting
-// the goroutine that delivers them if none runs; s.mu is held.
+// the goroutine that delivers them if none runs; s.mu is held. Its caller
+// is a peer entering or ending, still counted in s.wg, so the goroutine's
+// count is not added from zero while Close waits.
 func (s *SFU) roomEventLocked(room string, opened bool) {
 	if s.onRoomOpen == nil && s.onRoomClose == nil {
 		return
@@ -93,7 +96,8 @@ func (s *SFU) roomEventLocked(room string, opened bool) {
 	s.roomEvents = append(s.roomEvents, roomEvent{room, opened})
 	if !s.deliveringEvents {
 		s.deliveringEvents = true
-		go s.deliverRoomEvents()
+		s.wg.Add(1)
+		go s.held(s.deliverRoomEvents)
 	}
 }
 

@@ -32,7 +32,9 @@ type forwardTrack struct {
 
 	mu         sync.Mutex
 	lastPLI    time.Time
-	pliPending bool // a PLI is scheduled for the end of the interval
+	pliPending bool        // a PLI is scheduled for the end of the interval
+	pliTimer   *time.Timer // sends it; a hold of the publisher's
+	pliStopped bool        // the track ended: no more PLIs
 }
 
 func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error) {
@@ -44,6 +46,15 @@ func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error)
 	}
 	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local,
 		subs: map[*webrtc.RTPSender]*Peer{}}, nil
+}
+
+// run forwards the track until it ends, then stops its keyframe requests,
+// closes its sinks and takes it out of the room.
+func (t *forwardTrack) run() {
+	t.forward()
+	t.stopPLI()
+	t.closeSinks()
+	t.publisher.room.removeTrack(t)
 }
 
 // forward copies RTP from the publisher to every bound subscriber and every
@@ -108,16 +119,16 @@ func (t *forwardTrack) requestKeyframe() {
 		return
 	}
 	t.mu.Lock()
-	if t.pliPending {
+	if t.pliPending || t.pliStopped {
 		// The scheduled PLI goes after this request: it answers it too.
 		// Checked first because the timer's function may not have run yet
 		// although the interval is over; sending now as well made two PLIs.
+		// An ended track asks for nothing.
 		t.mu.Unlock()
 		return
 	}
 	if wait := keyframeInterval - time.Since(t.lastPLI); wait > 0 {
-		t.pliPending = true
-		time.AfterFunc(wait, t.sendPendingPLI)
+		t.schedulePLI(wait)
 		t.mu.Unlock()
 		return
 	}
@@ -126,12 +137,38 @@ func (t *forwardTrack) requestKeyframe() {
 	t.sendPLI()
 }
 
+// schedulePLI sends a PLI after wait, on a timer the publisher's Close waits
+// for unless stopPLI stops it first; t.mu is held.
+func (t *forwardTrack) schedulePLI(wait time.Duration) {
+	if !t.publisher.hold(1) {
+		return // the publisher has ended: no one to ask
+	}
+	t.pliPending = true
+	t.pliTimer = time.AfterFunc(wait, func() { t.publisher.held(t.sendPendingPLI) })
+}
+
 func (t *forwardTrack) sendPendingPLI() {
 	t.mu.Lock()
-	t.pliPending = false
+	if t.pliStopped {
+		t.mu.Unlock()
+		return
+	}
+	t.pliPending, t.pliTimer = false, nil
 	t.lastPLI = time.Now()
 	t.mu.Unlock()
 	t.sendPLI()
+}
+
+// stopPLI cancels the pending PLI when the track ends, and any later one. A
+// timer that has fired already gives its hold back itself.
+func (t *forwardTrack) stopPLI() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pliStopped = true
+	if t.pliTimer != nil && t.pliTimer.Stop() {
+		t.publisher.release()
+	}
+	t.pliPending, t.pliTimer = false, nil
 }
 
 func (t *forwardTrack) sendPLI() {
