@@ -8,14 +8,17 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -142,5 +145,81 @@ func TestRemoteWorkerLostMidJob(t *testing.T) {
 	})
 	if e := st.Recording.Browser.Error; e == nil || !strings.Contains(e.Message, "worker remote-1 stopped sending heartbeats") {
 		t.Errorf("error %+v, want the lost worker named", e)
+	}
+}
+
+// SIGTERM drains a worker: /healthz says so (503), no job is lost, the one
+// it runs goes on until --drain-timeout and then stops cleanly ("worker
+// drained"), its recording is finalized and stored, and the worker exits 0.
+func TestDrainedWorkerStopsItsJobCleanly(t *testing.T) {
+	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
+	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	const drain = 4 * time.Second
+	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", s.data, "--id", "drained-1",
+		"--addr", addr, "--drain-timeout", drain.String(), "--prewarm=false")
+	w.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	var logs strings.Builder
+	w.Stderr = &logs
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var exitErr error
+	exited := make(chan struct{})
+	go func() { exitErr = w.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		w.Process.Kill()
+		<-exited
+		raceFree(t, "roomcast worker", logs.String())
+	})
+	health := func() int {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	testkit.WaitFor(t, 15*time.Second, "the worker's /healthz", func() bool { return health() == http.StatusOK })
+
+	c := client(t, s)
+	if _, err := c.StartRTMPOrRecording(context.Background(), "drain", roomcast.StartParams{Record: true,
+		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "drain", 40*time.Second, "the worker started the job", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	if v, ok := metricValue(string(httpGet(t, "http://"+addr+"/metrics")), "roomcast_worker_busy_slots"); !ok || v != 1 {
+		t.Errorf("worker /metrics roomcast_worker_busy_slots = %v (found %v), want 1", v, ok)
+	}
+	if err := w.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	testkit.WaitFor(t, 5*time.Second, "/healthz saying draining", func() bool { return health() == http.StatusServiceUnavailable })
+	if st, _ := c.BeamState(context.Background(), "drain"); st.Recording.Browser.State != roomcast.RecordingStateStarted {
+		t.Errorf("the job did not go on while draining: %+v", st.Recording.Browser)
+	}
+	st := waitBeam(t, c, "drain", drain+20*time.Second, "the drained job stopped", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State != roomcast.RecordingStateStarted
+	})
+	if b := st.Recording.Browser; b.State != roomcast.RecordingStateStopped || b.Reason != "worker drained" || b.Error != nil {
+		t.Errorf("after the drain: %+v, want stopped for \"worker drained\"", b)
+	}
+	if ran := time.Since(signalled); ran < drain {
+		t.Errorf("the job stopped %v after SIGTERM, before the %v drain timeout", ran, drain)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Errorf("the drained worker exited with %v, want 0", exitErr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the drained worker did not exit")
+	}
+	rec := waitRecording(t, c, "drain", 30*time.Second)
+	if rec.Status != roomcast.RecordingPhaseReady || rec.Duration < drain.Seconds() {
+		t.Errorf("recording %s, %.1f s; want ready and at least the %v it ran while draining", rec.Status, rec.Duration, drain)
 	}
 }

@@ -159,7 +159,11 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", metrics.Handler(a.sfu))
+	var w metrics.Worker // none with --worker-slots 0
+	if a.jobs.worker != nil {
+		w = a.jobs.worker
+	}
+	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
 		WithRecordings(a.jobs.runner.Recordings)

@@ -2,12 +2,18 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/config"
+	"github.com/roomcast/roomcast/internal/metrics"
 	"github.com/roomcast/roomcast/internal/webhook"
 )
 
@@ -15,12 +21,16 @@ import (
 // taking jobs from the server's NATS (serve --nats-listen) or a cluster.
 // Its jobs are built as serve's local worker's are (newJobs).
 type Worker struct {
+	cfg  config.Worker
 	bus  *bus.Bus
 	jobs *jobs
+	ln   net.Listener // /healthz and /metrics; nil without --addr
+	srv  *http.Server
 	log  *slog.Logger
 }
 
-// NewWorker connects to cfg's NATS and builds the worker's parts.
+// NewWorker connects to cfg's NATS, builds the worker's parts and opens its
+// --addr, so Addr is known before Run.
 func NewWorker(cfg config.Worker, log *slog.Logger) (*Worker, error) {
 	secret, err := auth.LoadSecret(cfg.DataDir, false)
 	if err != nil {
@@ -42,14 +52,64 @@ func NewWorker(cfg config.Worker, log *slog.Logger) (*Worker, error) {
 		b.Close()
 		return nil, err
 	}
-	return &Worker{bus: b, jobs: j, log: log}, nil
+	w := &Worker{cfg: cfg, bus: b, jobs: j, log: log}
+	if cfg.Addr != "" {
+		if w.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			j.finish()
+			b.Close()
+			return nil, fmt.Errorf("app: listen %s: %w", cfg.Addr, err)
+		}
+		w.srv = newHTTPServer(w.routes(), defaultLimits)
+	}
+	return w, nil
 }
 
-// Run takes jobs until ctx ends, then ends them, waits for their
-// recordings and disconnects.
+// Addr is where /healthz and /metrics are served (nil without --addr).
+func (w *Worker) Addr() net.Addr {
+	if w.ln == nil {
+		return nil
+	}
+	return w.ln.Addr()
+}
+
+func (w *Worker) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		if w.jobs.worker.Draining() {
+			http.Error(rw, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		rw.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", metrics.WorkerHandler(w.jobs.worker))
+	return mux
+}
+
+// Run takes jobs until ctx ends (SIGTERM), then drains: no new jobs, the
+// running ones go on for up to --drain-timeout and are then stopped
+// ("worker drained"); it returns once their recordings are finalized and
+// stored, and the worker disconnected.
 func (w *Worker) Run(ctx context.Context) error {
-	w.log.Info("worker running", "id", w.jobs.worker.ID, "slots", w.jobs.worker.Slots)
-	w.jobs.run(ctx)
+	var wg sync.WaitGroup
+	if w.srv != nil {
+		wg.Go(func() {
+			if err := w.srv.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.log.Error("worker http", "err", err)
+			}
+		})
+	}
+	w.log.Info("worker running", "id", w.jobs.worker.ID, "slots", w.jobs.worker.Slots, "addr", w.cfg.Addr)
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { w.jobs.run(runCtx) })
+	<-ctx.Done()
+	w.jobs.worker.Drain(w.cfg.DrainTimeout)
+	stop()
+	if w.srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		w.srv.Shutdown(shutCtx)
+		cancel()
+	}
+	wg.Wait()
 	w.jobs.finish()
 	w.bus.Close()
 	w.log.Info("stopped")

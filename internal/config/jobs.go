@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -60,18 +61,24 @@ func validateLogFormat(f string) []error {
 
 // Worker is the configuration of `roomcast worker`.
 type Worker struct {
-	NATSURL   string // the server's (serve --nats-listen) or a cluster's NATS
-	DataDir   string // the secret, recordings in progress
-	Slots     int    // jobs run at once
-	ID        string // worker id; empty: hostname-pid
-	LogFormat string
-	LogLevel  slog.Level
+	NATSURL string // the server's (serve --nats-listen) or a cluster's NATS
+	DataDir string // the secret, recordings in progress
+	Slots   int    // jobs run at once
+	ID      string // worker id; empty: hostname-pid
+	// Addr is where /healthz and /metrics are served; empty: nowhere.
+	Addr string
+	// DrainTimeout is how long a draining worker (SIGTERM) lets its jobs go
+	// on before it stops them.
+	DrainTimeout time.Duration
+	LogFormat    string
+	LogLevel     slog.Level
 	Jobs
 }
 
 // DefaultWorker returns a worker's configuration before flags.
 func DefaultWorker() Worker {
-	return Worker{DataDir: "./roomcast-data", Slots: 1, LogFormat: "text", LogLevel: slog.LevelInfo, Jobs: defaultJobs()}
+	return Worker{DataDir: "./roomcast-data", Slots: 1, DrainTimeout: 60 * time.Second,
+		LogFormat: "text", LogLevel: slog.LevelInfo, Jobs: defaultJobs()}
 }
 
 // LoadWorker parses the worker's flags (ROOMCAST_* environment variables as
@@ -83,6 +90,8 @@ func LoadWorker(args []string) (Worker, error) {
 	fs.StringVar(&w.DataDir, "data", env("ROOMCAST_DATA", w.DataDir), "data directory: the secret (or set ROOMCAST_SECRET), recordings in progress")
 	fs.IntVar(&w.Slots, "slots", w.Slots, "jobs this worker runs at once")
 	fs.StringVar(&w.ID, "id", "", "worker id (default: hostname-pid)")
+	fs.StringVar(&w.Addr, "addr", env("ROOMCAST_ADDR", ""), "address serving /healthz (200 ready, 503 draining) and /metrics, e.g. :7890 (default: none)")
+	fs.DurationVar(&w.DrainTimeout, "drain-timeout", w.DrainTimeout, "on SIGTERM, how long running jobs go on before they are stopped (\"worker drained\")")
 	logFlags(fs, &w.LogFormat, &w.LogLevel)
 	jobsEnv := jobFlags(fs, &w.Jobs)
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +119,14 @@ func (w Worker) Validate() error {
 	}
 	if w.Slots < 1 {
 		errs = append(errs, fmt.Errorf("--slots %d: want 1 or more", w.Slots))
+	}
+	if w.Addr != "" {
+		if _, _, err := net.SplitHostPort(w.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("--addr %q: %w", w.Addr, err))
+		}
+	}
+	if w.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--drain-timeout %v: want 0 or more", w.DrainTimeout))
 	}
 	errs = append(errs, validateLogFormat(w.LogFormat)...)
 	errs = append(errs, w.Jobs.validate()...)

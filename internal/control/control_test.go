@@ -14,6 +14,7 @@ import (
 	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -360,5 +361,53 @@ func TestTrackRecordingIsAJobOfItsServer(t *testing.T) {
 	st, err = a.StartTracks(ctx, "r")
 	if e := st.Recording.Server.Error; err != nil || st.Recording.Server.State != roomcast.RecordingStateFailed || e == nil || !strings.Contains(e.Message, "srv-a") {
 		t.Fatalf("start with no track worker: %+v, %v; want failed naming srv-a", st.Recording.Server, err)
+	}
+}
+
+// A draining worker takes no new job (another worker does), lets its job go
+// on until the deadline, then stops it as "worker drained".
+func TestDrainedWorkerStopsItsJobsAtTheDeadline(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	runner := newFakeRunner()
+	w, err := NewWorker(context.Background(), b.NC, b.JS, WorkerOptions{ID: "draining", Slots: 2}, runner, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { defer close(ran); w.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	if _, err := c.Start(context.Background(), "old", streamParams); err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+
+	const deadline = 1500 * time.Millisecond
+	drained := make(chan time.Time)
+	began := time.Now()
+	go func() { w.Drain(deadline); drained <- time.Now() }()
+	testkit.WaitFor(t, 5*time.Second, "draining", w.Draining)
+	if _, err := c.Start(context.Background(), "new", streamParams); err != nil {
+		t.Fatal(err)
+	}
+	other := newFakeRunner()
+	startWorkerWith(t, b, WorkerOptions{ID: "other", Slots: 1}, other)
+	if job := <-other.started; job.Room != "new" {
+		t.Errorf("the other worker ran %q, want the new job", job.Room)
+	}
+	if busy, _ := w.Load(); busy != 1 {
+		t.Errorf("the draining worker runs %d jobs, want only its old one", busy)
+	}
+	end := <-drained
+	if took := end.Sub(began); took < deadline {
+		t.Errorf("Drain returned after %v, before its %v deadline while a job ran", took, deadline)
+	}
+	st, _, _ := c.State(context.Background(), "old")
+	if st.RTMP.State != roomcast.StreamingStateStopped || st.RTMP.Reason != ReasonDrained {
+		t.Errorf("old job after the drain: %s %q, want stopped, %q", st.RTMP.State, st.RTMP.Reason, ReasonDrained)
+	}
+	if stopped, failed := w.Ended(); stopped != 1 || failed != 0 {
+		t.Errorf("ended: %d stopped, %d failed; want 1 stopped", stopped, failed)
 	}
 }

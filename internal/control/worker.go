@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomcast/roomcast/internal/beam"
-	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/webhook"
 )
 
@@ -112,10 +112,17 @@ type Worker struct {
 	js     jetstream.JetStream
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	busy int
-	free chan struct{} // a slot was freed
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	busy    int
+	running map[string]*running // by job id
+	free    chan struct{}       // a slot was freed
+	wg      sync.WaitGroup      // the advertisement
+	jobs    sync.WaitGroup      // running jobs
+
+	draining context.Context // done once Drain began: no more jobs are taken
+	drain    context.CancelFunc
+	stopped  atomic.Uint64 // jobs ended without failing
+	failed   atomic.Uint64 // jobs that failed
 }
 
 // NewWorker returns a worker running jobs with r as opts say.
@@ -134,9 +141,11 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 	}
 	kind := cmp.Or(opts.Kind, beam.KindComposite)
 	store.events = opts.Events
-	return &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, target: id, onExit: opts.ShutdownReason,
-		runner: r, store: store, nc: nc, js: js,
-		log: log.With("worker", id, "kind", kind), free: make(chan struct{}, 1)}, nil
+	w := &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, target: id, onExit: opts.ShutdownReason,
+		runner: r, store: store, nc: nc, js: js, running: map[string]*running{},
+		log: log.With("worker", id, "kind", kind), free: make(chan struct{}, 1)}
+	w.draining, w.drain = context.WithCancel(context.Background())
+	return w, nil
 }
 
 // WorkerOptions configure a Worker.
@@ -162,15 +171,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.wg.Go(func() { w.advertise(ctx) })
 	}
 	w.log.Info("worker ready", "slots", w.Slots)
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !w.Draining() {
 		if !w.waitSlot(ctx) {
 			break
 		}
 		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		stopFetch := context.AfterFunc(w.draining, cancel)
 		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
+			stopFetch()
 			cancel()
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !w.Draining() {
 				w.log.Warn("fetch jobs", "err", err)
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -179,9 +190,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		for msg := range batch.Messages() {
 			w.take(ctx, msg)
 		}
+		stopFetch()
 		cancel()
 	}
 	w.wg.Wait()
+	w.jobs.Wait()
 	return nil
 }
 
@@ -196,6 +209,8 @@ func (w *Worker) waitSlot(ctx context.Context) bool {
 		select {
 		case <-ctx.Done():
 			return false
+		case <-w.draining.Done():
+			return false
 		case <-w.free:
 		}
 	}
@@ -207,7 +222,11 @@ func (w *Worker) advertise(ctx context.Context) {
 	defer t.Stop()
 	for {
 		w.mu.Lock()
-		b, _ := json.Marshal(map[string]any{"id": w.ID, "slots": w.Slots, "busy": w.busy})
+		state := "ready"
+		if w.Draining() {
+			state = "draining"
+		}
+		b, _ := json.Marshal(map[string]any{"id": w.ID, "state": state, "slots": w.Slots, "busy": w.busy})
 		w.mu.Unlock()
 		w.nc.Publish(workerSubject+"."+w.ID, b)
 		select {
@@ -233,6 +252,10 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		msg.Term()
 		return
 	}
+	if w.Draining() {
+		msg.Nak() // another worker takes it
+		return
+	}
 	_, _, err := w.store.Update(ctx, job.Room, func(r beam.Record) (beam.Record, error) {
 		return beam.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
 	})
@@ -247,98 +270,20 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	msg.Ack()
+	j := &running{job: job}
+	j.ctx, j.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w.mu.Lock()
 	w.busy++
+	w.running[job.ID] = j
 	w.mu.Unlock()
-	w.wg.Add(1)
-	go w.run(ctx, job)
+	w.jobs.Add(1)
+	go w.run(ctx, j)
 }
 
-// run runs one job: a stop request cancels it; heartbeats keep it alive in
-// the state; its end is written as stopped or failed.
-func (w *Worker) run(ctx context.Context, job beam.Job) {
-	defer w.wg.Done()
-	defer w.release()
-	log := w.log.With("job", job)
-	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var mu sync.Mutex
-	var stopReqs []*nats.Msg // answered once the job's end is recorded
-	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) {
-		mu.Lock()
-		stopReqs = append(stopReqs, m)
-		mu.Unlock()
-		cancel()
-	})
-	// stopReason is the first stop request's reason (its body; empty: on
-	// request).
-	stopReason := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(stopReqs) == 0 {
-			return ""
-		}
-		return string(stopReqs[0].Data)
-	}
-	if err != nil {
-		log.Error("subscribe to stop requests", "err", err)
-	} else {
-		defer sub.Unsubscribe()
-	}
-	update := func(p beam.Progress) error {
-		_, _, err := w.store.Update(jobCtx, job.Room, func(r beam.Record) (beam.Record, error) {
-			return beam.Report(r, w.kind, job.ID, p, time.Now().UTC())
-		})
-		if errors.Is(err, beam.ErrStaleJob) {
-			log.Info("room no longer runs this job; stopping it")
-			cancel()
-		}
-		return err
-	}
-	done := make(chan beam.Outcome, 1)
-	go func() { done <- w.runner.Run(jobCtx, job, func(p beam.Progress) { update(p) }) }()
-	log.Info("job started")
-	t := time.NewTicker(heartbeat)
-	defer t.Stop()
-	var out beam.Outcome
-loop:
-	for {
-		select {
-		case out = <-done: // stopped on request (or on its own), or failed
-			break loop
-		case <-ctx.Done(): // the worker shuts down
-			cancel()
-			if out = <-done; !out.Failed() {
-				out = beam.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
-				if w.onExit != "" {
-					out = beam.Stopped(w.onExit)
-				}
-			}
-			break loop
-		case <-t.C:
-			update(beam.Progress{})
-		}
-	}
-	if out == (beam.Outcome{}) {
-		out.Reason = stopReason()
-	}
-	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, w.kind, job.ID, out)
-	})
-	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
-		log.Warn("could not record the job's end", "err", err)
-	}
-	log.Info("job ended", "outcome", out)
-	mu.Lock()
-	for _, m := range stopReqs {
-		m.Respond([]byte("stopped"))
-	}
-	mu.Unlock()
-}
-
-func (w *Worker) release() {
+func (w *Worker) release(id string) {
 	w.mu.Lock()
 	w.busy--
+	delete(w.running, id)
 	w.mu.Unlock()
 	select {
 	case w.free <- struct{}{}:

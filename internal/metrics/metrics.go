@@ -12,14 +12,19 @@ import (
 	"github.com/roomcast/roomcast/internal/trackrec"
 )
 
-// Handler returns the /metrics handler for a registry holding the Go and
-// process collectors, the SFU's room and peer gauges and the track
-// recorder's loss counter, and the live monitor of running composite jobs.
-func Handler(s *sfu.SFU) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+// Worker is a job worker as its metrics see it (control.Worker).
+type Worker interface {
+	Load() (busy, slots int)
+	Ended() (stopped, failed uint64)
+	Draining() bool
+}
+
+// Handler returns serve's /metrics: the Go and process collectors, the
+// SFU's room and peer gauges, the track recorder's loss counter, the live
+// monitor of running composite jobs and, when it runs one, the local
+// worker's capacity and jobs.
+func Handler(s *sfu.SFU, w Worker) http.Handler {
+	cs := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_rooms", Help: "Rooms with at least one peer."},
 			func() float64 { return float64(len(s.Rooms())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_peers", Help: "Visible peers in all rooms."},
@@ -33,7 +38,45 @@ func Handler(s *sfu.SFU) http.Handler {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_trackrec_dropped_packets_total",
 			Help: "Packets the track recorder dropped because it could not write them fast enough (the call is not affected)."},
 			func() float64 { return float64(trackrec.Dropped.Load()) }),
-		newHealthCollector(),
-	)
+	}
+	if w != nil {
+		cs = append(cs, workerCollectors(w)...)
+	}
+	return handler(cs...)
+}
+
+// WorkerHandler returns `roomcast worker`'s /metrics: the Go and process
+// collectors, the live monitor of its composite jobs, its capacity and
+// jobs.
+func WorkerHandler(w Worker) http.Handler { return handler(workerCollectors(w)...) }
+
+func handler(cs ...prometheus.Collector) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newHealthCollector())
+	reg.MustRegister(cs...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+func workerCollectors(w Worker) []prometheus.Collector {
+	ended := func(failed bool) func() float64 {
+		return func() float64 {
+			s, f := w.Ended()
+			if failed {
+				return float64(f)
+			}
+			return float64(s)
+		}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_worker_slots", Help: "Jobs this worker runs at once."},
+			func() float64 { _, slots := w.Load(); return float64(slots) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_worker_busy_slots", Help: "Jobs this worker runs now."},
+			func() float64 { busy, _ := w.Load(); return float64(busy) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_worker_draining", Help: "1 while the worker drains (takes no jobs)."},
+			func() float64 { return is(w.Draining()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_jobs_ended_total", Help: "Jobs this worker ended, by outcome.",
+			ConstLabels: prometheus.Labels{"outcome": "stopped"}}, ended(false)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_jobs_ended_total", Help: "Jobs this worker ended, by outcome.",
+			ConstLabels: prometheus.Labels{"outcome": "failed"}}, ended(true)),
+	}
 }

@@ -1,0 +1,165 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/rcerr"
+)
+
+// ReasonDrained ends the jobs a drained worker still ran at its deadline.
+const ReasonDrained = "worker drained"
+
+// running is a job a worker runs: how to stop it, and why it was stopped.
+type running struct {
+	job    beam.Job
+	ctx    context.Context // the job's own: a stop cancels it
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	reason   string      // the first stop's reason ("": on request)
+	stops    int         // stops asked
+	requests []*nats.Msg // stop requests, answered once the job's end is recorded
+}
+
+// stop ends the job for reason; the first stop's reason is kept.
+func (j *running) stop(reason string, req *nats.Msg) {
+	j.mu.Lock()
+	if j.stops == 0 {
+		j.reason = reason
+	}
+	j.stops++
+	if req != nil {
+		j.requests = append(j.requests, req)
+	}
+	j.mu.Unlock()
+	j.cancel()
+}
+
+// stopReason is why the job was stopped, "" when it was not (or on request).
+func (j *running) stopReason() string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.reason
+}
+
+// answer tells whoever asked for a stop that the job's end is recorded.
+func (j *running) answer() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, m := range j.requests {
+		m.Respond([]byte("stopped"))
+	}
+}
+
+// run runs one job: a stop request (or Drain) cancels it; heartbeats keep
+// it alive in the state; its end is written as stopped or failed.
+func (w *Worker) run(ctx context.Context, j *running) {
+	defer w.jobs.Done()
+	defer w.release(j.job.ID)
+	defer j.cancel()
+	job := j.job
+	log := w.log.With("job", job)
+	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) { j.stop(string(m.Data), m) })
+	if err != nil {
+		log.Error("subscribe to stop requests", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
+	update := func(p beam.Progress) error {
+		_, _, err := w.store.Update(j.ctx, job.Room, func(r beam.Record) (beam.Record, error) {
+			return beam.Report(r, w.kind, job.ID, p, time.Now().UTC())
+		})
+		if errors.Is(err, beam.ErrStaleJob) {
+			log.Info("room no longer runs this job; stopping it")
+			j.cancel()
+		}
+		return err
+	}
+	done := make(chan beam.Outcome, 1)
+	go func() { done <- w.runner.Run(j.ctx, job, func(p beam.Progress) { update(p) }) }()
+	log.Info("job started")
+	t := time.NewTicker(heartbeat)
+	defer t.Stop()
+	var out beam.Outcome
+loop:
+	for {
+		select {
+		case out = <-done: // stopped (on request, or on its own), or failed
+			break loop
+		case <-ctx.Done(): // the worker shuts down
+			j.cancel()
+			if out = <-done; !out.Failed() {
+				out = beam.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
+				if w.onExit != "" {
+					out = beam.Stopped(w.onExit)
+				}
+			}
+			break loop
+		case <-t.C:
+			update(beam.Progress{})
+		}
+	}
+	if out == (beam.Outcome{}) {
+		out.Reason = j.stopReason()
+	}
+	if out.Failed() {
+		w.failed.Add(1)
+	} else {
+		w.stopped.Add(1)
+	}
+	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
+		return beam.Finish(r, w.kind, job.ID, out)
+	})
+	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+		log.Warn("could not record the job's end", "err", err)
+	}
+	log.Info("job ended", "outcome", out)
+	j.answer()
+}
+
+// Draining says whether Drain began.
+func (w *Worker) Draining() bool { return w.draining.Err() != nil }
+
+// Drain stops taking jobs (a job fetched meanwhile goes back to the queue
+// for another worker), lets the running ones go on for up to timeout, then
+// stops them with ReasonDrained, and returns once every job's end is
+// recorded. Run returns when its ctx ends after that.
+func (w *Worker) Drain(timeout time.Duration) {
+	w.drain()
+	w.log.Info("draining", "timeout", timeout)
+	done := make(chan struct{})
+	go func() { w.jobs.Wait(); close(done) }() // ends below, either way
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case <-done:
+		return
+	case <-deadline.C:
+	}
+	w.mu.Lock()
+	left := make([]*running, 0, len(w.running))
+	for _, j := range w.running {
+		left = append(left, j)
+	}
+	w.mu.Unlock()
+	for _, j := range left {
+		j.stop(ReasonDrained, nil)
+	}
+	<-done
+}
+
+// Load returns the jobs running and the slots.
+func (w *Worker) Load() (busy, slots int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.busy, w.Slots
+}
+
+// Ended counts the jobs this worker ended: stopped and failed.
+func (w *Worker) Ended() (stopped, failed uint64) { return w.stopped.Load(), w.failed.Load() }
