@@ -175,10 +175,28 @@ func (s *server) stop(t testing.TB) {
 			t.Errorf("roomcast serve exited with %v; log tail:\n%s", err, tail(s.Logs(), 20))
 		}
 	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-done
-		t.Errorf("roomcast serve did not stop within 10 s of SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine: what hangs.
+		s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			s.cmd.Process.Kill()
+			<-done
+		}
+		t.Errorf("roomcast serve did not stop within 10 s of SIGTERM; its goroutines in roomcast code:\n%s", ownFrames(s.Logs()))
 	}
+}
+
+// ownFrames keeps the goroutine headers and roomcast's own frames of a Go
+// stack dump (at most 120 lines).
+func ownFrames(dump string) string {
+	var out []string
+	for _, l := range strings.Split(dump, "\n") {
+		if strings.HasPrefix(l, "goroutine ") || strings.Contains(l, "roomcast/roomcast/internal/") || strings.Contains(l, "roomcast/roomcast/cmd/") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-120):], "\n")
 }
 
 // token runs `roomcast token` against the server's data dir.

@@ -193,11 +193,19 @@ func TestDrainedWorkerStopsItsJobCleanly(t *testing.T) {
 	if v, ok := metricValue(string(httpGet(t, "http://"+addr+"/metrics")), "roomcast_worker_busy_slots"); !ok || v != 1 {
 		t.Errorf("worker /metrics roomcast_worker_busy_slots = %v (found %v), want 1", v, ok)
 	}
+	// serve lists it with its job (it announces itself every 2 s).
+	listed := func(state roomcast.WorkerState) bool {
+		ws, err := c.Workers(context.Background())
+		return err == nil && len(ws) == 1 && ws[0].ID == "drained-1" && ws[0].State == state &&
+			ws[0].Capacity == 1 && ws[0].Load == 1 && len(ws[0].Jobs) == 1 && ws[0].Jobs[0].Room == "drain"
+	}
+	testkit.WaitFor(t, 5*time.Second, "GET /v1/workers listing the worker and its job", func() bool { return listed(roomcast.WorkerReady) })
 	if err := w.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	signalled := time.Now()
 	testkit.WaitFor(t, 5*time.Second, "/healthz saying draining", func() bool { return health() == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, 5*time.Second, "GET /v1/workers listing it draining", func() bool { return listed(roomcast.WorkerDraining) })
 	if st, _ := c.BeamState(context.Background(), "drain"); st.Recording.Browser.State != roomcast.RecordingStateStarted {
 		t.Errorf("the job did not go on while draining: %+v", st.Recording.Browser)
 	}

@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/trackrec"
@@ -120,13 +120,13 @@ type result struct {
 func measure(m *media, n int, window time.Duration, recs *recordings.Store) result {
 	tap := &capture{}
 	var mgr *trackrec.Manager
-	stopRec, recorded := func() {}, make(chan beam.Outcome, 1)
+	stopRec, recorded := func() {}, make(chan jobs.Outcome, 1)
 	if recs != nil {
 		mgr = trackrec.NewManager(tap, recs, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(context.Background())
 		started := make(chan struct{})
 		go func() {
-			recorded <- mgr.Run(ctx, beam.Job{ID: "bench", Kind: beam.KindTracks, Room: "bench"}, func(beam.Progress) { close(started) })
+			recorded <- mgr.Run(ctx, jobs.Job{ID: "bench", Kind: jobs.KindTracks, Room: "bench"}, func(jobs.Progress) { close(started) })
 		}()
 		<-started
 		stopRec = cancel

@@ -41,12 +41,25 @@ type Rooms interface {
 
 // API is the /v1 handler set.
 type API struct {
-	beams  Beams
-	rooms  Rooms
-	signer *auth.Signer
-	log    *slog.Logger
-	recs   *recordings.Store
-	remote RemoteFiles // nil unless recordings go to object storage
+	beams   Beams
+	rooms   Rooms
+	signer  *auth.Signer
+	log     *slog.Logger
+	recs    *recordings.Store
+	remote  RemoteFiles // nil unless recordings go to object storage
+	workers Workers     // nil: GET /v1/workers is not served
+}
+
+// Workers lists the job workers running now (control.Roster).
+type Workers interface {
+	Workers() []roomcast.Worker
+}
+
+// WithWorkers serves w's list at GET /v1/workers (management token only);
+// call it before Register.
+func (a *API) WithWorkers(w Workers) *API {
+	a.workers = w
+	return a
 }
 
 // New returns the API.
@@ -65,6 +78,12 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.route(startStop, a.action(http.StatusAccepted, Beams.StartTracks)))
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.route(startStop, a.action(http.StatusOK, Beams.StopTracks)))
 	a.registerRecordings(mux)
+	if a.workers != nil {
+		mux.HandleFunc("GET /v1/workers", a.route(management, func(w http.ResponseWriter, _ *http.Request) error {
+			writeJSON(w, http.StatusOK, a.workers.Workers())
+			return nil
+		}))
+	}
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -119,8 +138,11 @@ func (a *API) allow(r *http.Request, acc access) error {
 	case c.Management:
 		return nil
 	case acc == management:
-		// Recordings span rooms, so a join token (even a host's) may not
-		// read or delete them.
+		// Recordings and workers span rooms, so a join token (even a
+		// host's) may not read them.
+		if strings.HasPrefix(r.URL.Path, "/v1/workers") {
+			return rcerr.New(rcerr.PermissionDenied, "the worker list needs the management token (`roomcast token --management`), not a join token")
+		}
 		return rcerr.New(rcerr.PermissionDenied, "recordings need the management token (`roomcast token --management`), not a join token")
 	case c.Room != r.PathValue("room"):
 		return rcerr.New(rcerr.PermissionDenied, "token is for room %q, not %q", c.Room, r.PathValue("room"))

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/control"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -46,11 +46,11 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	// This server's track recording worker, recording nothing.
-	tracks, err := control.NewWorker(context.Background(), b.NC, b.JS, control.WorkerOptions{ID: "api-test", Kind: beam.KindTracks, Slots: 10},
-		control.RunnerFunc(func(ctx context.Context, _ beam.Job, report func(beam.Progress)) beam.Outcome {
-			report(beam.Progress{Started: true})
+	tracks, err := control.NewWorker(context.Background(), b.NC, b.JS, control.WorkerOptions{ID: "api-test", Kind: jobs.KindTracks, Slots: 10},
+		control.RunnerFunc(func(ctx context.Context, _ jobs.Job, report func(jobs.Progress)) jobs.Outcome {
+			report(jobs.Progress{Started: true})
 			<-ctx.Done()
-			return beam.Outcome{}
+			return jobs.Outcome{}
 		}), log)
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ var openAPIRoutes = []struct {
 	{"GET /v1/recordings/{id}", "GET", "/v1/recordings/0123456789abcdef01234567", true},
 	{"GET /v1/recordings/{id}/files/{name}", "GET", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4", true},
 	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
+	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"/v1/", "GET", "/v1/no-such-route", false},
 }
 
@@ -68,6 +69,8 @@ var openAPITypes = []reflect.Type{
 	reflect.TypeFor[roomcast.Recording](),
 	reflect.TypeFor[roomcast.RecordingFile](),
 	reflect.TypeFor[roomcast.Health](),
+	reflect.TypeFor[roomcast.Worker](),
+	reflect.TypeFor[roomcast.WorkerJob](),
 }
 
 // openAPIEnums are the string enum schemas, named like their Go types, with
@@ -92,6 +95,7 @@ var openAPIEnums = map[string][]string{
 	"RecordingKind": {string(roomcast.RecordingKindComposite), string(roomcast.RecordingKindTracks)},
 	"AudioHealth":   {string(roomcast.AudioOK), string(roomcast.AudioQuiet), string(roomcast.AudioLost), string(roomcast.AudioUnknown)},
 	"VideoHealth":   {string(roomcast.VideoOK), string(roomcast.VideoFrozen), string(roomcast.VideoBlack), string(roomcast.VideoUnknown)},
+	"WorkerState":   {string(roomcast.WorkerReady), string(roomcast.WorkerDraining)},
 	"RecordingPhase": {
 		string(roomcast.RecordingPhaseRecording), string(roomcast.RecordingPhaseProcessing), string(roomcast.RecordingPhaseReady),
 		string(roomcast.RecordingPhaseUploadFailed), string(roomcast.RecordingPhaseFailed),
@@ -124,9 +128,14 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recs).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recs).WithWorkers(noWorkers{}).Register(mux)
 	return mux
 }
+
+// noWorkers is a fleet with no worker.
+type noWorkers struct{}
+
+func (noWorkers) Workers() []roomcast.Worker { return []roomcast.Worker{} }
 
 // obj returns v[key] as an object, failing the test otherwise.
 func obj(t *testing.T, where string, v any, key string) jsonObj {

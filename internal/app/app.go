@@ -18,10 +18,10 @@ import (
 	"github.com/roomcast/roomcast/internal/activity"
 	"github.com/roomcast/roomcast/internal/api"
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/metrics"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
@@ -47,10 +47,11 @@ type App struct {
 	srv    *http.Server
 	bus    *bus.Bus
 	ctl    *control.Controller
-	jobs   *jobs // the local worker (none with --worker-slots 0) and the recordings
+	work   *work // the local worker (none with --worker-slots 0) and the recordings
 	tracks *trackrec.Manager
 	// trackJobs runs this server's track recording jobs (its SFU's rooms).
 	trackJobs *control.Worker
+	roster    *control.Roster // the composite workers, for GET /v1/workers
 	events    *webhook.Publisher
 	hooks     []*webhook.Deliverer
 	sig       *signal.Handler
@@ -109,20 +110,20 @@ func (a *App) openControl(secret []byte) error {
 		}
 		a.hooks = append(a.hooks, d)
 	}
-	a.jobs, err = newJobs(ctx, jobsConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots}, b, a.events, a.log)
+	a.work, err = newWork(ctx, workConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots}, b, a.events, a.log)
 	if err != nil {
 		return err
 	}
-	a.tracks = trackrec.NewManager(a.sfu, a.jobs.runner.Recordings, a.log)
-	a.tracks.Keep = a.jobs.keep
+	a.tracks = trackrec.NewManager(a.sfu, a.work.runner.Recordings, a.log)
+	a.tracks.Keep = a.work.keep
 	id := serverID()
-	a.trackJobs, err = control.NewWorker(ctx, b.NC, b.JS, control.WorkerOptions{ID: id, Kind: beam.KindTracks, Slots: maxTrackJobs,
+	a.trackJobs, err = control.NewWorker(ctx, b.NC, b.JS, control.WorkerOptions{ID: id, Kind: jobs.KindTracks, Slots: maxTrackJobs,
 		Events: a.events, ShutdownReason: control.ReasonShutdown}, a.tracks, a.log)
 	if err != nil {
 		return err
 	}
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
-		Policy:        beam.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
+		Policy:        jobs.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
 		BotURL:        a.botURL(),
 		OnChange:      func(room string, st roomcast.BeamState, rev uint64) { a.sig.PushState(room, st, rev) },
 		Events:        a.events,
@@ -133,6 +134,9 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log)
+	if a.roster, err = control.NewRoster(b.NC); err != nil {
+		return err
+	}
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
@@ -160,15 +164,15 @@ func (a *App) routes() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	var w metrics.Worker // none with --worker-slots 0
-	if a.jobs.worker != nil {
-		w = a.jobs.worker
+	if a.work.worker != nil {
+		w = a.work.worker
 	}
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
-		WithRecordings(a.jobs.runner.Recordings)
-	if a.jobs.s3 != nil {
-		v1.WithRemoteFiles(a.jobs.s3)
+		WithRecordings(a.work.runner.Recordings).WithWorkers(a.roster)
+	if a.work.s3 != nil {
+		v1.WithRemoteFiles(a.work.s3)
 	}
 	v1.Register(mux)
 	web.Register(mux)
@@ -197,7 +201,7 @@ func (a *App) Run(ctx context.Context) error {
 	for _, d := range a.hooks {
 		wg.Go(func() { d.Run(bg) })
 	}
-	wg.Go(func() { a.jobs.run(bg) })
+	wg.Go(func() { a.work.run(bg) })
 	wg.Go(func() { activity.Publish(bg, a.bus.NC, a.sfu, a.log) }) // what each room's SFU receives, for beam monitors
 	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(),
 		"nats", a.bus.ListenAddr(), "data", a.cfg.DataDir)
@@ -220,7 +224,8 @@ func (a *App) Run(ctx context.Context) error {
 	stopBG()     // the worker ends its jobs and records how they ended
 	wg.Wait()
 	a.tracks.Close()
-	a.jobs.finish() // recordings being finalized and uploaded
+	a.work.finish() // recordings being finalized and uploaded
+	a.roster.Close()
 	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

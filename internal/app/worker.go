@@ -19,11 +19,11 @@ import (
 
 // Worker is a running `roomcast worker`: job slots on another machine,
 // taking jobs from the server's NATS (serve --nats-listen) or a cluster.
-// Its jobs are built as serve's local worker's are (newJobs).
+// Its jobs are built as serve's local worker's are (newWork).
 type Worker struct {
 	cfg  config.Worker
 	bus  *bus.Bus
-	jobs *jobs
+	work *work
 	ln   net.Listener // /healthz and /metrics; nil without --addr
 	srv  *http.Server
 	log  *slog.Logger
@@ -47,12 +47,12 @@ func NewWorker(cfg config.Worker, log *slog.Logger) (*Worker, error) {
 		b.Close()
 		return nil, err
 	}
-	j, err := newJobs(ctx, jobsConfig{DataDir: cfg.DataDir, Jobs: cfg.Jobs, Slots: cfg.Slots, WorkerID: cfg.ID}, b, events, log)
+	j, err := newWork(ctx, workConfig{DataDir: cfg.DataDir, Jobs: cfg.Jobs, Slots: cfg.Slots, WorkerID: cfg.ID}, b, events, log)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, bus: b, jobs: j, log: log}
+	w := &Worker{cfg: cfg, bus: b, work: j, log: log}
 	if cfg.Addr != "" {
 		if w.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			j.finish()
@@ -75,13 +75,13 @@ func (w *Worker) Addr() net.Addr {
 func (w *Worker) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
-		if w.jobs.worker.Draining() {
+		if w.work.worker.Draining() {
 			http.Error(rw, "draining", http.StatusServiceUnavailable)
 			return
 		}
 		rw.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", metrics.WorkerHandler(w.jobs.worker))
+	mux.Handle("GET /metrics", metrics.WorkerHandler(w.work.worker))
 	return mux
 }
 
@@ -98,11 +98,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		})
 	}
-	w.log.Info("worker running", "id", w.jobs.worker.ID, "slots", w.jobs.worker.Slots, "addr", w.cfg.Addr)
+	w.log.Info("worker running", "id", w.work.worker.ID, "slots", w.work.worker.Slots, "addr", w.cfg.Addr)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	wg.Go(func() { w.jobs.run(runCtx) })
+	wg.Go(func() { w.work.run(runCtx) })
 	<-ctx.Done()
-	w.jobs.worker.Drain(w.cfg.DrainTimeout)
+	w.work.worker.Drain(w.cfg.DrainTimeout)
 	stop()
 	if w.srv != nil {
 		shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -110,7 +110,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancel()
 	}
 	wg.Wait()
-	w.jobs.finish()
+	w.work.finish()
 	w.bus.Close()
 	w.log.Info("stopped")
 	return nil

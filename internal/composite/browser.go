@@ -14,7 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/logging"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/urlpolicy"
@@ -227,7 +227,7 @@ const pageStateJS = `(() => {
 // page leaves the room, it restarts Chromium or reloads the page. When the
 // page navigates somewhere the URL policy refuses, it sends that on fail and
 // returns: the job must end, not record an error page.
-func (b *Browser) Watch(ctx context.Context, fail chan<- beam.Outcome) {
+func (b *Browser) Watch(ctx context.Context, fail chan<- jobs.Outcome) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -235,7 +235,7 @@ func (b *Browser) Watch(ctx context.Context, fail chan<- beam.Outcome) {
 		case <-ctx.Done():
 			return
 		case err := <-b.guard.refused:
-			offer(ctx, fail, beam.Failed(err))
+			offer(ctx, fail, jobs.Failed(err))
 			return
 		case <-t.C:
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -19,10 +19,10 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // progress keeps the last report of a running job.
 type progress struct {
 	mu   sync.Mutex
-	last beam.Progress
+	last jobs.Progress
 }
 
-func (p *progress) report(pr beam.Progress) {
+func (p *progress) report(pr jobs.Progress) {
 	p.mu.Lock()
 	p.last = pr
 	p.mu.Unlock()
@@ -60,13 +60,13 @@ func TestFanoutReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
+	job := jobs.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
 		ingest.URL("good-stream-key"), "rtmp://127.0.0.1:" + itoa(dead) + "/live/dead-stream-key",
 	}}}
 	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan beam.Outcome, 1)
+	done := make(chan jobs.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()

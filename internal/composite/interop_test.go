@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -30,11 +30,11 @@ func TestIngestInterop(t *testing.T) {
 	defer sb.Close()
 	urls := []string{nginx.URL("nginx-stream-key"), ff.URL(), gos.URL("go-stream-key"),
 		"rtmps://localhost:" + itoa(front.Port) + "/live/tls-stream-key"}
-	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: urls}}
+	job := jobs.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: urls}}
 	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second, RootCAs: front.Pool(t)}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan beam.Outcome, 1)
+	done := make(chan jobs.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()
@@ -98,14 +98,14 @@ func TestDestinationFailuresSayWhatToDo(t *testing.T) {
 	}
 	defer sb.Close()
 	const key = "wrong-stream-key-0123"
-	job := beam.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
+	job := jobs.Job{ID: "t", Room: "r", Params: roomcast.StartParams{RTMPURLs: []string{
 		nginx.URL(key), "rtmps://localhost:" + itoa(front.Port) + "/live/" + key, "rtmp://127.0.0.1:" + itoa(dead) + "/live/" + key,
 	}}}
 	r := &Runner{Log: quiet, NoPrewarm: true, Destinations: DestinationOptions{MaxBackoff: time.Second}}
 	var p progress
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan beam.Outcome, 1)
+	done := make(chan jobs.Outcome, 1)
 	go func() {
 		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
 	}()

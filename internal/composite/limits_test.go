@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 func TestMaxDuration(t *testing.T) {
-	job := func(sec int) beam.Job { return beam.Job{Params: roomcast.StartParams{MaxDuration: sec}} }
+	job := func(sec int) jobs.Job { return jobs.Job{Params: roomcast.StartParams{MaxDuration: sec}} }
 	tests := []struct {
 		name   string
 		server time.Duration
@@ -47,12 +47,12 @@ func TestLimitsEndAJobAtItsMaxDuration(t *testing.T) {
 	room.n.Store(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	auto := make(chan beam.Outcome, 1)
+	auto := make(chan jobs.Outcome, 1)
 	start := time.Now()
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() {
-		r.limits(ctx, room, r.maxDuration(beam.Job{Params: roomcast.StartParams{MaxDuration: 1}}), auto)
+		r.limits(ctx, room, r.maxDuration(jobs.Job{Params: roomcast.StartParams{MaxDuration: 1}}), auto)
 	})
 	select {
 	case out := <-auto:
@@ -71,7 +71,7 @@ func TestLimitsEndAnEmptyRoom(t *testing.T) {
 	r := &Runner{EmptyTimeout: time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	auto := make(chan beam.Outcome, 1)
+	auto := make(chan jobs.Outcome, 1)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { r.limits(ctx, &fakePublishers{}, time.Hour, auto) })

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/activity"
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -52,7 +52,7 @@ func LiveHealth() []JobHealth {
 
 // watch starts job's live monitor on the encoder's taps and the room's
 // activity. stop ends it once the encoder has exited.
-func (r *Runner) watch(job beam.Job, enc *Encoder, fan *Fanout, log *slog.Logger) (*monitor, func()) {
+func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, log *slog.Logger) (*monitor, func()) {
 	var latest func() (activity.Report, bool)
 	stopRoom := func() {}
 	if r.RoomActivity != nil {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -21,7 +21,7 @@ type outputs struct {
 	stopMon  func()
 	dests    []*destination // fixed once started
 	record   bool           // the job records: streaming may fail alone
-	send     func(beam.Progress)
+	send     func(jobs.Progress)
 	log      *slog.Logger
 	reportMu sync.Mutex // one report at a time, each with every destination's state then
 
@@ -36,18 +36,18 @@ type outputs struct {
 // Outcome), the job stops on its own or fails (from auto, or its outputs
 // fail), then flushes them. skew, when set, reads the page's A/V playout
 // skew for the monitor.
-func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress), auto <-chan beam.Outcome,
-	skew func() (time.Duration, bool), log *slog.Logger) beam.Outcome {
+func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job jobs.Job, report func(jobs.Progress), auto <-chan jobs.Outcome,
+	skew func() (time.Duration, bool), log *slog.Logger) jobs.Outcome {
 	o, err := r.startOutputs(ctx, sb, cfg, job, report, skew, log)
 	if err != nil {
-		return beam.Failed(err)
+		return jobs.Failed(err)
 	}
 	out := o.wait(ctx, auto)
 	o.close()
 	return out
 }
 
-func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job beam.Job, report func(beam.Progress),
+func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job jobs.Job, report func(jobs.Progress),
 	skew func() (time.Duration, bool), log *slog.Logger) (*outputs, error) {
 	cfg.Monitor = true
 	enc, err := StartEncoder(sb, cfg, log)
@@ -81,7 +81,7 @@ func (o *outputs) report() {
 	o.reportMu.Lock()
 	defer o.reportMu.Unlock()
 	h := o.mon.current()
-	p := beam.Progress{Started: true, Destinations: make([]roomcast.Destination, len(o.dests)), Health: &h}
+	p := jobs.Progress{Started: true, Destinations: make([]roomcast.Destination, len(o.dests)), Health: &h}
 	if pts, ok := o.fan.startPTS(); ok {
 		at := o.enc.Epoch.Add(pts) // when the first picture was captured
 		p.StartedAt = &at
@@ -108,27 +108,27 @@ func (o *outputs) failed() int {
 
 // wait returns how the job ends: a stop (ctx), its own end (auto), every
 // destination failed while nothing records, or the encoder died.
-func (o *outputs) wait(ctx context.Context, auto <-chan beam.Outcome) beam.Outcome {
+func (o *outputs) wait(ctx context.Context, auto <-chan jobs.Outcome) jobs.Outcome {
 	select {
 	case <-ctx.Done():
-		return beam.Outcome{}
+		return jobs.Outcome{}
 	case out := <-auto:
 		o.log.Info("stopping on its own", "outcome", out)
 		return out
 	case <-o.allFailed:
 		if !o.record {
-			return beam.Failed(rcerr.New(rcerr.Destination, "every RTMP destination failed"))
+			return jobs.Failed(rcerr.New(rcerr.Destination, "every RTMP destination failed"))
 		}
 		select { // streaming is over; the recording goes on until stopped
 		case <-ctx.Done():
-			return beam.Outcome{}
+			return jobs.Outcome{}
 		case out := <-auto:
 			return out
 		case <-o.enc.Done:
 		}
 	case <-o.enc.Done:
 	}
-	return beam.Failed(rcerr.Wrap(rcerr.Unavailable, o.enc.Err(), "the encoder stopped unexpectedly"))
+	return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, o.enc.Err(), "the encoder stopped unexpectedly"))
 }
 
 // close flushes: the encoder drains and closes its outputs, the fan-out

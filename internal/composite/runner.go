@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/activity"
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -67,7 +67,7 @@ type publishers interface {
 
 // maxDuration is how long job may run: the runner's MaxDuration, or the
 // job's own maxDuration when that is shorter; zero: no limit.
-func (r *Runner) maxDuration(job beam.Job) time.Duration {
+func (r *Runner) maxDuration(job jobs.Job) time.Duration {
 	d := r.MaxDuration
 	if own := time.Duration(job.Params.MaxDuration) * time.Second; own > 0 && (d == 0 || own < d) {
 		d = own
@@ -77,7 +77,7 @@ func (r *Runner) maxDuration(job beam.Job) time.Duration {
 
 // limits ends the job on its own when the room stays empty or the job
 // reaches maxDur (zero: neither ends it).
-func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- beam.Outcome) {
+func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration, auto chan<- jobs.Outcome) {
 	empty := r.EmptyTimeout
 	var deadline <-chan time.Time
 	if maxDur > 0 {
@@ -93,7 +93,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 		case <-ctx.Done():
 			return
 		case <-deadline:
-			offer(ctx, auto, beam.Stopped(fmt.Sprintf("reached the maximum duration of %v", maxDur)))
+			offer(ctx, auto, jobs.Stopped(fmt.Sprintf("reached the maximum duration of %v", maxDur)))
 			return
 		case now := <-tick.C:
 			if empty == 0 || br.Publishers(ctx) != 0 {
@@ -104,7 +104,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 				emptySince = now
 			}
 			if now.Sub(emptySince) >= empty {
-				offer(ctx, auto, beam.Stopped(fmt.Sprintf("the room had nobody publishing for %v", empty)))
+				offer(ctx, auto, jobs.Stopped(fmt.Sprintf("the room had nobody publishing for %v", empty)))
 				return
 			}
 		}
@@ -113,7 +113,7 @@ func (r *Runner) limits(ctx context.Context, br publishers, maxDur time.Duration
 
 // offer hands out to the job's end channel unless ctx ends first: the
 // limits and the browser's watch share it, and the job takes the first.
-func offer(ctx context.Context, ch chan<- beam.Outcome, out beam.Outcome) {
+func offer(ctx context.Context, ch chan<- jobs.Outcome, out jobs.Outcome) {
 	select {
 	case ch <- out:
 	case <-ctx.Done():
@@ -121,15 +121,15 @@ func offer(ctx context.Context, ch chan<- beam.Outcome, out beam.Outcome) {
 }
 
 // Run runs job until ctx ends (a stop), it stops on its own or it fails.
-func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
+func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	log := r.Log.With("job", job)
 	res := *job.Params.Resolution
 	sb, br, err := r.prepare(ctx, job, res, log)
 	if err != nil {
 		if ctx.Err() != nil {
-			return beam.Outcome{} // stopped while joining
+			return jobs.Outcome{} // stopped while joining
 		}
-		return beam.Failed(err)
+		return jobs.Failed(err)
 	}
 	defer sb.Close()
 	defer br.Close()
@@ -139,7 +139,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	var watchers sync.WaitGroup
 	endWatch := func() { stopWatch(); watchers.Wait() }
 	defer endWatch()
-	auto := make(chan beam.Outcome, 1)
+	auto := make(chan jobs.Outcome, 1)
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
@@ -148,7 +148,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 	if job.Params.Record {
 		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
 		if err != nil {
-			return beam.Failed(rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording"))
+			return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording"))
 		}
 		enc.Recording = filepath.Join(recDir, partName)
 	}
@@ -171,7 +171,7 @@ func (r *Runner) Run(ctx context.Context, job beam.Job, report func(beam.Progres
 
 // prepare gets a sandbox and a browser (warm if one is ready) and joins
 // the meeting page.
-func (r *Runner) prepare(ctx context.Context, job beam.Job, res roomcast.Resolution, log *slog.Logger) (*Sandbox, *Browser, error) {
+func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolution, log *slog.Logger) (*Sandbox, *Browser, error) {
 	t0 := time.Now()
 	var sb *Sandbox
 	var br *Browser

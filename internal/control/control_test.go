@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -54,28 +54,28 @@ func newController(t *testing.T, b *bus.Bus, opts Options) *Controller {
 
 // fakeRunner reports started at once and runs until stopped or told to fail.
 type fakeRunner struct {
-	started chan beam.Job
+	started chan jobs.Job
 	fail    chan error
 	stopped atomic.Int32
 }
 
 func newFakeRunner() *fakeRunner {
-	return &fakeRunner{started: make(chan beam.Job, 10), fail: make(chan error, 1)}
+	return &fakeRunner{started: make(chan jobs.Job, 10), fail: make(chan error, 1)}
 }
 
-func (f *fakeRunner) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
+func (f *fakeRunner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	dests := make([]roomcast.Destination, len(job.Params.RTMPURLs))
 	for i := range dests {
 		dests[i] = roomcast.Destination{URL: "redacted", State: roomcast.DestinationStarted}
 	}
-	report(beam.Progress{Started: true, Destinations: dests})
+	report(jobs.Progress{Started: true, Destinations: dests})
 	f.started <- job
 	select {
 	case <-ctx.Done():
 		f.stopped.Add(1)
-		return beam.Outcome{}
+		return jobs.Outcome{}
 	case err := <-f.fail:
-		return beam.Failed(err)
+		return jobs.Failed(err)
 	}
 }
 
@@ -307,14 +307,14 @@ func TestTrackRecordingIsAJobOfItsServer(t *testing.T) {
 	composite := newFakeRunner()
 	startWorker(t, b, composite)
 	tracks := newFakeRunner()
-	stopTracks := startWorkerWith(t, b, WorkerOptions{ID: "srv-a", Kind: beam.KindTracks, Slots: 10, ShutdownReason: ReasonShutdown}, tracks)
+	stopTracks := startWorkerWith(t, b, WorkerOptions{ID: "srv-a", Kind: jobs.KindTracks, Slots: 10, ShutdownReason: ReasonShutdown}, tracks)
 	ctx := context.Background()
 
 	st, err := a.StartTracks(ctx, "r")
 	if err != nil || !st.Recording.Server.Running || st.Recording.Server.State != roomcast.RecordingStateStarted {
 		t.Fatalf("start: %+v, %v; want started by the time it answers", st.Recording.Server, err)
 	}
-	if job := <-tracks.started; job.Kind != beam.KindTracks || job.Room != "r" {
+	if job := <-tracks.started; job.Kind != jobs.KindTracks || job.Room != "r" {
 		t.Errorf("the track worker ran %+v", job)
 	}
 	rec, _, _ := a.store.Get(ctx, "r")
@@ -322,7 +322,7 @@ func TestTrackRecordingIsAJobOfItsServer(t *testing.T) {
 		t.Errorf("record: tracks %+v job %+v; want the tracks job claimed by srv-a", rec.Tracks, rec.Job)
 	}
 	st, err = other.StopTracks(ctx, "r")
-	if err != nil || st.Recording.Server.State != roomcast.RecordingStateStopped || st.Recording.Server.Reason != beam.ReasonRequest {
+	if err != nil || st.Recording.Server.State != roomcast.RecordingStateStopped || st.Recording.Server.Reason != jobs.ReasonRequest {
 		t.Fatalf("stop through the other server: %+v, %v", st.Recording.Server, err)
 	}
 	if tracks.stopped.Load() != 1 {
@@ -337,8 +337,8 @@ func TestTrackRecordingIsAJobOfItsServer(t *testing.T) {
 	st = waitState(t, a, "r", "stopped as the room closed", func(st roomcast.BeamState) bool {
 		return st.Recording.Server.State == roomcast.RecordingStateStopped
 	})
-	if st.Recording.Server.Reason != beam.ReasonRoomClosed {
-		t.Errorf("reason %q, want %q", st.Recording.Server.Reason, beam.ReasonRoomClosed)
+	if st.Recording.Server.Reason != jobs.ReasonRoomClosed {
+		t.Errorf("reason %q, want %q", st.Recording.Server.Reason, jobs.ReasonRoomClosed)
 	}
 
 	if _, err := a.StartTracks(ctx, "r"); err != nil {
@@ -409,5 +409,34 @@ func TestDrainedWorkerStopsItsJobsAtTheDeadline(t *testing.T) {
 	}
 	if stopped, failed := w.Ended(); stopped != 1 || failed != 0 {
 		t.Errorf("ended: %d stopped, %d failed; want 1 stopped", stopped, failed)
+	}
+}
+
+// The roster lists the workers that announce themselves, with their jobs,
+// and forgets one silent for three heartbeats.
+func TestRosterListsAnnouncedWorkers(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	r, err := NewRoster(b.NC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	runner := newFakeRunner()
+	startWorkerWith(t, b, WorkerOptions{ID: "w-listed", Slots: 3}, runner)
+	if _, err := c.Start(context.Background(), "listed", streamParams); err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+	testkit.WaitFor(t, 3*heartbeat, "the worker listed with its job", func() bool {
+		ws := r.Workers()
+		return len(ws) == 1 && ws[0].ID == "w-listed" && ws[0].State == roomcast.WorkerReady && ws[0].Capacity == 3 &&
+			ws[0].Load == 1 && len(ws[0].Jobs) == 1 && ws[0].Jobs[0].Room == "listed"
+	})
+	r.mu.Lock()
+	r.now = func() time.Time { return time.Now().Add(3*heartbeat + time.Second) }
+	r.mu.Unlock()
+	if ws := r.Workers(); len(ws) != 0 {
+		t.Errorf("workers %+v after three silent heartbeats, want none", ws)
 	}
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/webhook"
@@ -40,7 +40,7 @@ const (
 
 // Options configure a Controller.
 type Options struct {
-	Policy beam.Policy
+	Policy jobs.Policy
 	// BotURL is the server's base URL the bot opens the meeting app on when
 	// a start names no meetingURL: --public-url, else the listen address.
 	// It is never taken from a request (a Host header would steer the bot
@@ -75,7 +75,7 @@ type Controller struct {
 
 	bg      sync.WaitGroup // Run's helpers
 	mu      sync.Mutex
-	active  map[string]beam.Record      // rooms with a job, from the watch
+	active  map[string]jobs.Record      // rooms with a job, from the watch
 	pending map[string][]roomcast.Event // rooms whose record has an outbox, from the watch
 }
 
@@ -99,7 +99,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 		return nil, err
 	}
 	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
-		now: time.Now, active: map[string]beam.Record{}, pending: map[string][]roomcast.Event{}}, nil
+		now: time.Now, active: map[string]jobs.Record{}, pending: map[string][]roomcast.Event{}}, nil
 }
 
 // Store returns the state store (workers share it).
@@ -111,7 +111,7 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
 	}
-	p, err := beam.Validate(ctx, p, c.opts.Policy)
+	p, err := jobs.Validate(ctx, p, c.opts.Policy)
 	if err != nil {
 		return roomcast.BeamState{}, err
 	}
@@ -120,9 +120,9 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 			return roomcast.BeamState{}, err
 		}
 	}
-	job := beam.Job{ID: newID(), Kind: beam.KindComposite, Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
-	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		return beam.Start(r, roomName, p, job.ID, job.CreatedAt)
+	job := jobs.Job{ID: newID(), Kind: jobs.KindComposite, Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
+	rec, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Start(r, roomName, p, job.ID, job.CreatedAt)
 	})
 	if err != nil {
 		return rec.State, err
@@ -130,10 +130,10 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	if err := c.enqueue(ctx, job, ""); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue the job for a worker (NATS unavailable); try again")
-		c.finish(context.WithoutCancel(ctx), roomName, beam.KindComposite, job.ID, beam.Failed(cause))
+		c.finish(context.WithoutCancel(ctx), roomName, jobs.KindComposite, job.ID, jobs.Failed(cause))
 		return roomcast.BeamState{}, cause
 	}
-	c.log.Info("beam job queued", "job", job)
+	c.log.Info("composite job queued", "job", job)
 	return rec.State, nil
 }
 
@@ -152,13 +152,13 @@ func (c *Controller) meetingURL(roomName string) (string, error) {
 // Stop stops streaming and recording together. With nothing running it
 // changes nothing and the state's message says so.
 func (c *Controller) Stop(ctx context.Context, roomName string) (roomcast.BeamState, error) {
-	return c.stopJob(ctx, roomName, beam.KindComposite, "")
+	return c.stopJob(ctx, roomName, jobs.KindComposite, "")
 }
 
 // stopJob stops the room's job of kind k for reason ("": on request). The
 // worker running it ends it itself, so the last seconds are flushed; one
 // that does not answer within StopTimeout has it ended in the state only.
-func (c *Controller) stopJob(ctx context.Context, roomName string, k beam.Kind, reason string) (roomcast.BeamState, error) {
+func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, reason string) (roomcast.BeamState, error) {
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
 	}
@@ -166,7 +166,7 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k beam.Kind, 
 	if err != nil {
 		return rec.State, err
 	}
-	if idle, ok := beam.Stopping(rec, k, reason); !ok {
+	if idle, ok := jobs.Stopping(rec, k, reason); !ok {
 		return idle.State, nil // nothing runs: the message says so
 	}
 	if j := rec.Ref(k); j != nil && j.Worker != "" {
@@ -181,8 +181,8 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k beam.Kind, 
 		}
 		c.log.Warn("worker did not confirm stop; stopping in state only", "room", roomName, "kind", k, "job", j.ID, "err", err)
 	}
-	rec, _, err = c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		if r, ok := beam.Stopping(r, k, cmp.Or(reason, beam.ReasonRequest)); ok {
+	rec, _, err = c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		if r, ok := jobs.Stopping(r, k, cmp.Or(reason, jobs.ReasonRequest)); ok {
 			return r, nil
 		}
 		return r, errNothingToDo // ended meanwhile
@@ -211,7 +211,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer c.bg.Wait()
 	c.bg.Go(func() { c.supervise(ctx) })
 	for ctx.Err() == nil {
-		err := c.store.Watch(ctx, func(roomName string, rec beam.Record, rev uint64) {
+		err := c.store.Watch(ctx, func(roomName string, rec jobs.Record, rev uint64) {
 			c.mu.Lock()
 			if rec.Job != nil || rec.Tracks != nil {
 				c.active[roomName] = rec
@@ -251,12 +251,12 @@ func (c *Controller) supervise(ctx context.Context) {
 		c.mu.Lock()
 		type job struct {
 			room string
-			kind beam.Kind
+			kind jobs.Kind
 		}
 		var due []job
 		for roomName, rec := range c.active {
-			for _, k := range []beam.Kind{beam.KindComposite, beam.KindTracks} {
-				if beam.Overdue(rec, k, c.now(), c.opts.TakeTimeout, c.opts.Silence) != "" {
+			for _, k := range []jobs.Kind{jobs.KindComposite, jobs.KindTracks} {
+				if jobs.Overdue(rec, k, c.now(), c.opts.TakeTimeout, c.opts.Silence) != "" {
 					due = append(due, job{roomName, k})
 				}
 			}
@@ -283,18 +283,18 @@ func (c *Controller) supervise(ctx context.Context) {
 
 // failOverdue re-reads the record (another process may have acted) and
 // fails its job of kind k if it is still overdue.
-func (c *Controller) failOverdue(ctx context.Context, roomName string, k beam.Kind) {
+func (c *Controller) failOverdue(ctx context.Context, roomName string, k jobs.Kind) {
 	var reason string
-	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		reason = beam.Overdue(r, k, c.now(), c.opts.TakeTimeout, c.opts.Silence)
+	_, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		reason = jobs.Overdue(r, k, c.now(), c.opts.TakeTimeout, c.opts.Silence)
 		if reason == "" {
 			return r, errNothingToDo
 		}
-		return beam.Finish(r, k, r.Ref(k).ID, beam.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
+		return jobs.Finish(r, k, r.Ref(k).ID, jobs.Failed(rcerr.New(rcerr.Unavailable, "%s", reason)))
 	})
 	if err == nil {
 		c.log.Warn("job failed", "room", roomName, "kind", k, "reason", reason)
-	} else if !errors.Is(err, errNothingToDo) && !errors.Is(err, beam.ErrStaleJob) {
+	} else if !errors.Is(err, errNothingToDo) && !errors.Is(err, jobs.ErrStaleJob) {
 		c.log.Warn("could not fail overdue job", "room", roomName, "err", err)
 	}
 }
@@ -302,18 +302,18 @@ func (c *Controller) failOverdue(ctx context.Context, roomName string, k beam.Ki
 var errNothingToDo = errors.New("nothing to do")
 
 // finish ends job id of kind k in room's state as out says.
-func (c *Controller) finish(ctx context.Context, roomName string, k beam.Kind, id string, out beam.Outcome) {
-	_, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, k, id, out)
+func (c *Controller) finish(ctx context.Context, roomName string, k jobs.Kind, id string, out jobs.Outcome) {
+	_, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Finish(r, k, id, out)
 	})
-	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+	if err != nil && !errors.Is(err, jobs.ErrStaleJob) {
 		c.log.Warn("could not end job in state", "room", roomName, "err", err)
 	}
 }
 
 // enqueue queues job for the worker that must run it: any worker for a
 // composite job, target's for a track recording.
-func (c *Controller) enqueue(ctx context.Context, job beam.Job, target string) error {
+func (c *Controller) enqueue(ctx context.Context, job jobs.Job, target string) error {
 	b, err := json.Marshal(job)
 	if err != nil {
 		return err

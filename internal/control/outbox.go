@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -30,8 +30,8 @@ func eventID(room string, fromRev uint64, i int) string {
 
 // stage adds the events of the transition cur → next to next's outbox
 // (after any that are still waiting there).
-func stage(room string, cur, next beam.Record, fromRev uint64, now time.Time) beam.Record {
-	evs := beam.Events(room, cur, next, now)
+func stage(room string, cur, next jobs.Record, fromRev uint64, now time.Time) jobs.Record {
+	evs := jobs.Events(room, cur, next, now)
 	next.Outbox = slices.Clone(next.Outbox)
 	for i, ev := range evs {
 		ev.ID = eventID(room, fromRev, i)
@@ -65,7 +65,7 @@ func (s *Store) flush(ctx context.Context, room string, outbox []roomcast.Event)
 	if len(sent) == 0 {
 		return
 	}
-	_, _, err := s.Update(ctx, room, func(r beam.Record) (beam.Record, error) {
+	_, _, err := s.Update(ctx, room, func(r jobs.Record) (jobs.Record, error) {
 		r.Outbox = slices.DeleteFunc(slices.Clone(r.Outbox), func(ev roomcast.Event) bool { return sent[ev.ID] })
 		return r, nil
 	})

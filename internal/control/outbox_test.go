@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -46,17 +46,17 @@ func started(t *testing.T, s *Store, room string) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	if _, _, err := s.Update(ctx, room, func(r beam.Record) (beam.Record, error) {
-		return beam.Start(r, room, roomcast.StartParams{Record: true}, "job1", now)
+	if _, _, err := s.Update(ctx, room, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Start(r, room, roomcast.StartParams{Record: true}, "job1", now)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Update(ctx, room, func(r beam.Record) (beam.Record, error) {
-		r, err := beam.Claim(r, beam.KindComposite, "job1", "w1", now)
+	if _, _, err := s.Update(ctx, room, func(r jobs.Record) (jobs.Record, error) {
+		r, err := jobs.Claim(r, jobs.KindComposite, "job1", "w1", now)
 		if err != nil {
 			return r, err
 		}
-		return beam.Report(r, beam.KindComposite, "job1", beam.Progress{Started: true}, now)
+		return jobs.Report(r, jobs.KindComposite, "job1", jobs.Progress{Started: true}, now)
 	}); err != nil {
 		t.Fatal(err)
 	}

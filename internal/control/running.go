@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 )
 
@@ -17,7 +17,7 @@ const ReasonDrained = "worker drained"
 
 // running is a job a worker runs: how to stop it, and why it was stopped.
 type running struct {
-	job    beam.Job
+	job    jobs.Job
 	ctx    context.Context // the job's own: a stop cancels it
 	cancel context.CancelFunc
 
@@ -60,33 +60,36 @@ func (j *running) answer() {
 // run runs one job: a stop request (or Drain) cancels it; heartbeats keep
 // it alive in the state; its end is written as stopped or failed.
 func (w *Worker) run(ctx context.Context, j *running) {
-	defer w.jobs.Done()
+	defer w.runs.Done()
 	defer w.release(j.job.ID)
 	defer j.cancel()
 	job := j.job
 	log := w.log.With("job", job)
-	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) { j.stop(string(m.Data), m) })
+	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) {
+		log.Info("stop requested", "reason", string(m.Data))
+		j.stop(string(m.Data), m)
+	})
 	if err != nil {
 		log.Error("subscribe to stop requests", "err", err)
 	} else {
 		defer sub.Unsubscribe()
 	}
-	update := func(p beam.Progress) error {
-		_, _, err := w.store.Update(j.ctx, job.Room, func(r beam.Record) (beam.Record, error) {
-			return beam.Report(r, w.kind, job.ID, p, time.Now().UTC())
+	update := func(p jobs.Progress) error {
+		_, _, err := w.store.Update(j.ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
+			return jobs.Report(r, w.kind, job.ID, p, time.Now().UTC())
 		})
-		if errors.Is(err, beam.ErrStaleJob) {
+		if errors.Is(err, jobs.ErrStaleJob) {
 			log.Info("room no longer runs this job; stopping it")
 			j.cancel()
 		}
 		return err
 	}
-	done := make(chan beam.Outcome, 1)
-	go func() { done <- w.runner.Run(j.ctx, job, func(p beam.Progress) { update(p) }) }()
+	done := make(chan jobs.Outcome, 1)
+	go func() { done <- w.runner.Run(j.ctx, job, func(p jobs.Progress) { update(p) }) }()
 	log.Info("job started")
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
-	var out beam.Outcome
+	var out jobs.Outcome
 loop:
 	for {
 		select {
@@ -95,17 +98,17 @@ loop:
 		case <-ctx.Done(): // the worker shuts down
 			j.cancel()
 			if out = <-done; !out.Failed() {
-				out = beam.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
+				out = jobs.Failed(rcerr.New(rcerr.Unavailable, "worker %s shut down while the job ran", w.ID))
 				if w.onExit != "" {
-					out = beam.Stopped(w.onExit)
+					out = jobs.Stopped(w.onExit)
 				}
 			}
 			break loop
 		case <-t.C:
-			update(beam.Progress{})
+			update(jobs.Progress{})
 		}
 	}
-	if out == (beam.Outcome{}) {
+	if out == (jobs.Outcome{}) {
 		out.Reason = j.stopReason()
 	}
 	if out.Failed() {
@@ -113,10 +116,10 @@ loop:
 	} else {
 		w.stopped.Add(1)
 	}
-	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Finish(r, w.kind, job.ID, out)
+	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Finish(r, w.kind, job.ID, out)
 	})
-	if err != nil && !errors.Is(err, beam.ErrStaleJob) {
+	if err != nil && !errors.Is(err, jobs.ErrStaleJob) {
 		log.Warn("could not record the job's end", "err", err)
 	}
 	log.Info("job ended", "outcome", out)
@@ -134,7 +137,7 @@ func (w *Worker) Drain(timeout time.Duration) {
 	w.drain()
 	w.log.Info("draining", "timeout", timeout)
 	done := make(chan struct{})
-	go func() { w.jobs.Wait(); close(done) }() // ends below, either way
+	go func() { w.runs.Wait(); close(done) }() // ends below, either way
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	select {

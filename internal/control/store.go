@@ -12,7 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -21,7 +21,7 @@ import (
 // stateBucket is the JetStream KV bucket of per-room beam records.
 const stateBucket = "roomcast_beam"
 
-// Store keeps each room's beam.Record in NATS JetStream KV, so every server
+// Store keeps each room's jobs.Record in NATS JetStream KV, so every server
 // process reads the same truth, and changes them by compare-and-swap.
 type Store struct {
 	kv     jetstream.KeyValue
@@ -56,20 +56,20 @@ func keyRoom(key string) (string, bool) {
 
 // Get returns room's record and its revision; a room never seen has the
 // empty state and revision 0.
-func (s *Store) Get(ctx context.Context, room string) (beam.Record, uint64, error) {
+func (s *Store) Get(ctx context.Context, room string) (jobs.Record, uint64, error) {
 	e, err := s.kv.Get(ctx, roomKey(room))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return beam.Record{State: roomcast.NewBeamState()}, 0, nil
+		return jobs.Record{State: roomcast.NewBeamState()}, 0, nil
 	}
 	if err != nil {
-		return beam.Record{}, 0, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: read state of %q: %w", room, err), "could not read the room's state; try again")
+		return jobs.Record{}, 0, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: read state of %q: %w", room, err), "could not read the room's state; try again")
 	}
 	rec, err := decode(e.Value())
 	return rec, e.Revision(), err
 }
 
-func decode(b []byte) (beam.Record, error) {
-	var rec beam.Record
+func decode(b []byte) (jobs.Record, error) {
+	var rec jobs.Record
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return rec, fmt.Errorf("control: decode state: %w", err)
 	}
@@ -84,7 +84,7 @@ func decode(b []byte) (beam.Record, error) {
 // returned as is and nothing is written. Get and Update fail as
 // unavailable (503: try again) when the store cannot be read or written,
 // whichever request it was.
-func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (beam.Record, error)) (beam.Record, uint64, error) {
+func (s *Store) Update(ctx context.Context, room string, fn func(jobs.Record) (jobs.Record, error)) (jobs.Record, uint64, error) {
 	for {
 		cur, rev, err := s.Get(ctx, room)
 		if err != nil {
@@ -125,19 +125,19 @@ func (s *Store) Update(ctx context.Context, room string, fn func(beam.Record) (b
 
 // Await returns room's record once cond holds for it (checked now and on
 // every change), or ctx's error when it ends first.
-func (s *Store) Await(ctx context.Context, room string, cond func(beam.Record) bool) (beam.Record, error) {
+func (s *Store) Await(ctx context.Context, room string, cond func(jobs.Record) bool) (jobs.Record, error) {
 	w, err := s.kv.Watch(ctx, roomKey(room))
 	if err != nil {
-		return beam.Record{}, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: watch state of %q: %w", room, err), "could not read the room's state; try again")
+		return jobs.Record{}, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: watch state of %q: %w", room, err), "could not read the room's state; try again")
 	}
 	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return beam.Record{}, ctx.Err()
+			return jobs.Record{}, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return beam.Record{}, ctx.Err()
+				return jobs.Record{}, ctx.Err()
 			}
 			if e == nil || e.Operation() != jetstream.KeyValuePut {
 				continue // the end of the current values, or a deletion
@@ -151,7 +151,7 @@ func (s *Store) Await(ctx context.Context, room string, cond func(beam.Record) b
 
 // Watch calls fn with every room's record now and on every change, until
 // ctx ends.
-func (s *Store) Watch(ctx context.Context, fn func(room string, rec beam.Record, rev uint64)) error {
+func (s *Store) Watch(ctx context.Context, fn func(room string, rec jobs.Record, rev uint64)) error {
 	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("control: watch state: %w", err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -23,9 +23,9 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	if !c.opts.RecordsTracks {
 		return roomcast.BeamState{}, rcerr.New(rcerr.Unavailable, "track recording is not available on this server")
 	}
-	job := beam.Job{ID: newID(), Kind: beam.KindTracks, Room: roomName, CreatedAt: c.now().UTC()}
-	rec, _, err := c.store.Update(ctx, roomName, func(r beam.Record) (beam.Record, error) {
-		return beam.StartTracks(r, roomName, job.ID, c.opts.ServerID, job.CreatedAt)
+	job := jobs.Job{ID: newID(), Kind: jobs.KindTracks, Room: roomName, CreatedAt: c.now().UTC()}
+	rec, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.StartTracks(r, roomName, job.ID, c.opts.ServerID, job.CreatedAt)
 	})
 	if err != nil {
 		return rec.State, err
@@ -33,7 +33,7 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	if err := c.enqueue(ctx, job, c.opts.ServerID); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue track recording (NATS unavailable); try again")
-		c.finish(context.WithoutCancel(ctx), roomName, beam.KindTracks, job.ID, beam.Failed(cause))
+		c.finish(context.WithoutCancel(ctx), roomName, jobs.KindTracks, job.ID, jobs.Failed(cause))
 		return roomcast.BeamState{}, cause
 	}
 	c.log.Info("track recording queued", "job", job)
@@ -42,7 +42,7 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	// worker slower than tracksStartWait leaves it starting.
 	wctx, cancel := context.WithTimeout(ctx, tracksStartWait)
 	defer cancel()
-	if got, err := c.store.Await(wctx, roomName, func(r beam.Record) bool {
+	if got, err := c.store.Await(wctx, roomName, func(r jobs.Record) bool {
 		j := r.Tracks
 		return j == nil || j.ID != job.ID || r.State.Recording.Server.State != roomcast.RecordingStateStarting
 	}); err == nil {
@@ -58,13 +58,13 @@ const tracksStartWait = 5 * time.Second
 // changes nothing and the state's message says so. The server recording it
 // finishes its files, whichever server is asked.
 func (c *Controller) StopTracks(ctx context.Context, roomName string) (roomcast.BeamState, error) {
-	return c.stopJob(ctx, roomName, beam.KindTracks, "")
+	return c.stopJob(ctx, roomName, jobs.KindTracks, "")
 }
 
 // RoomClosed ends room's track recording because the room closed (the
 // automatic recording of --record-tracks ends with its room).
 func (c *Controller) RoomClosed(ctx context.Context, roomName string) {
-	if _, err := c.stopJob(ctx, roomName, beam.KindTracks, beam.ReasonRoomClosed); err != nil {
+	if _, err := c.stopJob(ctx, roomName, jobs.KindTracks, jobs.ReasonRoomClosed); err != nil {
 		c.log.Warn("stop track recording of a closed room", "room", roomName, "err", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/webhook"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Job queue names on NATS. Composite jobs go to any worker; a track
@@ -36,8 +38,8 @@ func stopSubject(jobID string) string { return "roomcast.job." + jobID + ".stop"
 
 // queue is where jobs of a kind for target wait, and the consumer that
 // takes them.
-func queue(k beam.Kind, target string) (subject, consumer string) {
-	if k == beam.KindTracks {
+func queue(k jobs.Kind, target string) (subject, consumer string) {
+	if k == jobs.KindTracks {
 		t := hex.EncodeToString([]byte(target))
 		return tracksPrefix + t, "tracks-" + t
 	}
@@ -63,7 +65,7 @@ func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 // ensureConsumer creates (or updates) the consumer a worker of kind k for
 // target takes its jobs from. A server's track recording consumer goes
 // away a minute after the server does.
-func ensureConsumer(ctx context.Context, js jetstream.JetStream, k beam.Kind, target string) (jetstream.Consumer, error) {
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, k jobs.Kind, target string) (jetstream.Consumer, error) {
 	subject, name := queue(k, target)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       name,
@@ -72,7 +74,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, k beam.Kind, ta
 		AckWait:       30 * time.Second,
 		MaxAckPending: -1,
 	}
-	if k == beam.KindTracks {
+	if k == jobs.KindTracks {
 		cfg.InactiveThreshold = time.Minute
 	}
 	c, err := js.CreateOrUpdateConsumer(ctx, jobStream, cfg)
@@ -87,14 +89,14 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, k beam.Kind, ta
 // whose ctx ended returns the zero Outcome: the worker knows why it ended.
 // composite.Runner runs composite jobs, trackrec.Manager track recordings.
 type Runner interface {
-	Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome
+	Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 }
 
 // RunnerFunc adapts a function to Runner.
-type RunnerFunc func(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome
+type RunnerFunc func(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 
 // Run calls f.
-func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
+func (f RunnerFunc) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	return f(ctx, job, report)
 }
 
@@ -103,7 +105,7 @@ func (f RunnerFunc) Run(ctx context.Context, job beam.Job, report func(beam.Prog
 type Worker struct {
 	ID     string
 	Slots  int
-	kind   beam.Kind
+	kind   jobs.Kind
 	target string // whose queue it takes from (track recording: this server)
 	onExit string // stop reason of jobs still running when it shuts down; "": they fail
 	runner Runner
@@ -117,7 +119,7 @@ type Worker struct {
 	running map[string]*running // by job id
 	free    chan struct{}       // a slot was freed
 	wg      sync.WaitGroup      // the advertisement
-	jobs    sync.WaitGroup      // running jobs
+	runs    sync.WaitGroup      // running jobs
 
 	draining context.Context // done once Drain began: no more jobs are taken
 	drain    context.CancelFunc
@@ -139,7 +141,7 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	kind := cmp.Or(opts.Kind, beam.KindComposite)
+	kind := cmp.Or(opts.Kind, jobs.KindComposite)
 	store.events = opts.Events
 	w := &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, target: id, onExit: opts.ShutdownReason,
 		runner: r, store: store, nc: nc, js: js, running: map[string]*running{},
@@ -153,7 +155,7 @@ type WorkerOptions struct {
 	// ID names the worker; "" names it hostname-pid. A track recording
 	// worker takes the jobs queued for this id (the server's).
 	ID     string
-	Kind   beam.Kind          // the jobs it runs; "": composite
+	Kind   jobs.Kind          // the jobs it runs; "": composite
 	Slots  int                // jobs run at once (at least 1)
 	Events *webhook.Publisher // when set, the webhook events of its changes go out through it
 	// ShutdownReason, when set, stops the jobs still running when the
@@ -167,7 +169,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("control: worker: %w", err)
 	}
-	if w.kind == beam.KindComposite {
+	if w.kind == jobs.KindComposite {
 		w.wg.Go(func() { w.advertise(ctx) })
 	}
 	w.log.Info("worker ready", "slots", w.Slots)
@@ -194,7 +196,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancel()
 	}
 	w.wg.Wait()
-	w.jobs.Wait()
+	w.runs.Wait()
 	return nil
 }
 
@@ -216,18 +218,13 @@ func (w *Worker) waitSlot(ctx context.Context) bool {
 	}
 }
 
-// advertise publishes the worker's slots so operators and schedulers see it.
+// advertise announces the worker (roomcast.Worker: state, capacity, load,
+// jobs) every heartbeat, for the Roster and operators.
 func (w *Worker) advertise(ctx context.Context) {
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
 	for {
-		w.mu.Lock()
-		state := "ready"
-		if w.Draining() {
-			state = "draining"
-		}
-		b, _ := json.Marshal(map[string]any{"id": w.ID, "state": state, "slots": w.Slots, "busy": w.busy})
-		w.mu.Unlock()
+		b, _ := json.Marshal(w.announcement())
 		w.nc.Publish(workerSubject+"."+w.ID, b)
 		select {
 		case <-ctx.Done():
@@ -237,16 +234,32 @@ func (w *Worker) advertise(ctx context.Context) {
 	}
 }
 
+// announcement is what the worker is doing now.
+func (w *Worker) announcement() roomcast.Worker {
+	a := roomcast.Worker{ID: w.ID, State: roomcast.WorkerReady, Capacity: w.Slots, Jobs: []roomcast.WorkerJob{}}
+	if w.Draining() {
+		a.State = roomcast.WorkerDraining
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a.Load = w.busy
+	for _, j := range w.running {
+		a.Jobs = append(a.Jobs, roomcast.WorkerJob{ID: j.job.ID, Room: j.job.Room})
+	}
+	slices.SortFunc(a.Jobs, func(x, y roomcast.WorkerJob) int { return cmp.Compare(x.ID, y.ID) })
+	return a
+}
+
 // take claims a queued job in the room's state and starts it. A job the
 // room no longer wants (stopped or failed meanwhile) is dropped.
 func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
-	var job beam.Job
+	var job jobs.Job
 	if err := json.Unmarshal(msg.Data(), &job); err != nil {
 		w.log.Error("dropping undecodable job", "err", err)
 		msg.Term()
 		return
 	}
-	job.Kind = cmp.Or(job.Kind, beam.KindComposite)
+	job.Kind = cmp.Or(job.Kind, jobs.KindComposite)
 	if job.Kind != w.kind {
 		w.log.Error("dropping a job of another kind", "job", job)
 		msg.Term()
@@ -256,11 +269,11 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		msg.Nak() // another worker takes it
 		return
 	}
-	_, _, err := w.store.Update(ctx, job.Room, func(r beam.Record) (beam.Record, error) {
-		return beam.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
+	_, _, err := w.store.Update(ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
 	})
 	switch {
-	case errors.Is(err, beam.ErrStaleJob):
+	case errors.Is(err, jobs.ErrStaleJob):
 		w.log.Info("dropping job the room no longer runs", "job", job)
 		msg.Ack()
 		return
@@ -276,7 +289,7 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 	w.busy++
 	w.running[job.ID] = j
 	w.mu.Unlock()
-	w.jobs.Add(1)
+	w.runs.Add(1)
 	go w.run(ctx, j)
 }
 

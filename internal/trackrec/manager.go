@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
@@ -56,15 +56,15 @@ func NewManager(t Tapper, recs *recordings.Store, log *slog.Logger) *Manager {
 // down), then finishes its files: it is the track recording worker's
 // control.Runner. A session of the room under another job is finished
 // first.
-func (m *Manager) Run(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
+func (m *Manager) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	if err := m.start(job.Room, job.ID); err != nil {
 		m.log.Error("start track recording", "room", job.Room, "err", err)
-		return beam.Failed(rcerr.Wrap(rcerr.Internal, err, "could not start track recording"))
+		return jobs.Failed(rcerr.Wrap(rcerr.Internal, err, "could not start track recording"))
 	}
-	report(beam.Progress{Started: true})
+	report(jobs.Progress{Started: true})
 	<-ctx.Done()
 	m.stop(job.Room, job.ID)
-	return beam.Outcome{}
+	return jobs.Outcome{}
 }
 
 // start begins recording room's tracks as session id.

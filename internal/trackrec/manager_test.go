@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/roomcast/roomcast/internal/beam"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/sdk/roomcast"
@@ -54,11 +54,11 @@ func TestManagerRunsOneSessionPerRoom(t *testing.T) {
 	}
 	tap := fakeTapper{mu: new(sync.Mutex), taps: map[string]sfu.Tap{}}
 	m := NewManager(tap, recs, slog.New(slog.DiscardHandler))
-	run := func(id string) (context.CancelFunc, <-chan beam.Outcome, <-chan beam.Progress) {
+	run := func(id string) (context.CancelFunc, <-chan jobs.Outcome, <-chan jobs.Progress) {
 		ctx, cancel := context.WithCancel(context.Background())
-		done, reports := make(chan beam.Outcome, 1), make(chan beam.Progress, 1)
+		done, reports := make(chan jobs.Outcome, 1), make(chan jobs.Progress, 1)
 		go func() {
-			done <- m.Run(ctx, beam.Job{ID: id, Kind: beam.KindTracks, Room: "r"}, func(p beam.Progress) { reports <- p })
+			done <- m.Run(ctx, jobs.Job{ID: id, Kind: jobs.KindTracks, Room: "r"}, func(p jobs.Progress) { reports <- p })
 		}()
 		return cancel, done, reports
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
-	"github.com/roomcast/roomcast/internal/beam"
 	"github.com/roomcast/roomcast/internal/bus"
 	"github.com/roomcast/roomcast/internal/control"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -68,10 +68,10 @@ func (r *receiver) got() []roomcast.Event {
 }
 
 // runnerFunc runs a job until stopped, reporting media flowing at once.
-func flowing(ctx context.Context, job beam.Job, report func(beam.Progress)) beam.Outcome {
-	report(beam.Progress{Started: true})
+func flowing(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
+	report(jobs.Progress{Started: true})
 	<-ctx.Done()
-	return beam.Outcome{}
+	return jobs.Outcome{}
 }
 
 // A start and a stop through the control plane reach a backend as signed
@@ -144,7 +144,7 @@ func TestEventsReachTheBackendInOrder(t *testing.T) {
 	if got[0].Room != "hooked" || got[0].StartDelayMs < 0 || got[0].ID == got[1].ID {
 		t.Errorf("started event %+v", got[0])
 	}
-	if got[1].Reason != beam.ReasonRequest || got[1].State.RTMP.State != roomcast.StreamingStateStopped {
+	if got[1].Reason != jobs.ReasonRequest || got[1].State.RTMP.State != roomcast.StreamingStateStopped {
 		t.Errorf("stopped event reason %q state %+v", got[1].Reason, got[1].State.RTMP)
 	}
 	if rec.attempts < 4 {

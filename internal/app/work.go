@@ -22,12 +22,12 @@ import (
 // uploadGrace is how long shutdown lets uploads in progress finish.
 const uploadGrace = 10 * time.Second
 
-// jobs runs streaming/recording jobs: the composite runner over the data
+// work runs streaming/recording jobs: the composite runner over the data
 // dir (job scratch space under jobs/, recordings under recordings/), the
 // uploader that takes finished recordings to their store, and, with slots,
 // a worker taking jobs from NATS. serve and `roomcast worker` build it the
-// same way (newJobs), run it (run) and end it (finish).
-type jobs struct {
+// same way (newWork), run it (run) and end it (finish).
+type work struct {
 	runner   *composite.Runner
 	uploader *storage.Uploader
 	worker   *control.Worker // nil with no slots
@@ -40,17 +40,17 @@ type jobs struct {
 	stopUploads context.CancelFunc
 }
 
-// jobsConfig is what newJobs needs beyond the shared parts.
-type jobsConfig struct {
+// workConfig is what newWork needs beyond the shared parts.
+type workConfig struct {
 	DataDir  string
 	Jobs     config.Jobs
 	Slots    int    // 0: no worker (the runner still owns the recordings)
 	WorkerID string // "" names it hostname-pid
 }
 
-// newJobs builds the jobs' parts once, from cfg. Ready recordings are
+// newWork builds the jobs' parts once, from cfg. Ready recordings are
 // announced as recording.ready events on events.
-func newJobs(ctx context.Context, cfg jobsConfig, b *bus.Bus, events *webhook.Publisher, log *slog.Logger) (*jobs, error) {
+func newWork(ctx context.Context, cfg workConfig, b *bus.Bus, events *webhook.Publisher, log *slog.Logger) (*work, error) {
 	recs, err := recordings.Open(filepath.Join(cfg.DataDir, "recordings"))
 	if err != nil {
 		return nil, fmt.Errorf("app: recordings: %w", err)
@@ -59,7 +59,7 @@ func newJobs(ctx context.Context, cfg jobsConfig, b *bus.Bus, events *webhook.Pu
 	if err != nil {
 		return nil, err
 	}
-	j := &jobs{s3: s3, log: log}
+	j := &work{s3: s3, log: log}
 	j.uploads, j.stopUploads = context.WithCancel(context.Background())
 	j.uploader = storage.NewUploader(recs, store, func(rec roomcast.Recording) {
 		if err := events.Publish(context.Background(), roomcast.Event{Event: roomcast.EventRecordingReady, Room: rec.Room, Recording: &rec}); err != nil {
@@ -81,7 +81,7 @@ func newJobs(ctx context.Context, cfg jobsConfig, b *bus.Bus, events *webhook.Pu
 
 // keep takes a finished recording to its store (composite.Runner.Keep and
 // trackrec.Manager.Keep).
-func (j *jobs) keep(_ context.Context, id string) error { return j.uploader.Upload(j.uploads, id) }
+func (j *work) keep(_ context.Context, id string) error { return j.uploader.Upload(j.uploads, id) }
 
 // roomActivity watches what a room's SFU receives, over NATS, for the live
 // monitor.
@@ -99,7 +99,7 @@ func roomActivity(b *bus.Bus) func(room string) (func() (activity.Report, bool),
 // failed uploads and (with a worker) takes jobs until ctx ends; the worker
 // ends its jobs and records how they ended before run returns. Uploads in
 // progress get uploadGrace from the end of ctx.
-func (j *jobs) run(ctx context.Context) {
+func (j *work) run(ctx context.Context) {
 	context.AfterFunc(ctx, func() { time.AfterFunc(uploadGrace, j.stopUploads) })
 	var wg sync.WaitGroup
 	wg.Go(func() { j.uploader.Run(ctx) }) // retries failed uploads, now and every 30 s
@@ -117,7 +117,7 @@ func (j *jobs) run(ctx context.Context) {
 
 // finish waits for the recordings still being finalized and uploaded (the
 // uploads until uploadGrace after run's end) and releases the warm sandbox.
-func (j *jobs) finish() {
+func (j *work) finish() {
 	defer j.stopUploads()
 	j.runner.Wait()
 	j.runner.Close()

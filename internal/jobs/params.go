@@ -1,8 +1,8 @@
-// Package beam holds the rules of streaming and recording a room: which
+// Package jobs holds the rules of streaming and recording a room: which
 // start parameters are valid, what a start or stop does to the room's state
 // (the seed's rules), and the job a worker runs. It does no I/O of its own
 // beyond the DNS lookup of the meeting URL check.
-package beam
+package jobs
 
 import (
 	"context"

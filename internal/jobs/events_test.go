@@ -1,4 +1,4 @@
-package beam
+package jobs
 
 import (
 	"testing"

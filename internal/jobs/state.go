@@ -1,4 +1,4 @@
-package beam
+package jobs
 
 import (
 	"errors"
@@ -60,7 +60,7 @@ func (j Job) LogValue() slog.Value {
 
 // ErrStaleJob means a worker reported on a job the room no longer runs (it
 // was stopped, failed or replaced): the worker should stop it.
-var ErrStaleJob = errors.New("beam: job is no longer the room's current job")
+var ErrStaleJob = errors.New("jobs: job is no longer the room's current job")
 
 // Running says what a record has starting or running, for messages: "",
 // "streaming", "recording" or "streaming and recording".

@@ -1,0 +1,68 @@
+package control
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+// Roster keeps the composite workers' announcements (Worker.advertise,
+// every heartbeat) for GET /v1/workers: a worker silent for three
+// heartbeats is gone.
+type Roster struct {
+	sub *nats.Subscription
+	now func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]announced // by worker id
+}
+
+type announced struct {
+	w  roomcast.Worker
+	at time.Time
+}
+
+// NewRoster listens for worker announcements on nc until Close.
+func NewRoster(nc *nats.Conn) (*Roster, error) {
+	r := &Roster{now: time.Now, seen: map[string]announced{}}
+	sub, err := nc.Subscribe(workerSubject+".*", func(m *nats.Msg) {
+		var w roomcast.Worker
+		if json.Unmarshal(m.Data, &w) != nil || w.ID == "" {
+			return
+		}
+		r.mu.Lock()
+		r.seen[w.ID] = announced{w: w, at: r.now()}
+		r.mu.Unlock()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("control: worker roster: %w", err)
+	}
+	r.sub = sub
+	return r, nil
+}
+
+// Workers returns the workers heard from within three heartbeats, by id.
+func (r *Roster) Workers() []roomcast.Worker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := []roomcast.Worker{}
+	for id, a := range r.seen {
+		if r.now().Sub(a.at) > 3*heartbeat {
+			delete(r.seen, id)
+			continue
+		}
+		out = append(out, a.w)
+	}
+	slices.SortFunc(out, func(a, b roomcast.Worker) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Close stops listening.
+func (r *Roster) Close() { r.sub.Unsubscribe() }
