@@ -152,6 +152,7 @@ func measure(m *media, n int, window time.Duration, recs *recordings.Store) resu
 	if mgr != nil {
 		stopRec()
 		<-recorded
+		mgr.Close() // the files are final
 		r.dropped = trackrec.Dropped.Load() - droppedBefore
 		var recID string
 		if list, err := recs.List("bench"); err == nil && len(list) > 0 {

@@ -440,3 +440,26 @@ func TestRosterListsAnnouncedWorkers(t *testing.T) {
 		t.Errorf("workers %+v after three silent heartbeats, want none", ws)
 	}
 }
+
+// A stopped job that takes longer than the silence limit to wind down (its
+// files flushed) keeps its heartbeats: it ends stopped, not failed as lost.
+func TestSlowStopKeepsTheJobAlive(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{Silence: 2 * time.Second, StopTimeout: 10 * time.Second})
+	started := make(chan struct{}, 1)
+	startWorker(t, b, RunnerFunc(func(ctx context.Context, _ jobs.Job, report func(jobs.Progress)) jobs.Outcome {
+		report(jobs.Progress{Started: true})
+		started <- struct{}{}
+		<-ctx.Done()
+		time.Sleep(3*heartbeat + time.Second) // longer than Silence
+		return jobs.Outcome{}
+	}))
+	if _, err := c.Start(context.Background(), "slow", streamParams); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	st, err := c.Stop(context.Background(), "slow")
+	if err != nil || st.RTMP.State != roomcast.StreamingStateStopped || st.RTMP.Error != nil {
+		t.Fatalf("slow stop: %s %+v, %v; want stopped", st.RTMP.State, st.RTMP.Error, err)
+	}
+}

@@ -74,8 +74,12 @@ func (w *Worker) run(ctx context.Context, j *running) {
 	} else {
 		defer sub.Unsubscribe()
 	}
+	// Reports and heartbeats go on while a stopped job winds down (its
+	// files are flushed): they are bounded by time, not by the stop.
 	update := func(p jobs.Progress) error {
-		_, _, err := w.store.Update(j.ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*heartbeat)
+		defer cancel()
+		_, _, err := w.store.Update(uctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
 			return jobs.Report(r, w.kind, job.ID, p, time.Now().UTC())
 		})
 		if errors.Is(err, jobs.ErrStaleJob) {

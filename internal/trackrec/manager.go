@@ -53,9 +53,10 @@ func NewManager(t Tapper, recs *recordings.Store, log *slog.Logger) *Manager {
 }
 
 // Run records job's room until ctx ends (a stop, or the server shutting
-// down), then finishes its files: it is the track recording worker's
-// control.Runner. A session of the room under another job is finished
-// first.
+// down): it is the track recording worker's control.Runner. The session's
+// files are then finished in the background (Close waits for them): the
+// job ends at once, the recording turns ready when its files are final. A
+// session of the room under another job is finished first.
 func (m *Manager) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	if err := m.start(job.Room, job.ID); err != nil {
 		m.log.Error("start track recording", "room", job.Room, "err", err)
@@ -92,18 +93,13 @@ func (m *Manager) start(room, id string) error {
 	return nil
 }
 
-// stop finishes room's session id, if it runs here, and waits until its
-// files are final (not for their upload).
+// stop finishes room's session id, if it runs here, in the background.
 func (m *Manager) stop(room, id string) {
 	m.mu.Lock()
-	r := m.sessions[room]
-	if r == nil || r.id != id {
-		m.mu.Unlock()
-		return
+	defer m.mu.Unlock()
+	if r := m.sessions[room]; r != nil && r.id == id {
+		m.finishLater(room, r)
 	}
-	delete(m.sessions, room)
-	m.mu.Unlock()
-	m.finish(r)
 }
 
 // Close finishes every session and waits for their uploads (shutdown).
