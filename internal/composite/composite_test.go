@@ -94,9 +94,18 @@ func TestFanoutReconnects(t *testing.T) {
 	}
 }
 
+// probeOK reads url as a viewer would and checks its streams. A server may
+// take a moment after the publish is accepted before it serves the stream
+// to readers (gortmplib's relay under load): the probe is retried for 10 s.
 func probeOK(t *testing.T, url string) {
 	t.Helper()
-	p, err := testkit.FFprobe(url)
+	var p testkit.Probe
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) { // poll interval
+		if p, err = testkit.FFprobe(url); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

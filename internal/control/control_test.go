@@ -84,6 +84,12 @@ func startWorker(t *testing.T, b *bus.Bus, r Runner) context.CancelFunc {
 }
 
 func startWorkerWith(t *testing.T, b *bus.Bus, opts WorkerOptions, r Runner) context.CancelFunc {
+	_, cancel := runWorker(t, b, opts, r)
+	return cancel
+}
+
+// runWorker runs a worker on b until the returned cancel or the test's end.
+func runWorker(t *testing.T, b *bus.Bus, opts WorkerOptions, r Runner) (*Worker, context.CancelFunc) {
 	t.Helper()
 	w, err := NewWorker(context.Background(), b.NC, b.JS, opts, r, quiet)
 	if err != nil {
@@ -93,7 +99,7 @@ func startWorkerWith(t *testing.T, b *bus.Bus, opts WorkerOptions, r Runner) con
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return cancel
+	return w, cancel
 }
 
 func waitState(t *testing.T, c *Controller, room string, what string, cond func(roomcast.BeamState) bool) roomcast.BeamState {
@@ -211,14 +217,7 @@ func TestLostWorkerFailsTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	runner := newFakeRunner()
-	w, err := NewWorker(context.Background(), wb.NC, wb.JS, WorkerOptions{ID: "doomed", Slots: 1}, runner, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runWorker(t, wb, WorkerOptions{ID: "doomed", Slots: 1}, runner)
 	if _, err := c.Start(context.Background(), "r", roomcast.StartParams{Record: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -370,14 +369,7 @@ func TestDrainedWorkerStopsItsJobsAtTheDeadline(t *testing.T) {
 	b := newBus(t)
 	c := newController(t, b, Options{})
 	runner := newFakeRunner()
-	w, err := NewWorker(context.Background(), b.NC, b.JS, WorkerOptions{ID: "draining", Slots: 2}, runner, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() { defer close(ran); w.Run(ctx) }()
-	defer func() { cancel(); <-ran }()
+	w, _ := runWorker(t, b, WorkerOptions{ID: "draining", Slots: 2}, runner)
 	if _, err := c.Start(context.Background(), "old", streamParams); err != nil {
 		t.Fatal(err)
 	}
