@@ -67,9 +67,13 @@ func FuzzRedactNeverShowsTheKey(f *testing.F) {
 			f.Add(prefix, s, "k0jv-329m-1y7f")
 		}
 	}
+	f.Add("rtmp://live/", "%s/0", "000000") // no app in the prefix: k is the app there, not a key
 	f.Fuzz(func(t *testing.T, prefix, shape, k string) {
+		// rtmp[s]://host/live/: a host, then the app; in rtmp://live/ the
+		// "live" is the host, and k in the shape's first segment is the app.
 		if len([]rune(k)) < 6 || !strings.Contains(shape, "%s") || strings.ContainsAny(k, "/?#@:%[] \t\r\n") ||
-			!strings.HasPrefix(prefix, "rtmp") || !strings.HasSuffix(prefix, "/live/") || strings.Contains(prefix, k) {
+			!strings.HasPrefix(prefix, "rtmp") || !strings.HasSuffix(prefix, "/live/") || strings.Count(prefix, "/") < 4 ||
+			strings.Contains(prefix, k) {
 			return // the property is about the key where a key goes, not in the host
 		}
 		raw := prefix + strings.ReplaceAll(shape, "%s", k)
