@@ -51,7 +51,9 @@ type Runner struct {
 	RoomActivity func(room string) (latest func() (activity.Report, bool), stop func(), err error)
 
 	finalizing sync.WaitGroup
-	warmers    sync.WaitGroup // preparing or releasing warm sandboxes
+	warmers    sync.WaitGroup     // preparing or releasing warm sandboxes
+	warmCtx    context.Context    // ends with Close: a sandbox being prepared gives up
+	stopWarm   context.CancelFunc // ends warmCtx
 	mu         sync.Mutex
 	spare      *warm
 	warming    bool

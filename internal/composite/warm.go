@@ -33,9 +33,13 @@ func (r *Runner) Prewarm() {
 		r.warmers.Go(old.close)
 	}
 	r.warming = true
+	if r.warmCtx == nil {
+		r.warmCtx, r.stopWarm = context.WithCancel(context.Background())
+	}
+	ctx := r.warmCtx
 	defer r.mu.Unlock() // Go before Close can Wait
 	r.warmers.Go(func() {
-		w, err := r.startWarm(res)
+		w, err := r.startWarm(ctx, res)
 		r.mu.Lock()
 		r.warming = false
 		switch {
@@ -64,15 +68,21 @@ func (r *Runner) target() roomcast.Resolution {
 	return r.warmRes
 }
 
-func (r *Runner) startWarm(res roomcast.Resolution) (*warm, error) {
+// startWarm prepares a sandbox and browser at res, unless stop (Close)
+// ends first.
+func (r *Runner) startWarm(stop context.Context, res roomcast.Resolution) (*warm, error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	dir := filepath.Join(r.WorkDir, "warm-"+hex.EncodeToString(b))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(stop, 30*time.Second)
 	defer cancel()
 	t0 := time.Now()
 	sb, err := StartSandbox(ctx, dir, res.Width, res.Height, r.Log)
 	if err != nil {
+		return nil, err
+	}
+	if err := stop.Err(); err != nil {
+		sb.Close()
 		return nil, err
 	}
 	br, err := LaunchBrowser(sb, res.Width, res.Height, r.Browser, r.Log)
@@ -114,13 +124,16 @@ func (w *warm) close() {
 	w.sb.Close()
 }
 
-// Close releases the warm sandbox, and waits for one being prepared or
-// released; no more are prepared.
+// Close releases the warm sandbox, stops one being prepared and waits for
+// it (and for one being released); no more are prepared.
 func (r *Runner) Close() {
 	r.mu.Lock()
 	r.closed = true
 	w := r.spare
 	r.spare = nil
+	if r.stopWarm != nil {
+		r.stopWarm() // a sandbox being prepared gives up
+	}
 	r.mu.Unlock()
 	if w != nil {
 		w.close()
