@@ -64,6 +64,11 @@ func child(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startLimit is how long Xvfb and PulseAudio may take to start: a few
+// hundred milliseconds normally, over 10 s seen on a loaded 2-core machine
+// with another sandbox starting at once.
+const startLimit = 20 * time.Second
+
 // startXvfb lets Xvfb pick a free display number and report it (-displayfd).
 func (s *Sandbox) startXvfb(ctx context.Context, w, h int) error {
 	r, wr, err := os.Pipe()
@@ -91,8 +96,8 @@ func (s *Sandbox) startXvfb(ctx context.Context, w, h int) error {
 		}
 		s.Display = ":" + n
 		return nil
-	case <-time.After(10 * time.Second):
-		return errors.New("composite: Xvfb did not start within 10s")
+	case <-time.After(startLimit):
+		return fmt.Errorf("composite: Xvfb did not start within %v", startLimit)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -109,14 +114,14 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string) error {
 		return fmt.Errorf("composite: start pulseaudio: %w", err)
 	}
 	s.procs = append(s.procs, cmd)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(startLimit)
 	for {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return errors.New("composite: pulseaudio did not open its socket within 10s")
+			return fmt.Errorf("composite: pulseaudio did not open its socket within %v", startLimit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"log/slog"
+
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -31,6 +33,9 @@ func (o Outcome) reason() string {
 	}
 	return o.Reason
 }
+
+// LogValue logs the outcome as its String (an error's text included).
+func (o Outcome) LogValue() slog.Value { return slog.StringValue(o.String()) }
 
 // String is for logs.
 func (o Outcome) String() string {
