@@ -125,16 +125,11 @@ func reportComposite(r Record, p Progress, now time.Time) Record {
 		st.RTMP.Destinations = append([]roomcast.Destination(nil), p.Destinations...)
 	}
 	if p.Started {
-		at := now
-		if p.StartedAt != nil {
-			at = *p.StartedAt
-		}
+		at := p.startedAt(now)
 		if st.RTMP.State == roomcast.StreamingStateStarting {
 			st.RTMP.Running, st.RTMP.State, st.RTMP.StartedAt = true, roomcast.StreamingStateStarted, &at
 		}
-		if b := &st.Recording.Browser; b.State == roomcast.RecordingStateStarting {
-			b.Running, b.State, b.StartedAt = true, roomcast.RecordingStateStarted, &at
-		}
+		startRecording(&st.Recording.Browser, at)
 	}
 	if p.Health != nil {
 		h := *p.Health
@@ -178,10 +173,7 @@ func finishState(st roomcast.BeamState, out Outcome) roomcast.BeamState {
 		st.RTMP.Destinations = dests
 	}
 	if b := &st.Recording.Browser; recordingActive(*b) {
-		b.Running, b.State, b.Error, b.Reason = false, roomcast.RecordingStateStopped, nil, reason
-		if e != nil {
-			b.State, b.Error, b.Reason = roomcast.RecordingStateFailed, e, ""
-		}
+		endRecording(b, e, reason)
 	}
 	return st
 }
@@ -201,3 +193,28 @@ func recordingActive(s roomcast.RecordingStatus) bool {
 const (
 	ReasonRequest = "stopped on request"
 )
+
+// startedAt is when the outputs started: StartedAt, else now (the report's
+// time).
+func (p Progress) startedAt(now time.Time) time.Time {
+	if p.StartedAt != nil {
+		return *p.StartedAt
+	}
+	return now
+}
+
+// startRecording marks a starting recording started at at.
+func startRecording(s *roomcast.RecordingStatus, at time.Time) {
+	if s.State == roomcast.RecordingStateStarting {
+		s.Running, s.State, s.StartedAt = true, roomcast.RecordingStateStarted, &at
+	}
+}
+
+// endRecording ends a recording: failed with e when set, else stopped for
+// reason.
+func endRecording(s *roomcast.RecordingStatus, e *roomcast.Error, reason string) {
+	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, reason
+	if e != nil {
+		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, e, ""
+	}
+}

@@ -23,23 +23,15 @@ func StartTracks(r Record, room, id, server string, now time.Time) (Record, erro
 
 // reportTracks applies a track recording job's progress to the state.
 func reportTracks(r Record, p Progress, now time.Time) Record {
-	if s := &r.State.Recording.Server; p.Started && s.State == roomcast.RecordingStateStarting {
-		at := now
-		if p.StartedAt != nil {
-			at = *p.StartedAt
-		}
-		s.Running, s.State, s.StartedAt = true, roomcast.RecordingStateStarted, &at
+	if p.Started {
+		startRecording(&r.State.Recording.Server, p.startedAt(now))
 	}
 	return r
 }
 
 // finishTracks ends the track recording as out says.
 func finishTracks(st roomcast.BeamState, out Outcome) roomcast.BeamState {
-	s := &st.Recording.Server
-	s.Running, s.State, s.Error, s.Reason = false, roomcast.RecordingStateStopped, nil, out.reason()
-	if e := out.public(); e != nil {
-		s.State, s.Error, s.Reason = roomcast.RecordingStateFailed, e, ""
-	}
+	endRecording(&st.Recording.Server, out.public(), out.reason())
 	return st
 }
 
