@@ -51,6 +51,7 @@ type Runner struct {
 	RoomActivity func(room string) (latest func() (activity.Report, bool), stop func(), err error)
 
 	finalizing sync.WaitGroup
+	ending     map[string]chan struct{} // job id → closed by Ended
 	warmers    sync.WaitGroup     // preparing or releasing warm sandboxes
 	warmCtx    context.Context    // ends with Close: a sandbox being prepared gives up
 	stopWarm   context.CancelFunc // ends warmCtx
@@ -162,10 +163,12 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 		// after it (the state says stopped first, then the recording turns
 		// ready). A worker that dies meanwhile leaves it to Recover.
 		log.Info("recording ended", "recording", recID, "ran", time.Since(started).Round(time.Millisecond))
+		ended := r.awaitEnd(job.ID)
 		r.finalizing.Add(1)
 		go func() {
 			defer r.finalizing.Done()
-			r.finalize(recID, recDir, log)
+			r.finalize(recID, recDir, ended, log)
+			r.Ended(job) // forgets it, had the worker not told
 		}()
 	}
 	return out
@@ -203,6 +206,33 @@ func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolut
 // Wait waits for recordings still being finalized.
 func (r *Runner) Wait() { r.finalizing.Wait() }
 
+// endWait bounds how long a finalized recording waits for its job's end to
+// be recorded (Ended) before it turns ready anyway.
+const endWait = 10 * time.Second
+
+// awaitEnd returns what closes when the end of job id is recorded.
+func (r *Runner) awaitEnd(id string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ending == nil {
+		r.ending = map[string]chan struct{}{}
+	}
+	c := make(chan struct{})
+	r.ending[id] = c
+	return c
+}
+
+// Ended is told by the worker once job's end is recorded: only then does
+// its recording turn ready, so beam.stopped comes before recording.ready.
+func (r *Runner) Ended(job jobs.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c, ok := r.ending[job.ID]; ok {
+		close(c)
+		delete(r.ending, job.ID)
+	}
+}
+
 // isInterrupt tells ffmpeg's normal exit on SIGINT (status 255) apart.
 func isInterrupt(err error) bool {
 	var ee interface{ ExitCode() int }
@@ -211,7 +241,8 @@ func isInterrupt(err error) bool {
 
 // finalize turns the fragmented recording into a plain MP4 with the index
 // at the front, lists it and hands it to Keep.
-func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
+// With ended set, the recording is listed once it closes (or endWait).
+func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logger) error {
 	part, out := filepath.Join(dir, partName), filepath.Join(dir, recordingName)
 	var dur time.Duration
 	var err error
@@ -231,6 +262,13 @@ func (r *Runner) finalize(id, dir string, log *slog.Logger) error {
 		log.Warn("finalize recording", "recording", id, "err", err)
 		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
+	}
+	if ended != nil {
+		select {
+		case <-ended:
+		case <-time.After(endWait):
+			log.Warn("the job's end was not recorded in time; the recording turns ready first", "recording", id)
+		}
 	}
 	if r.Keep == nil {
 		if err := r.Recordings.Finish(id, dur.Seconds()); err != nil {
@@ -267,6 +305,6 @@ func (r *Runner) Recover() {
 			continue
 		}
 		r.Log.Info("finalizing a recording left by a dead worker", "recording", rec.ID, "room", rec.Room)
-		r.finalize(rec.ID, dir, r.Log)
+		r.finalize(rec.ID, dir, nil, r.Log)
 	}
 }

@@ -455,3 +455,42 @@ func TestSlowStopKeepsTheJobAlive(t *testing.T) {
 		t.Fatalf("slow stop: %s %+v, %v; want stopped", st.RTMP.State, st.RTMP.Error, err)
 	}
 }
+
+// endingRunner is a fakeRunner that records the room's state when told a
+// job's end is recorded.
+type endingRunner struct {
+	*fakeRunner
+	c     *Controller
+	ended chan roomcast.BeamState
+}
+
+func (r endingRunner) Ended(job jobs.Job) {
+	st, _, _ := r.c.State(context.Background(), job.Room)
+	r.ended <- st
+}
+
+// A runner with work to do after a job (a recording turning ready) hears
+// of the job's end only once it is recorded, so beam.stopped is queued
+// before recording.ready.
+func TestEnderIsToldAfterTheEndIsRecorded(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	runner := endingRunner{newFakeRunner(), c, make(chan roomcast.BeamState, 1)}
+	startWorker(t, b, runner)
+	ctx := context.Background()
+	if _, err := c.Start(ctx, "demo", streamParams); err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+	if _, err := c.Stop(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-runner.ended:
+		if st.RTMP.Running || st.RTMP.State != roomcast.StreamingStateStopped {
+			t.Errorf("told of the end while the state was %+v", st.RTMP)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the runner was never told the job ended")
+	}
+}

@@ -127,6 +127,9 @@ loop:
 		log.Warn("could not record the job's end", "err", err)
 	}
 	log.Info("job ended", "outcome", out)
+	if e, ok := w.runner.(Ender); ok {
+		e.Ended(job)
+	}
 	j.answer()
 }
 

@@ -92,6 +92,12 @@ type Runner interface {
 	Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 }
 
+// Ender is a Runner told once the end of a job it ran is recorded, for
+// what must follow it (a recording turns ready after its job stopped).
+type Ender interface {
+	Ended(job jobs.Job)
+}
+
 // RunnerFunc adapts a function to Runner.
 type RunnerFunc func(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 
