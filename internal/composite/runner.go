@@ -52,9 +52,9 @@ type Runner struct {
 
 	finalizing sync.WaitGroup
 	ending     map[string]chan struct{} // job id → closed by Ended
-	warmers    sync.WaitGroup     // preparing or releasing warm sandboxes
-	warmCtx    context.Context    // ends with Close: a sandbox being prepared gives up
-	stopWarm   context.CancelFunc // ends warmCtx
+	warmers    sync.WaitGroup           // preparing or releasing warm sandboxes
+	warmCtx    context.Context          // ends with Close: a sandbox being prepared gives up
+	stopWarm   context.CancelFunc       // ends warmCtx
 	mu         sync.Mutex
 	spare      *warm
 	warming    bool
