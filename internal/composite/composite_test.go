@@ -68,7 +68,7 @@ func TestFanoutReconnects(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan jobs.Outcome, 1)
 	go func() {
-		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
+		done <- r.stream(ctx, sb, outputsConfig{encoder: EncoderConfig{Width: 640, Height: 360}}, job, p.report, nil, quiet)
 	}()
 
 	p.waitDest(t, 0, roomcast.DestinationStarted, 20*time.Second)

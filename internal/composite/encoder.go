@@ -19,9 +19,6 @@ type EncoderConfig struct {
 	Width, Height int
 	FrameRate     int           // default 30
 	GOP           time.Duration // keyframe interval; default 2 s
-	// Recording, when set, is a fragmented MP4 path written alongside the
-	// stream (a fragment per keyframe: a killed worker loses at most one GOP).
-	Recording string
 	// Epoch is the wall-clock instant output time 0 stands for; zero means
 	// when the arguments are built (just before ffmpeg starts).
 	Epoch time.Time
@@ -47,9 +44,10 @@ func videoBitrate(w, h int) int {
 }
 
 // encoderArgs builds ffmpeg's arguments: X display and sink monitor in, H.264
-// (main, zerolatency, fixed GOP) and AAC 48 kHz out, as MPEG-TS on stdout
-// and, when recording, a fragmented MP4 too (tee: still one encode). No
-// secrets are in these arguments: destinations are Go's business.
+// (main, zerolatency, fixed GOP, constant frame rate) and AAC 48 kHz out,
+// as MPEG-TS on stdout: one encode that every sink (destinations and the
+// recording) takes from the fan-out. No secrets are in these arguments:
+// destinations are Go's business.
 //
 // Lip sync: both inputs are stamped with the wall clock when ffmpeg reads
 // them (-use_wallclock_as_timestamps: x11grab reads as it grabs, pulse a
@@ -72,10 +70,6 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
-	out := "[f=mpegts:mpegts_copyts=1]pipe:1" // pts = time since the epoch, no muxer offset
-	if c.Recording != "" {
-		out += "|[f=mp4:movflags=+frag_keyframe+empty_moov+default_base_moof:flush_packets=1:avoid_negative_ts=make_zero:onfail=ignore]" + c.Recording
-	}
 	return []string{
 		"-hide_banner", "-loglevel", "warning", "-nostdin",
 		"-copyts",
@@ -84,13 +78,13 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
 		"-i", sinkName + ".monitor",
 		"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
-		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
+		"-fps_mode", "cfr", "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
 		"-x264-params", "repeat-headers=1",
 		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
 		"-flags", "+global_header",
-		"-f", "tee", out,
+		"-f", "mpegts", "-mpegts_copyts", "1", "pipe:1", // pts = time since the epoch, no muxer offset
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 )
@@ -24,13 +25,17 @@ type frame struct {
 	au       [][]byte // H.264 NAL units
 	aac      []byte   // one AAC access unit
 	at       time.Time
+	seq      uint64 // 1, 2, …: a gap is a frame the sink's queue dropped
 }
 
-// tracks describe the stream for RTMP writers; known once the first
-// keyframe carried SPS and PPS.
+// tracks describe the stream for its sinks (as RTMP tracks, and the
+// parameters an MP4 needs); known once the first keyframe carried SPS and
+// PPS.
 type tracks struct {
-	video *gortmplib.Track
-	audio *gortmplib.Track
+	video       *gortmplib.Track
+	audio       *gortmplib.Track
+	sps, pps    []byte
+	audioConfig mpeg4audio.AudioSpecificConfig
 }
 
 // startPTS is the first video frame's pts (time since the encoder's
@@ -67,6 +72,8 @@ type Fanout struct {
 	once   sync.Once
 	start  time.Duration // the first video frame's pts, once first is closed
 
+	seq uint64 // frames published
+
 	lastAudio, lastVideo atomic.Int64 // latest pts sent of each (ns)
 }
 
@@ -94,6 +101,8 @@ func (f *Fanout) publish(fr frame) {
 	fr.at = time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.seq++
+	fr.seq = f.seq
 	for _, ch := range f.sinks {
 		select {
 		case ch <- fr:
@@ -174,6 +183,7 @@ func (f *Fanout) learn(au [][]byte, audio *tscodecs.MPEG4Audio) {
 	f.tracks = tracks{
 		video: &gortmplib.Track{Codec: &codecs.H264{SPS: sps, PPS: pps}},
 		audio: &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: &cfg}},
+		sps:   sps, pps: pps, audioConfig: cfg,
 	}
 	close(f.ready)
 }

@@ -36,7 +36,7 @@ func TestIngestInterop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan jobs.Outcome, 1)
 	go func() {
-		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
+		done <- r.stream(ctx, sb, outputsConfig{encoder: EncoderConfig{Width: 640, Height: 360}}, job, p.report, nil, quiet)
 	}()
 	check := func(round string) {
 		t.Helper()
@@ -107,7 +107,7 @@ func TestDestinationFailuresSayWhatToDo(t *testing.T) {
 	defer cancel()
 	done := make(chan jobs.Outcome, 1)
 	go func() {
-		done <- r.stream(ctx, sb, EncoderConfig{Width: 640, Height: 360}, job, p.report, nil, nil, quiet)
+		done <- r.stream(ctx, sb, outputsConfig{encoder: EncoderConfig{Width: 640, Height: 360}}, job, p.report, nil, quiet)
 	}()
 	p.waitDest(t, 0, roomcast.DestinationFailed, 15*time.Second)
 	p.waitDest(t, 1, roomcast.DestinationFailed, 15*time.Second)

@@ -11,34 +11,47 @@ import (
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
+// sink is one output of a job, fed by the fan-out: an RTMP destination or
+// the recording. run sends until ctx ends, then what is still queued (the
+// fan-out has handed on the last frame by then), and returns; it may end
+// sooner, failed.
+type sink interface {
+	run(ctx context.Context)
+}
+
 // outputs is a job's encoder and everything it feeds while the job runs:
-// the fan-out, the RTMP destinations and the live monitor. start builds it,
-// wait says how the job ends, close flushes and waits for all of it.
+// the fan-out, its sinks and the live monitor. start builds it, wait says
+// how the job ends, close flushes and waits for all of it.
 type outputs struct {
 	enc      *Encoder
 	fan      *Fanout
 	mon      *monitor
 	stopMon  func()
-	dests    []*destination // fixed once started
-	record   bool           // the job records: streaming may fail alone
+	sinks    []sink
+	dests    []*destination // the sinks that stream, fixed once started
+	rec      *fileSink      // the sink that records; nil: the job does not
 	send     func(jobs.Progress)
 	log      *slog.Logger
-	reportMu sync.Mutex // one report at a time, each with every destination's state then
+	reportMu sync.Mutex // one report at a time, each with every sink's state then
 
-	cancel    context.CancelFunc // ends the destinations and the health loop
-	wg        sync.WaitGroup     // the destinations and the health loop
-	fanErr    chan error
-	allFailed chan struct{} // closed once every destination has failed
-	failOnce  sync.Once
+	cancel context.CancelFunc // ends the sinks and the health loop
+	wg     sync.WaitGroup     // the sinks and the health loop
+	fanErr chan error
+	ended  chan struct{} // a sink ended before the stop (one value each)
 }
 
-// stream runs the encoder and the destinations until ctx ends (the zero
-// Outcome), the job stops on its own or fails (from auto, or its outputs
-// fail), then flushes them. skew, when set, reads the page's A/V playout
-// skew for the monitor.
-func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job jobs.Job, report func(jobs.Progress), auto <-chan jobs.Outcome,
-	skew func() (time.Duration, bool), log *slog.Logger) jobs.Outcome {
-	o, err := r.startOutputs(ctx, sb, cfg, job, report, skew, log)
+// outputsConfig is what a job's outputs are made of.
+type outputsConfig struct {
+	encoder   EncoderConfig
+	recording string                        // the fragmented MP4 to write; "": the job does not record
+	skew      func() (time.Duration, bool) // the page's A/V playout skew, for the monitor; may be nil
+}
+
+// stream runs the encoder and the sinks until ctx ends (the zero Outcome),
+// the job stops on its own or fails (from auto, or its outputs fail), then
+// flushes them.
+func (r *Runner) stream(ctx context.Context, sb *Sandbox, oc outputsConfig, job jobs.Job, report func(jobs.Progress), auto <-chan jobs.Outcome, log *slog.Logger) jobs.Outcome {
+	o, err := r.startOutputs(ctx, sb, oc, job, report, log)
 	if err != nil {
 		return jobs.Failed(err)
 	}
@@ -47,31 +60,34 @@ func (r *Runner) stream(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job
 	return out
 }
 
-func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, cfg EncoderConfig, job jobs.Job, report func(jobs.Progress),
-	skew func() (time.Duration, bool), log *slog.Logger) (*outputs, error) {
+func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig, job jobs.Job, report func(jobs.Progress), log *slog.Logger) (*outputs, error) {
+	cfg := oc.encoder
 	cfg.Monitor = true
 	enc, err := StartEncoder(sb, cfg, log)
 	if err != nil {
 		return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
-	o := &outputs{enc: enc, fan: newFanout(), record: job.Params.Record, send: report, log: log,
-		fanErr: make(chan error, 1), allFailed: make(chan struct{})}
+	o := &outputs{enc: enc, fan: newFanout(), send: report, log: log, fanErr: make(chan error, 1)}
 	o.mon, o.stopMon = r.watch(job, enc, o.fan, log)
-	destCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	o.cancel = cancel
 	for i, u := range job.Params.RTMPURLs {
-		o.dests = append(o.dests, newDestination(i, u, o.fan, r.Destinations, log, func() { o.report() }))
+		d := newDestination(i, u, o.fan, r.Destinations, log, func() { o.report() })
+		o.dests, o.sinks = append(o.dests, d), append(o.sinks, d)
 	}
-	for _, d := range o.dests {
+	if oc.recording != "" {
+		o.rec = newFileSink(oc.recording, o.fan, log)
+		o.sinks = append(o.sinks, o.rec)
+	}
+	o.ended = make(chan struct{}, len(o.sinks))
+	sinkCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	o.cancel = cancel
+	for _, s := range o.sinks {
 		o.wg.Go(func() {
-			d.run(destCtx)
-			if o.failed() == len(o.dests) {
-				o.failOnce.Do(func() { close(o.allFailed) })
-			}
+			s.run(sinkCtx)
+			o.ended <- struct{}{}
 		})
 	}
 	go func() { o.fanErr <- o.fan.run(enc.Stream) }()
-	o.wg.Go(func() { r.followMedia(destCtx, o.fan.first, o.mon, skew, o.report, log) })
+	o.wg.Go(func() { r.followMedia(sinkCtx, o.fan.first, o.mon, oc.skew, o.report, log) })
 	return o, nil
 }
 
@@ -92,6 +108,9 @@ func (o *outputs) report() {
 	if len(o.dests) > 0 && o.failed() == len(o.dests) {
 		p.RTMPError = &roomcast.Error{Code: roomcast.CodeDestination, Message: "every destination failed; see each destination's error"}
 	}
+	if o.rec != nil && o.rec.failure() != nil {
+		p.RecordingError = recordingError(o.rec.failure())
+	}
 	o.send(p)
 }
 
@@ -106,29 +125,46 @@ func (o *outputs) failed() int {
 	return n
 }
 
-// wait returns how the job ends: a stop (ctx), its own end (auto), every
-// destination failed while nothing records, or the encoder died.
+// wait returns how the job ends: a stop (ctx), its own end (auto), the
+// encoder died, or no sink is left (every destination failed and nothing
+// records, or the recording failed and nothing streams).
 func (o *outputs) wait(ctx context.Context, auto <-chan jobs.Outcome) jobs.Outcome {
-	select {
-	case <-ctx.Done():
-		return jobs.Outcome{}
-	case out := <-auto:
-		o.log.Info("stopping on its own", "outcome", out)
-		return out
-	case <-o.allFailed:
-		if !o.record {
-			return jobs.Failed(rcerr.New(rcerr.Destination, "every RTMP destination failed"))
-		}
-		select { // streaming is over; the recording goes on until stopped
+	for {
+		select {
 		case <-ctx.Done():
 			return jobs.Outcome{}
 		case out := <-auto:
+			o.log.Info("stopping on its own", "outcome", out)
 			return out
 		case <-o.enc.Done:
+			return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, o.enc.Err(), "the encoder stopped unexpectedly"))
+		case <-o.ended:
+			if out, over := o.over(); over {
+				return out
+			}
+			o.report() // one output is gone; the others go on
 		}
-	case <-o.enc.Done:
 	}
-	return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, o.enc.Err(), "the encoder stopped unexpectedly"))
+}
+
+// over says whether no sink is left, and so the job fails.
+func (o *outputs) over() (jobs.Outcome, bool) {
+	streaming := len(o.dests) > o.failed()
+	recording := o.rec != nil && o.rec.failure() == nil
+	switch {
+	case streaming || recording:
+		return jobs.Outcome{}, false
+	case o.rec != nil:
+		return jobs.Failed(rcerr.Wrap(rcerr.Internal, o.rec.failure(), recordingError(o.rec.failure()).Message)), true
+	default:
+		return jobs.Failed(rcerr.New(rcerr.Destination, "every RTMP destination failed")), true
+	}
+}
+
+// recordingError is what the state says of a recording that could not be
+// written (its cause's text stays in the worker's log).
+func recordingError(error) *roomcast.Error {
+	return &roomcast.Error{Code: roomcast.CodeInternal, Message: "the recording could not be written on the worker (see its log); what was written is kept"}
 }
 
 // close flushes: the encoder drains and closes its outputs, the fan-out

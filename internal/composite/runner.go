@@ -146,17 +146,17 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
-	enc := EncoderConfig{Width: res.Width, Height: res.Height}
+	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height}, skew: br.PlayoutSkew}
 	var recID, recDir string
 	if job.Params.Record {
 		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
 		if err != nil {
 			return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording"))
 		}
-		enc.Recording = filepath.Join(recDir, partName)
+		oc.recording = filepath.Join(recDir, partName)
 	}
 	started := time.Now()
-	out := r.stream(ctx, sb, enc, job, report, auto, br.PlayoutSkew, log)
+	out := r.stream(ctx, sb, oc, job, report, auto, log)
 	endWatch() // before the recording can turn ready: the job ends first
 	if recID != "" {
 		// The job is over once the media stops; the recording is finalized

@@ -114,6 +114,9 @@ type Progress struct {
 	// RTMPError: every destination has failed; streaming is over while the
 	// recording may go on.
 	RTMPError *roomcast.Error `json:"rtmpError,omitempty"`
+	// RecordingError: the recording could not be written further; what was
+	// written is kept while streaming may go on.
+	RecordingError *roomcast.Error `json:"recordingError,omitempty"`
 	// Health is the live monitor's view of the output; nil leaves it as is.
 	Health *roomcast.Health `json:"health,omitempty"`
 }
@@ -137,6 +140,9 @@ func reportComposite(r Record, p Progress, now time.Time) Record {
 	}
 	if p.RTMPError != nil && streamingActive(st.RTMP) {
 		st.RTMP.Running, st.RTMP.State, st.RTMP.Error = false, roomcast.StreamingStateFailed, p.RTMPError
+	}
+	if b := &st.Recording.Browser; p.RecordingError != nil && recordingActive(*b) {
+		endRecording(b, p.RecordingError, "")
 	}
 	r.State = st
 	return r

@@ -113,6 +113,7 @@ type Probe struct {
 		CodecName string `json:"codec_name"`
 		Width     int    `json:"width"`
 		Height    int    `json:"height"`
+		StartTime string `json:"start_time"`
 	} `json:"streams"`
 	Format struct {
 		Duration string `json:"duration"`
@@ -129,10 +130,25 @@ func (p Probe) Stream(kind string) (codec string, w, h int) {
 	return "", 0, 0
 }
 
+// StartTime is when the first stream of kind starts, in seconds on the
+// file's timeline (-1: no such stream).
+func (p Probe) StartTime(kind string) float64 {
+	for _, s := range p.Streams {
+		if s.CodecType == kind {
+			v, err := strconv.ParseFloat(s.StartTime, 64)
+			if err != nil {
+				return -1
+			}
+			return v
+		}
+	}
+	return -1
+}
+
 // FFprobe reads a stream or file's streams and duration.
 func FFprobe(target string) (Probe, error) {
 	out, err := exec.Command("ffprobe", "-v", "error", "-rw_timeout", "8000000",
-		"-show_entries", "stream=codec_type,codec_name,width,height:format=duration", "-of", "json", target).Output()
+		"-show_entries", "stream=codec_type,codec_name,width,height,start_time:format=duration", "-of", "json", target).Output()
 	var p Probe
 	if err != nil {
 		var ee *exec.ExitError
