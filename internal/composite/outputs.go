@@ -43,7 +43,7 @@ type outputs struct {
 // outputsConfig is what a job's outputs are made of.
 type outputsConfig struct {
 	encoder   EncoderConfig
-	recording string                        // the fragmented MP4 to write; "": the job does not record
+	recording string                       // the fragmented MP4 to write; "": the job does not record
 	skew      func() (time.Duration, bool) // the page's A/V playout skew, for the monitor; may be nil
 }
 
