@@ -55,12 +55,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	for _, typ := range openAPITypes {
 		known[typ.Name()] = true
 	}
-	for name := range openAPIEnums {
+	for name := range sdkEnums {
 		known[name] = true
 	}
 	for _, name := range sortedKeys(schemas) {
 		if !known[name] {
-			t.Errorf("components/schemas/%s matches no Go type this test checks; add it to openAPITypes or openAPIEnums, or remove it", name)
+			t.Errorf("components/schemas/%s matches no Go type this test checks; add it to openAPITypes or sdkEnums, or remove it", name)
 		}
 	}
 	for _, typ := range openAPITypes {
@@ -148,7 +148,7 @@ func checkPropertyType(t *testing.T, where string, typ reflect.Type, prop, schem
 func TestOpenAPIEnums(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas := obj(t, "components", obj(t, "document", doc, "components"), "schemas")
-	for name, values := range openAPIEnums {
+	for name, values := range sdkEnums {
 		s, ok := schemas[name].(jsonObj)
 		if !ok {
 			t.Errorf("components/schemas/%s is missing", name)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/roomcast/roomcast/internal/auth"
+	"github.com/roomcast/roomcast/internal/contract"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/room"
@@ -55,58 +56,36 @@ var openAPIRoutes = []struct {
 const openAPIFallback = "/v1/"
 
 // openAPITypes are the Go wire types whose component schemas (named like the
-// type) must match their JSON fields.
-var openAPITypes = []reflect.Type{
-	reflect.TypeFor[roomcast.StartParams](),
-	reflect.TypeFor[roomcast.Resolution](),
-	reflect.TypeFor[roomcast.BeamState](),
-	reflect.TypeFor[roomcast.RTMPState](),
-	reflect.TypeFor[roomcast.Destination](),
-	reflect.TypeFor[roomcast.DestinationError](),
-	reflect.TypeFor[roomcast.RecordingStates](),
-	reflect.TypeFor[roomcast.RecordingStatus](),
-	reflect.TypeFor[roomcast.Error](),
-	reflect.TypeFor[roomcast.Recording](),
-	reflect.TypeFor[roomcast.RecordingFile](),
-	reflect.TypeFor[roomcast.Health](),
-	reflect.TypeFor[roomcast.Worker](),
-	reflect.TypeFor[roomcast.WorkerJob](),
-}
+// type) must match their JSON fields: the contract's.
+var openAPITypes = contract.WireTypes
 
-// openAPIEnums are the string enum schemas, named like their Go types, with
-// the Go constants' values.
-var openAPIEnums = map[string][]string{
-	"StreamingState": {
-		string(roomcast.StreamingStateNone), string(roomcast.StreamingStateStarting), string(roomcast.StreamingStateStarted),
-		string(roomcast.StreamingStateStopped), string(roomcast.StreamingStateFailed),
-	},
-	"RecordingState": {
-		string(roomcast.RecordingStateNone), string(roomcast.RecordingStateStarting), string(roomcast.RecordingStateStarted),
-		string(roomcast.RecordingStateStopped), string(roomcast.RecordingStateFailed),
-	},
-	"DestinationState": {
-		string(roomcast.DestinationStarting), string(roomcast.DestinationStarted), string(roomcast.DestinationReconnecting),
-		string(roomcast.DestinationFailed), string(roomcast.DestinationStopped),
-	},
-	"DestinationErrorCode": {
-		string(roomcast.DestinationKeyRejected), string(roomcast.DestinationUnreachable), string(roomcast.DestinationTLSUntrusted),
-		string(roomcast.DestinationLost), string(roomcast.DestinationProtocol),
-	},
-	"RecordingKind": {string(roomcast.RecordingKindComposite), string(roomcast.RecordingKindTracks)},
-	"AudioHealth":   {string(roomcast.AudioOK), string(roomcast.AudioQuiet), string(roomcast.AudioLost), string(roomcast.AudioUnknown)},
-	"VideoHealth":   {string(roomcast.VideoOK), string(roomcast.VideoFrozen), string(roomcast.VideoBlack), string(roomcast.VideoUnknown)},
-	"WorkerState":   {string(roomcast.WorkerReady), string(roomcast.WorkerDraining)},
-	"RecordingPhase": {
-		string(roomcast.RecordingPhaseRecording), string(roomcast.RecordingPhaseProcessing), string(roomcast.RecordingPhaseReady),
-		string(roomcast.RecordingPhaseUploadFailed), string(roomcast.RecordingPhaseFailed),
-	},
-}
-
-// openAPICodes is every rcerr code; Error.code's enum must be exactly these.
-var openAPICodes = []rcerr.Code{
-	rcerr.InvalidArgument, rcerr.Unauthenticated, rcerr.PermissionDenied, rcerr.NotFound, rcerr.Conflict,
-	rcerr.ResourceExhausted, rcerr.Unavailable, rcerr.Destination, rcerr.Internal,
-}
+// sdkEnums are the string enums of the Go SDK's source: each is a schema
+// named like its type with the constants' values, except the error codes
+// (Error.code's enum) and the webhook event names (in no schema).
+var sdkEnums, openAPICodes = func() (map[string][]string, []rcerr.Code) {
+	dir, err := contract.SDKDir()
+	if err != nil {
+		panic(err)
+	}
+	enums, err := contract.Enums(dir)
+	if err != nil {
+		panic(err)
+	}
+	out := map[string][]string{}
+	var codes []rcerr.Code
+	for _, e := range enums {
+		switch e.Name {
+		case "ErrorCode":
+			for _, v := range contract.Values(enums, e.Name) {
+				codes = append(codes, rcerr.Code(v))
+			}
+		case "EventName":
+		default:
+			out[e.Name] = contract.Values(enums, e.Name)
+		}
+	}
+	return out, codes
+}()
 
 var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

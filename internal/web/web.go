@@ -10,6 +10,9 @@ import (
 	"strings"
 )
 
+// The SDK's TypeScript declarations come from the Go SDK's types.
+//go:generate go run ../contract/gen
+
 //go:embed static
 var static embed.FS
 
@@ -20,12 +23,14 @@ var files = must(fs.Sub(static, "static"))
 //
 //	GET /                 a short page on how to join a room
 //	GET /meet/{room}      the meeting app (?token=T)
-//	GET /sdk/roomcast.js  the browser SDK, an ES module
-//	GET /static/...       the app's scripts and styles
+//	GET /sdk/roomcast.js    the browser SDK, an ES module
+//	GET /sdk/roomcast.d.ts  its TypeScript declarations
+//	GET /static/...         the app's scripts and styles
 func Register(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", page("index.html"))
 	mux.Handle("GET /meet/{room}", page("meet.html"))
 	mux.Handle("GET /sdk/roomcast.js", file("sdk/roomcast.js"))
+	mux.Handle("GET /sdk/roomcast.d.ts", file("sdk/roomcast.d.ts"))
 	mux.Handle("GET /static/", headers(http.StripPrefix("/static/", http.FileServerFS(files)), "no-cache"))
 }
 
@@ -63,7 +68,10 @@ func headers(h http.Handler, cacheControl string, extra ...string) http.Handler 
 		for i := 0; i+1 < len(extra); i += 2 {
 			hd.Set(extra[i], extra[i+1])
 		}
-		if strings.HasSuffix(r.URL.Path, ".js") {
+		switch {
+		case strings.HasSuffix(r.URL.Path, ".d.ts"):
+			hd.Set("Content-Type", "application/typescript; charset=utf-8")
+		case strings.HasSuffix(r.URL.Path, ".js"):
 			hd.Set("Content-Type", "text/javascript; charset=utf-8")
 		}
 		h.ServeHTTP(w, r)

@@ -20,6 +20,7 @@ func TestRoutes(t *testing.T) {
 		{"/meet/demo?token=x", "200", "text/html", `id="join"`},
 		{"/meet/with%20space", "200", "text/html", `src="/static/meet.js"`},
 		{"/sdk/roomcast.js", "200", "text/javascript", "export function createClient"},
+		{"/sdk/roomcast.d.ts", "200", "application/typescript", "export declare function createClient"},
 		{"/static/meet.js", "200", "text/javascript", "from '/sdk/roomcast.js'"},
 		{"/static/meet.css", "200", "text/css", "body.beam"},
 		{"/static/nope.js", "404", "", ""},

@@ -1,4 +1,5 @@
-// roomcast browser SDK (ES module).
+// roomcast browser SDK (ES module). Its TypeScript declarations are
+// /sdk/roomcast.d.ts, generated from the Go SDK.
 //
 //   import { createClient, selectRemotePeers } from '/sdk/roomcast.js';
 //   const client = createClient();
@@ -20,6 +21,13 @@ export const RecordingState = Object.freeze({
 /** Seed enum: the state of RTMP streaming. */
 export const StreamingState = Object.freeze({
   NONE: 'none', STARTING: 'starting', STARTED: 'started', STOPPED: 'stopped', FAILED: 'failed',
+});
+
+/** The codes of RoomcastError (and of every error in a state): the server's. */
+export const ErrorCode = Object.freeze({
+  INVALID_ARGUMENT: 'invalid_argument', UNAUTHENTICATED: 'unauthenticated', PERMISSION_DENIED: 'permission_denied',
+  NOT_FOUND: 'not_found', CONFLICT: 'conflict', RESOURCE_EXHAUSTED: 'resource_exhausted',
+  UNAVAILABLE: 'unavailable', DESTINATION: 'destination', INTERNAL: 'internal',
 });
 
 /** Connection states of a client. */
