@@ -129,14 +129,13 @@ func (a *App) openControl(secret []byte) error {
 		Events:        a.events,
 		RecordsTracks: true,
 		ServerID:      id,
+		Costs:         a.cfg.Jobs.Costs,
 	}, a.log)
 	if err != nil {
 		return err
 	}
 	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log)
-	if a.roster, err = control.NewRoster(b.NC); err != nil {
-		return err
-	}
+	a.roster = a.ctl.Roster()
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {

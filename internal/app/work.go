@@ -13,6 +13,7 @@ import (
 	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/webhook"
@@ -70,7 +71,8 @@ func newWork(ctx context.Context, cfg workConfig, b *bus.Bus, events *webhook.Pu
 		MaxDuration: cfg.Jobs.MaxDuration, EmptyTimeout: cfg.Jobs.EmptyTimeout, NoPrewarm: !cfg.Jobs.Prewarm,
 		Keep: j.keep, RoomActivity: roomActivity(b)}
 	if cfg.Slots > 0 {
-		opts := control.WorkerOptions{ID: cfg.WorkerID, Slots: cfg.Slots, Events: events}
+		opts := control.WorkerOptions{ID: cfg.WorkerID, Slots: cfg.Slots, Events: events,
+			Limit: jobs.Cost{CPU: cfg.Jobs.CPULimit, MemoryMB: cfg.Jobs.MemoryLimitMB}, Costs: cfg.Jobs.Costs}
 		if j.worker, err = control.NewWorker(ctx, b.NC, b.JS, opts, j.runner, log); err != nil {
 			j.stopUploads()
 			return nil, err

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,12 +95,17 @@ func TestWorkerSharesTheJobsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Jobs != serve.Jobs || w.MaxDuration != 4*time.Hour || w.EmptyTimeout != time.Minute || !w.Prewarm {
+	if !reflect.DeepEqual(w.Jobs, serve.Jobs) || w.MaxDuration != 4*time.Hour || w.EmptyTimeout != time.Minute || !w.Prewarm {
 		t.Errorf("worker jobs %+v, serve jobs %+v; want the same defaults (4h, 1m, prewarm)", w.Jobs, serve.Jobs)
 	}
-	w, err = LoadWorker([]string{"--nats", "nats://h:4222", "--max-duration", "90s", "--empty-timeout", "5s", "--prewarm=false", "--slots", "3", "--id", "w9"})
-	if err != nil || w.MaxDuration != 90*time.Second || w.EmptyTimeout != 5*time.Second || w.Prewarm || w.Slots != 3 || w.ID != "w9" {
+	w, err = LoadWorker([]string{"--nats", "nats://h:4222", "--max-duration", "90s", "--empty-timeout", "5s", "--prewarm=false", "--slots", "3", "--id", "w9",
+		"--cpu-limit", "3.5", "--memory-limit-mb", "2048", "--job-costs", "720p=1:600,360p=0.5:300"})
+	if err != nil || w.MaxDuration != 90*time.Second || w.EmptyTimeout != 5*time.Second || w.Prewarm || w.Slots != 3 || w.ID != "w9" ||
+		w.CPULimit != 3.5 || w.MemoryLimitMB != 2048 || w.Costs.String() != "360p=0.5:300,720p=1:600" {
 		t.Errorf("worker flags: %+v, %v", w, err)
+	}
+	if _, err := LoadWorker([]string{"--nats", "nats://h:4222", "--job-costs", "720p=fast"}); err == nil || !strings.Contains(err.Error(), "HEIGHTp=CORES:MB") {
+		t.Errorf("a bad --job-costs: %v", err)
 	}
 	_, err = LoadWorker([]string{"--slots", "0", "--max-duration", "0s", "--log-format", "xml"})
 	for _, want := range []string{"--nats is required", "--slots 0", "--max-duration", "--log-format"} {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/storage"
 )
 
@@ -19,11 +20,17 @@ type Jobs struct {
 	EmptyTimeout time.Duration // a job ends when nobody has published for this long
 	Prewarm      bool          // keep a display and Chromium ready for the next job
 	S3           storage.S3Config
+	// CPULimit (cores) and MemoryLimitMB are what the worker's jobs may
+	// take; 0: 80 % of the machine's.
+	CPULimit      float64
+	MemoryLimitMB int
+	// Costs is what each composite job costs, by output height.
+	Costs jobs.CostModel
 }
 
 // defaultJobs is the one place the jobs' defaults are kept.
 func defaultJobs() Jobs {
-	return Jobs{MaxDuration: 4 * time.Hour, EmptyTimeout: 60 * time.Second, Prewarm: true}
+	return Jobs{MaxDuration: 4 * time.Hour, EmptyTimeout: 60 * time.Second, Prewarm: true, Costs: jobs.DefaultCostModel}
 }
 
 // jobFlags adds the jobs' flags to fs. Call the returned func after
@@ -32,6 +39,15 @@ func jobFlags(fs *flag.FlagSet, j *Jobs) func() error {
 	fs.DurationVar(&j.MaxDuration, "max-duration", j.MaxDuration, "streaming/recording jobs end after this long")
 	fs.DurationVar(&j.EmptyTimeout, "empty-timeout", j.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
 	fs.BoolVar(&j.Prewarm, "prewarm", j.Prewarm, "keep a virtual display and Chromium ready so a job starts ~3 s sooner (costs ~300 MB idle)")
+	fs.Float64Var(&j.CPULimit, "cpu-limit", j.CPULimit, "cores the worker's jobs may take (by their cost, --job-costs); 0: 80% of the machine's")
+	fs.IntVar(&j.MemoryLimitMB, "memory-limit-mb", j.MemoryLimitMB, "MB the worker's jobs may take; 0: 80% of the machine's")
+	fs.Func("job-costs", "what a composite job costs by output height, HEIGHTp=CORES:MB,… (default "+j.Costs.String()+")", func(v string) error {
+		m, err := jobs.ParseCostModel(v)
+		if err == nil {
+			j.Costs = m
+		}
+		return err
+	})
 	return S3Flags(fs, &j.S3)
 }
 
@@ -39,6 +55,9 @@ func (j Jobs) validate() []error {
 	var errs []error
 	if j.MaxDuration <= 0 || j.EmptyTimeout <= 0 {
 		errs = append(errs, errors.New("--max-duration and --empty-timeout must be positive"))
+	}
+	if j.CPULimit < 0 || j.MemoryLimitMB < 0 {
+		errs = append(errs, errors.New("--cpu-limit and --memory-limit-mb must be 0 (80% of the machine's) or more"))
 	}
 	if err := j.S3.Validate(); err != nil {
 		errs = append(errs, err)
@@ -77,7 +96,7 @@ type Worker struct {
 
 // DefaultWorker returns a worker's configuration before flags.
 func DefaultWorker() Worker {
-	return Worker{DataDir: "./roomcast-data", Slots: 1, DrainTimeout: 60 * time.Second,
+	return Worker{DataDir: "./roomcast-data", Slots: 16, DrainTimeout: 60 * time.Second,
 		LogFormat: "text", LogLevel: slog.LevelInfo, Jobs: defaultJobs()}
 }
 

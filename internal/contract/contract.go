@@ -204,6 +204,8 @@ var WireTypes = []reflect.Type{
 	reflect.TypeFor[roomcast.Health](),
 	reflect.TypeFor[roomcast.Worker](),
 	reflect.TypeFor[roomcast.WorkerJob](),
+	reflect.TypeFor[roomcast.WorkerCPU](),
+	reflect.TypeFor[roomcast.WorkerMemory](),
 }
 
 // Field is one JSON field of a wire type.

@@ -2,13 +2,17 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/bus"
@@ -182,25 +186,56 @@ func TestRunnerFailureFailsTheJob(t *testing.T) {
 	}
 }
 
-func TestJobNobodyTakesFails(t *testing.T) {
+// Issue 15: a start no worker can take answers resource_exhausted at once
+// and leaves the room as it was: no worker at all, or only a full one.
+func TestStartNoWorkerCanTakeIsRefused(t *testing.T) {
 	b := newBus(t)
-	c := newController(t, b, Options{TakeTimeout: time.Second})
-	if _, err := c.Start(context.Background(), "lonely", roomcast.StartParams{Record: true}); err != nil {
+	c := newController(t, b, Options{})
+	began := time.Now()
+	_, err := c.Start(context.Background(), "lonely", roomcast.StartParams{Record: true})
+	if code, msg := rcerr.Public(err); code != rcerr.ResourceExhausted || !strings.Contains(msg, "no worker can take a 1280x720 job") {
+		t.Fatalf("start with no worker: %s %q, want resource_exhausted", code, msg)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("the refusal took %v; it should not wait out a timer", took)
+	}
+	if st, rev, _ := c.State(context.Background(), "lonely"); rev != 0 || st.Recording.Browser.State != roomcast.RecordingStateNone {
+		t.Errorf("the refused start changed the room: %+v (revision %d)", st, rev)
+	}
+	runner := newFakeRunner()
+	startWorker(t, b, runner) // one slot
+	if _, err := c.Start(context.Background(), "first", roomcast.StartParams{Record: true}); err != nil {
 		t.Fatal(err)
 	}
-	st := waitState(t, c, "lonely", "failed", func(s roomcast.BeamState) bool {
+	<-runner.started
+	_, err = c.Start(context.Background(), "second", roomcast.StartParams{Record: true})
+	if code, msg := rcerr.Public(err); code != rcerr.ResourceExhausted || !strings.Contains(msg, "w1: all 1 slots are taken") {
+		t.Errorf("start with the only worker full: %s %q, want resource_exhausted naming why", code, msg)
+	}
+}
+
+// A worker that accepted a job and died before taking it from its queue
+// fails the job after TakeTimeout, naming it.
+func TestAcceptedJobNeverTakenFails(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{TakeTimeout: time.Second})
+	ghost := roomcast.Worker{ID: "ghost", State: roomcast.WorkerReady, Capacity: 4, Jobs: []roomcast.WorkerJob{},
+		CPU: roomcast.WorkerCPU{Limit: 4}, Memory: roomcast.WorkerMemory{LimitMB: 4000}}
+	sub, err := b.NC.Subscribe(offerSubject("ghost"), func(m *nats.Msg) { m.Respond([]byte(`{"accepted":true}`)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ann, _ := json.Marshal(ghost)
+	b.NC.Publish(workerSubject+"."+workerToken("ghost"), ann)
+	if _, err := c.Start(context.Background(), "haunted", roomcast.StartParams{Record: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := waitState(t, c, "haunted", "failed", func(s roomcast.BeamState) bool {
 		return s.Recording.Browser.State == roomcast.RecordingStateFailed
 	})
-	if !strings.Contains(st.Recording.Browser.Error.Message, "no worker took the job") {
+	if !strings.Contains(st.Recording.Browser.Error.Message, "worker ghost accepted the job but did not take it") {
 		t.Errorf("error %+v", st.Recording.Browser.Error)
-	}
-	// A worker that turns up later drops the dead job instead of running it.
-	runner := newFakeRunner()
-	startWorker(t, b, runner)
-	select {
-	case <-runner.started:
-		t.Error("a worker ran a job that had already failed")
-	case <-time.After(3 * time.Second):
 	}
 }
 
@@ -235,6 +270,7 @@ func TestLostWorkerFailsTheJob(t *testing.T) {
 func TestConcurrentStartsOneWins(t *testing.T) {
 	b := newBus(t)
 	c := newController(t, b, Options{})
+	startWorkerWith(t, b, WorkerOptions{ID: "big", Slots: 200, Limit: jobs.Cost{CPU: 1000, MemoryMB: 1 << 20}}, newFakeRunner())
 	var wins, conflicts atomic.Int32
 	var wg sync.WaitGroup
 	for i := 0; i < 100; i++ {
@@ -380,11 +416,14 @@ func TestDrainedWorkerStopsItsJobsAtTheDeadline(t *testing.T) {
 	began := time.Now()
 	go func() { w.Drain(deadline); drained <- time.Now() }()
 	testkit.WaitFor(t, 5*time.Second, "draining", w.Draining)
+	other := newFakeRunner()
+	startWorkerWith(t, b, WorkerOptions{ID: "other", Slots: 1}, other)
+	testkit.WaitFor(t, 5*time.Second, "the other worker announced", func() bool {
+		return slices.ContainsFunc(c.Roster().Workers(), func(w roomcast.Worker) bool { return w.ID == "other" })
+	})
 	if _, err := c.Start(context.Background(), "new", streamParams); err != nil {
 		t.Fatal(err)
 	}
-	other := newFakeRunner()
-	startWorkerWith(t, b, WorkerOptions{ID: "other", Slots: 1}, other)
 	if job := <-other.started; job.Room != "new" {
 		t.Errorf("the other worker ran %q, want the new job", job.Room)
 	}

@@ -32,7 +32,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultTakeTimeout = 30 * time.Second
+	DefaultTakeTimeout = 10 * time.Second
 	DefaultSilence     = 10 * time.Second
 	DefaultStopTimeout = 20 * time.Second
 	beamTokenTTL       = 12 * time.Hour
@@ -46,7 +46,7 @@ type Options struct {
 	// It is never taken from a request (a Host header would steer the bot
 	// and its beam token anywhere).
 	BotURL      string
-	TakeTimeout time.Duration // a queued job nobody takes fails after this
+	TakeTimeout time.Duration // a job its worker does not take fails after this
 	Silence     time.Duration // a job whose worker is silent this long fails
 	StopTimeout time.Duration // how long stop waits for the worker to confirm
 	// OnChange is called with every room's state as it changes (in order
@@ -60,6 +60,9 @@ type Options struct {
 	// ServerID names this server in the state and its job queue.
 	RecordsTracks bool
 	ServerID      string
+	// Costs is what a composite job costs, for placement (the workers
+	// admit by their own); nil: jobs.DefaultCostModel.
+	Costs jobs.CostModel
 }
 
 // Controller starts and stops beam jobs. Several server processes may run
@@ -70,6 +73,8 @@ type Controller struct {
 	js     jetstream.JetStream
 	nc     *nats.Conn
 	signer *auth.Signer
+	roster *Roster
+	placer *placer
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -98,9 +103,16 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 	if err := ensureJobStream(ctx, js); err != nil {
 		return nil, err
 	}
-	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, log: log,
-		now: time.Now, active: map[string]jobs.Record{}, pending: map[string][]roomcast.Event{}}, nil
+	roster, err := NewRoster(nc)
+	if err != nil {
+		return nil, err
+	}
+	return &Controller{opts: opts, store: store, js: js, nc: nc, signer: signer, roster: roster, placer: newPlacer(nc, roster, opts.Costs),
+		log: log, now: time.Now, active: map[string]jobs.Record{}, pending: map[string][]roomcast.Event{}}, nil
 }
+
+// Roster is the composite workers as they announce themselves.
+func (c *Controller) Roster() *Roster { return c.roster }
 
 // Store returns the state store (workers share it).
 func (c *Controller) Store() *Store { return c.store }
@@ -121,19 +133,43 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 		}
 	}
 	job := jobs.Job{ID: newID(), Kind: jobs.KindComposite, Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
-	rec, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
-		return jobs.Start(r, roomName, p, job.ID, job.CreatedAt)
-	})
+	// A conflict answers before any worker is asked; placement answers
+	// before anything is written, so a start no worker can take leaves
+	// the room as it was.
+	rec, _, err := c.store.Get(ctx, roomName)
 	if err != nil {
 		return rec.State, err
 	}
-	if err := c.enqueue(ctx, job, ""); err != nil {
+	if _, err := jobs.Start(rec, roomName, p, job.ID, "", job.CreatedAt); err != nil {
+		return rec.State, err
+	}
+	placedAt := time.Now()
+	worker, err := c.placer.place(ctx, job)
+	if err != nil {
+		// A start that raced this one may have taken the room (and the
+		// worker): that is the conflict to report.
+		if now, _, gerr := c.store.Get(ctx, roomName); gerr == nil {
+			if _, cerr := jobs.Start(now, roomName, p, job.ID, "", job.CreatedAt); cerr != nil {
+				return now.State, cerr
+			}
+		}
+		return rec.State, err
+	}
+	c.log.Debug("composite job placed", "job", job.ID, "worker", worker, "took", time.Since(placedAt))
+	rec, _, err = c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.Start(r, roomName, p, job.ID, worker, job.CreatedAt)
+	})
+	if err != nil {
+		c.placer.cancel(worker, job.ID)
+		return rec.State, err
+	}
+	if err := c.enqueue(ctx, job, worker); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue the job for a worker (NATS unavailable); try again")
 		c.finish(context.WithoutCancel(ctx), roomName, jobs.KindComposite, job.ID, jobs.Failed(cause))
 		return roomcast.BeamState{}, cause
 	}
-	c.log.Info("composite job queued", "job", job)
+	c.log.Info("composite job queued", "job", job, "worker", worker)
 	return rec.State, nil
 }
 
@@ -208,6 +244,7 @@ func (c *Controller) State(ctx context.Context, roomName string) (roomcast.BeamS
 // Run watches the state, reports changes to OnChange and fails overdue jobs,
 // until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
+	defer c.roster.Close()
 	defer c.bg.Wait()
 	c.bg.Go(func() { c.supervise(ctx) })
 	for ctx.Err() == nil {

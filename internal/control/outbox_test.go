@@ -47,7 +47,7 @@ func started(t *testing.T, s *Store, room string) {
 	ctx := context.Background()
 	now := time.Now()
 	if _, _, err := s.Update(ctx, room, func(r jobs.Record) (jobs.Record, error) {
-		return jobs.Start(r, room, roomcast.StartParams{Record: true}, "job1", now)
+		return jobs.Start(r, room, roomcast.StartParams{Record: true}, "job1", "w1", now)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package control
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -20,8 +21,11 @@ type Roster struct {
 	sub *nats.Subscription
 	now func() time.Time
 
-	mu   sync.Mutex
-	seen map[string]announced // by worker id
+	nc *nats.Conn
+
+	mu    sync.Mutex
+	seen  map[string]announced // by worker id
+	heard chan struct{}        // closed (and replaced) at each announcement
 }
 
 type announced struct {
@@ -31,7 +35,7 @@ type announced struct {
 
 // NewRoster listens for worker announcements on nc until Close.
 func NewRoster(nc *nats.Conn) (*Roster, error) {
-	r := &Roster{now: time.Now, seen: map[string]announced{}}
+	r := &Roster{nc: nc, now: time.Now, seen: map[string]announced{}, heard: make(chan struct{})}
 	sub, err := nc.Subscribe(workerSubject+".*", func(m *nats.Msg) {
 		var w roomcast.Worker
 		if json.Unmarshal(m.Data, &w) != nil || w.ID == "" {
@@ -39,6 +43,8 @@ func NewRoster(nc *nats.Conn) (*Roster, error) {
 		}
 		r.mu.Lock()
 		r.seen[w.ID] = announced{w: w, at: r.now()}
+		close(r.heard)
+		r.heard = make(chan struct{})
 		r.mu.Unlock()
 	})
 	if err != nil {
@@ -62,6 +68,37 @@ func (r *Roster) Workers() []roomcast.Worker {
 	}
 	slices.SortFunc(out, func(a, b roomcast.Worker) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// rollCallWait is how long a roll call waits for a first answer, and
+// rollCallSettle how long it then waits for the others.
+const (
+	rollCallWait   = 300 * time.Millisecond
+	rollCallSettle = 50 * time.Millisecond
+)
+
+// rollCall asks every worker to announce itself now and returns at the
+// first announcement (or after rollCallWait, or when ctx ends).
+func (r *Roster) rollCall(ctx context.Context) {
+	r.mu.Lock()
+	heard := r.heard
+	r.mu.Unlock()
+	if err := r.nc.Publish(rollCallSubject, nil); err != nil {
+		return
+	}
+	t := time.NewTimer(rollCallWait)
+	defer t.Stop()
+	select {
+	case <-heard: // others answer within moments
+		settle := time.NewTimer(rollCallSettle)
+		defer settle.Stop()
+		select {
+		case <-settle.C:
+		case <-ctx.Done():
+		}
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // Close stops listening.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // ReasonDrained ends the jobs a drained worker still ran at its deadline.
@@ -142,6 +143,9 @@ func (w *Worker) Draining() bool { return w.draining.Err() != nil }
 // recorded. Run returns when its ctx ends after that.
 func (w *Worker) Drain(timeout time.Duration) {
 	w.drain()
+	if w.kind == jobs.KindComposite {
+		w.announce() // placers stop offering it jobs now
+	}
 	w.log.Info("draining", "timeout", timeout)
 	done := make(chan struct{})
 	go func() { w.runs.Wait(); close(done) }() // ends below, either way
@@ -166,9 +170,9 @@ func (w *Worker) Drain(timeout time.Duration) {
 
 // Load returns the jobs running and the slots.
 func (w *Worker) Load() (busy, slots int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.busy, w.Slots
+	var a roomcast.Worker
+	w.adm.describe(&a, time.Now())
+	return a.Load, a.Capacity
 }
 
 // Ended counts the jobs this worker ended: stopped and failed.

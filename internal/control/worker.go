@@ -3,7 +3,6 @@ package control
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,19 +17,20 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomcast/roomcast/internal/jobs"
+	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
-// Job queue names on NATS. Composite jobs go to any worker; a track
-// recording job goes to the server that must run it, on a subject of its
-// own.
+// Job queue names on NATS. Every job waits on the queue of the process
+// that must run it: a composite job on the worker's that accepted it (see
+// admission.go), a track recording job on the server's whose SFU holds the
+// room.
 const (
 	jobStream     = "ROOMCAST_JOBS"
-	jobSubject    = "roomcast.jobs.beam"
+	beamPrefix    = "roomcast.jobs.beam."   // + hex(worker id)
 	tracksPrefix  = "roomcast.jobs.tracks." // + hex(server id)
-	jobConsumer   = "beam-workers"
-	workerSubject = "roomcast.workers" // + .<id>: a worker's advertisement
+	workerSubject = "roomcast.workers"      // + .<hex id>: a worker's advertisement
 	heartbeat     = 2 * time.Second
 )
 
@@ -39,18 +39,18 @@ func stopSubject(jobID string) string { return "roomcast.job." + jobID + ".stop"
 // queue is where jobs of a kind for target wait, and the consumer that
 // takes them.
 func queue(k jobs.Kind, target string) (subject, consumer string) {
+	t := workerToken(target)
 	if k == jobs.KindTracks {
-		t := hex.EncodeToString([]byte(target))
 		return tracksPrefix + t, "tracks-" + t
 	}
-	return jobSubject, jobConsumer
+	return beamPrefix + t, "beam-" + t
 }
 
 func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        jobStream,
 		Description: "roomcast: jobs waiting for a worker",
-		Subjects:    []string{jobSubject, tracksPrefix + "*"},
+		Subjects:    []string{beamPrefix + "*", tracksPrefix + "*"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      time.Hour,
@@ -63,8 +63,7 @@ func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 }
 
 // ensureConsumer creates (or updates) the consumer a worker of kind k for
-// target takes its jobs from. A server's track recording consumer goes
-// away a minute after the server does.
+// target takes its jobs from; it goes away a minute after the worker does.
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, k jobs.Kind, target string) (jetstream.Consumer, error) {
 	subject, name := queue(k, target)
 	cfg := jetstream.ConsumerConfig{
@@ -72,10 +71,8 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, k jobs.Kind, ta
 		FilterSubject: subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       30 * time.Second,
-		MaxAckPending: -1,
-	}
-	if k == jobs.KindTracks {
-		cfg.InactiveThreshold = time.Minute
+		MaxAckPending:     -1,
+		InactiveThreshold: time.Minute,
 	}
 	c, err := js.CreateOrUpdateConsumer(ctx, jobStream, cfg)
 	if err != nil {
@@ -106,12 +103,14 @@ func (f RunnerFunc) Run(ctx context.Context, job jobs.Job, report func(jobs.Prog
 	return f(ctx, job, report)
 }
 
-// Worker takes jobs of one kind from their queue, one per free slot, runs
-// them with its Runner and keeps their state current with heartbeats.
+// Worker takes jobs of one kind from its queue, as its admission allows,
+// runs them with its Runner and keeps their state current with
+// heartbeats. A composite worker answers offers (admission.go).
 type Worker struct {
 	ID     string
 	Slots  int
 	kind   jobs.Kind
+	adm    *admission
 	target string // whose queue it takes from (track recording: this server)
 	onExit string // stop reason of jobs still running when it shuts down; "": they fail
 	runner Runner
@@ -121,7 +120,6 @@ type Worker struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	busy    int
 	running map[string]*running // by job id
 	free    chan struct{}       // a slot was freed
 	wg      sync.WaitGroup      // the advertisement
@@ -149,7 +147,7 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 	}
 	kind := cmp.Or(opts.Kind, jobs.KindComposite)
 	store.events = opts.Events
-	w := &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, target: id, onExit: opts.ShutdownReason,
+	w := &Worker{ID: id, Slots: max(opts.Slots, 1), kind: kind, adm: newAdmission(opts, kind), target: id, onExit: opts.ShutdownReason,
 		runner: r, store: store, nc: nc, js: js, running: map[string]*running{},
 		log: log.With("worker", id, "kind", kind), free: make(chan struct{}, 1)}
 	w.draining, w.drain = context.WithCancel(context.Background())
@@ -167,6 +165,11 @@ type WorkerOptions struct {
 	// ShutdownReason, when set, stops the jobs still running when the
 	// worker shuts down for this reason; unset, they fail.
 	ShutdownReason string
+	// Limit is what a composite worker's jobs may take; zero parts default
+	// to 80 % of the machine's cores and memory.
+	Limit jobs.Cost
+	// Costs is what a composite job costs; nil: jobs.DefaultCostModel.
+	Costs jobs.CostModel
 }
 
 // Run takes jobs until ctx ends, then ends the jobs it runs and waits for them.
@@ -176,15 +179,24 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("control: worker: %w", err)
 	}
 	if w.kind == jobs.KindComposite {
+		unsub, err := w.answerOffers()
+		if err != nil {
+			return err
+		}
+		defer unsub()
 		w.wg.Go(func() { w.advertise(ctx) })
 	}
-	w.log.Info("worker ready", "slots", w.Slots)
-	for ctx.Err() == nil && !w.Draining() {
+	w.log.Info("worker ready", "slots", w.Slots, "cpu", w.adm.limit.CPU, "memoryMB", w.adm.limit.MemoryMB)
+	// A draining worker still takes the jobs it accepted before.
+	for ctx.Err() == nil && (!w.Draining() || w.adm.pending(time.Now())) {
 		if !w.waitSlot(ctx) {
 			break
 		}
 		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		stopFetch := context.AfterFunc(w.draining, cancel)
+		stopFetch := func() bool { return false }
+		if !w.adm.pending(time.Now()) {
+			stopFetch = context.AfterFunc(w.draining, cancel)
+		}
 		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
 			stopFetch()
@@ -206,12 +218,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// waitSlot waits until a job may be fetched: a composite worker's jobs
+// were admitted when offered, a track recording worker's need a free slot.
 func (w *Worker) waitSlot(ctx context.Context) bool {
 	for {
-		w.mu.Lock()
-		ok := w.busy < w.Slots
-		w.mu.Unlock()
-		if ok {
+		busy, _ := w.Load()
+		if w.kind == jobs.KindComposite || busy < w.Slots {
 			return true
 		}
 		select {
@@ -225,35 +237,83 @@ func (w *Worker) waitSlot(ctx context.Context) bool {
 }
 
 // advertise announces the worker (roomcast.Worker: state, capacity, load,
-// jobs) every heartbeat, for the Roster and operators.
+// jobs) every heartbeat and on a roll call, for placement, the Roster and
+// operators.
 func (w *Worker) advertise(ctx context.Context) {
+	calls := make(chan *nats.Msg, 1)
+	sub, err := w.nc.ChanSubscribe(rollCallSubject, calls)
+	if err != nil {
+		w.log.Warn("roll calls go unanswered", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
+	w.adm.measure()
 	for {
-		b, _ := json.Marshal(w.announcement())
-		w.nc.Publish(workerSubject+"."+w.ID, b)
+		w.announce()
 		select {
 		case <-ctx.Done():
 			return
+		case <-calls:
 		case <-t.C:
+			w.adm.measure()
 		}
 	}
 }
 
+func (w *Worker) announce() {
+	b, _ := json.Marshal(w.announcement())
+	w.nc.Publish(workerSubject+"."+workerToken(w.ID), b)
+}
+
 // announcement is what the worker is doing now.
 func (w *Worker) announcement() roomcast.Worker {
-	a := roomcast.Worker{ID: w.ID, State: roomcast.WorkerReady, Capacity: w.Slots, Jobs: []roomcast.WorkerJob{}}
+	a := roomcast.Worker{ID: w.ID, State: roomcast.WorkerReady, Jobs: []roomcast.WorkerJob{}}
 	if w.Draining() {
 		a.State = roomcast.WorkerDraining
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	a.Load = w.busy
-	for _, j := range w.running {
-		a.Jobs = append(a.Jobs, roomcast.WorkerJob{ID: j.job.ID, Room: j.job.Room})
-	}
+	w.adm.describe(&a, time.Now())
 	slices.SortFunc(a.Jobs, func(x, y roomcast.WorkerJob) int { return cmp.Compare(x.ID, y.ID) })
 	return a
+}
+
+// answerOffers accepts offered jobs that fit (reserving their cost) until
+// the returned func is called; a draining worker accepts none.
+func (w *Worker) answerOffers() (func(), error) {
+	offers, err := w.nc.Subscribe(offerSubject(w.ID), func(m *nats.Msg) {
+		var job jobs.Job
+		reply := offerReply{}
+		switch {
+		case json.Unmarshal(m.Data, &job) != nil || job.Kind != w.kind:
+			reply.Reason = "not a job this worker runs"
+		case w.Draining():
+			reply.Reason = "draining"
+		default:
+			reply.Accepted, reply.Reason = w.adm.accept(job, time.Now())
+		}
+		b, _ := json.Marshal(reply)
+		m.Respond(b)
+		if reply.Accepted {
+			w.announce() // placers see the reservation at once
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("control: worker offers: %w", err)
+	}
+	cancels, err := w.nc.Subscribe(cancelSubject(w.ID), func(m *nats.Msg) {
+		w.mu.Lock()
+		_, runs := w.running[string(m.Data)]
+		w.mu.Unlock()
+		if !runs {
+			w.adm.release(string(m.Data))
+		}
+	})
+	if err != nil {
+		offers.Unsubscribe()
+		return nil, fmt.Errorf("control: worker offers: %w", err)
+	}
+	return func() { offers.Unsubscribe(); cancels.Unsubscribe() }, nil
 }
 
 // take claims a queued job in the room's state and starts it. A job the
@@ -271,8 +331,12 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		msg.Term()
 		return
 	}
-	if w.Draining() {
-		msg.Nak() // another worker takes it
+	if ok, why := w.admit(job); !ok {
+		w.log.Warn("refusing a job that does not fit", "job", job, "why", why)
+		w.store.Update(ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
+			return jobs.Finish(r, w.kind, job.ID, jobs.Failed(rcerr.New(rcerr.ResourceExhausted, "worker %s cannot take the job: %s", w.ID, why)))
+		})
+		msg.Ack()
 		return
 	}
 	_, _, err := w.store.Update(ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
@@ -281,6 +345,7 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 	switch {
 	case errors.Is(err, jobs.ErrStaleJob):
 		w.log.Info("dropping job the room no longer runs", "job", job)
+		w.adm.release(job.ID)
 		msg.Ack()
 		return
 	case err != nil:
@@ -292,16 +357,24 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 	j := &running{job: job}
 	j.ctx, j.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	w.mu.Lock()
-	w.busy++
 	w.running[job.ID] = j
 	w.mu.Unlock()
 	w.runs.Add(1)
 	go w.run(ctx, j)
 }
 
+// admit lets job run: its reservation (or, for a job not offered, a slot
+// and its cost) — a draining worker runs only jobs it accepted before.
+func (w *Worker) admit(job jobs.Job) (bool, string) {
+	if w.Draining() && !w.adm.holds(job.ID) {
+		return false, "it is draining"
+	}
+	return w.adm.run(job, time.Now())
+}
+
 func (w *Worker) release(id string) {
+	w.adm.release(id)
 	w.mu.Lock()
-	w.busy--
 	delete(w.running, id)
 	w.mu.Unlock()
 	select {

@@ -19,7 +19,7 @@ func names(evs []roomcast.Event) []string {
 func TestEvents(t *testing.T) {
 	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://h/live/" + key, "rtmp://h/live/other-key-1234"}, Record: true}
 	r0 := Record{State: roomcast.NewBeamState()}
-	r1, _ := Start(r0, "demo", p, "j1", t0)
+	r1, _ := Start(r0, "demo", p, "j1", "w1", t0)
 	if evs := Events("demo", r0, r1, t0); len(evs) != 0 {
 		t.Errorf("start request: events %v, want none until media flows", names(evs))
 	}
@@ -62,7 +62,7 @@ func TestEvents(t *testing.T) {
 // quiet, and the health is gone from the state when the job ends.
 func TestWarningWhenHealthTurnsBad(t *testing.T) {
 	p := roomcast.StartParams{Record: true}
-	r0, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
+	r0, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", "w1", t0)
 	r1, _ := Report(r0, KindComposite, "j1", Progress{Started: true, Health: &roomcast.Health{Audio: roomcast.AudioOK, Video: roomcast.VideoOK, Since: t0}}, t0)
 	steps := []struct {
 		audio roomcast.AudioHealth

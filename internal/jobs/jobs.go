@@ -92,7 +92,7 @@ func Overdue(r Record, k Kind, now time.Time, take, silence time.Duration) strin
 		if k == KindTracks {
 			return fmt.Sprintf("the server the room's peers are on (%s) did not start recording the tracks within %v", j.Target, take)
 		}
-		return fmt.Sprintf("no worker took the job within %v; are workers running and free? (roomcast serve runs one; roomcast worker --nats URL adds more)", take)
+		return fmt.Sprintf("worker %s accepted the job but did not take it within %v (it stopped?)", j.Target, take)
 	case j.Worker != "" && now.Sub(j.Heartbeat) > silence:
 		if k == KindTracks {
 			return fmt.Sprintf("the server recording the tracks (%s) went silent %v ago (it stopped or restarted); the files recorded until then are kept",

@@ -161,7 +161,7 @@ func TestFinding4TrailingSlashLeaksTheKey(t *testing.T) {
 			t.Errorf("%q: refused: %v", c.url, err)
 			continue
 		}
-		r, _ := Start(Record{State: roomcast.NewBeamState()}, "r", p, "j", time.Now())
+		r, _ := Start(Record{State: roomcast.NewBeamState()}, "r", p, "j", "w1", time.Now())
 		shown := r.State.RTMP.Destinations[0].URL
 		if strings.Contains(shown, key) || strings.Contains(shown, "трансляции") || !strings.HasSuffix(shown, "}") {
 			t.Errorf("%q is shown as %q", c.url, shown)

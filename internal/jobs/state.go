@@ -77,7 +77,7 @@ func (r Record) Running() string {
 
 // Start applies the seed's start rules to r for a validated p: a conflict if
 // streaming or recording runs, else both set to starting as asked.
-func Start(r Record, room string, p roomcast.StartParams, jobID string, now time.Time) (Record, error) {
+func Start(r Record, room string, p roomcast.StartParams, jobID, worker string, now time.Time) (Record, error) {
 	if what := r.Running(); what != "" {
 		return r, rcerr.New(rcerr.Conflict, "%s is already running in room %q; stop it first (beam/stop), then start streaming and recording together if you want both", what, room)
 	}
@@ -97,7 +97,7 @@ func Start(r Record, room string, p roomcast.StartParams, jobID string, now time
 	} else {
 		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateNone}
 	}
-	r.State, r.Job = st, &JobRef{ID: jobID, CreatedAt: now}
+	r.State, r.Job = st, &JobRef{ID: jobID, CreatedAt: now, Target: worker}
 	return r, nil
 }
 

@@ -29,11 +29,11 @@ func TestStartConflicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Start(Record{State: roomcast.NewBeamState()}, "demo", tt.first, "j1", t0)
+			r, err := Start(Record{State: roomcast.NewBeamState()}, "demo", tt.first, "j1", "w1", t0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = Start(r, "demo", tt.then, "j2", t0)
+			_, err = Start(r, "demo", tt.then, "j2", "w1", t0)
 			code, msg := rcerr.Public(err)
 			if code != rcerr.Conflict || !strings.Contains(msg, tt.want) || !strings.Contains(msg, "stop it first") {
 				t.Errorf("got %s %q, want conflict with %q", code, msg, tt.want)
@@ -43,7 +43,7 @@ func TestStartConflicts(t *testing.T) {
 			if !ok {
 				t.Fatal("stop reported nothing running")
 			}
-			if _, err := Start(stopped, "demo", tt.then, "j3", t0); err != nil {
+			if _, err := Start(stopped, "demo", tt.then, "j3", "w1", t0); err != nil {
 				t.Errorf("start after stop: %v", err)
 			}
 		})
@@ -52,7 +52,7 @@ func TestStartConflicts(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://h:1935/live/" + key, "rtmps://y/app/" + key + "2"}, Record: true}
-	r, err := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
+	r, err := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", "w1", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,20 +107,20 @@ func TestLifecycle(t *testing.T) {
 
 func TestStreamingFailsAloneWhileRecordingGoesOn(t *testing.T) {
 	p := roomcast.StartParams{RTMPURLs: []string{"rtmp://h/live/" + key}, Record: true}
-	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", t0)
+	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", p, "j1", "w1", t0)
 	r, _ = Report(r, KindComposite, "j1", Progress{Started: true}, t0)
 	r, _ = Report(r, KindComposite, "j1", Progress{RTMPError: &roomcast.Error{Code: "destination", Message: "every destination failed"}}, t0)
 	if r.State.RTMP.Running || r.State.RTMP.State != roomcast.StreamingStateFailed || !r.State.Recording.Browser.Running {
 		t.Errorf("got %+v; want streaming failed, recording running", r.State)
 	}
-	if _, err := Start(r, "demo", roomcast.StartParams{RTMPURLs: p.RTMPURLs}, "j2", t0); err == nil {
+	if _, err := Start(r, "demo", roomcast.StartParams{RTMPURLs: p.RTMPURLs}, "j2", "w1", t0); err == nil {
 		t.Error("start while the recording runs was accepted")
 	}
 }
 
 func TestUntakenJobIsOverdue(t *testing.T) {
-	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", t0)
-	if reason := Overdue(r, KindComposite, t0.Add(31*time.Second), 30*time.Second, 10*time.Second); !strings.Contains(reason, "no worker took the job within 30s") {
+	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", "w1", t0)
+	if reason := Overdue(r, KindComposite, t0.Add(31*time.Second), 30*time.Second, 10*time.Second); !strings.Contains(reason, "worker w1 accepted the job but did not take it within 30s") {
 		t.Errorf("reason %q", reason)
 	}
 }
@@ -128,7 +128,7 @@ func TestUntakenJobIsOverdue(t *testing.T) {
 // TestStartedAtIsTheFirstPicture: a worker that knows when its first picture
 // was captured reports that as startedAt, not the time of its report.
 func TestStartedAtIsTheFirstPicture(t *testing.T) {
-	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", t0)
+	r, _ := Start(Record{State: roomcast.NewBeamState()}, "demo", roomcast.StartParams{Record: true}, "j1", "w1", t0)
 	first := t0.Add(1200 * time.Millisecond)
 	r, err := Report(r, KindComposite, "j1", Progress{Started: true, StartedAt: &first}, t0.Add(2*time.Second))
 	if err != nil {

@@ -19,9 +19,26 @@ const (
 type Worker struct {
 	ID       string      `json:"id"`
 	State    WorkerState `json:"state"`
-	Capacity int         `json:"capacity"` // jobs it runs at once
-	Load     int         `json:"load"`     // jobs it runs now
+	Capacity int         `json:"capacity"` // jobs it runs at once, at most
+	Load     int         `json:"load"`     // jobs it runs now (or has accepted)
 	Jobs     []WorkerJob `json:"jobs"`
+	// CPU and Memory are what its jobs may take and what they take: a
+	// worker accepts a job while the job's cost fits in what is left.
+	CPU    WorkerCPU    `json:"cpu"`
+	Memory WorkerMemory `json:"memory"`
+}
+
+// WorkerCPU is a worker's CPU, in cores.
+type WorkerCPU struct {
+	Limit    float64 `json:"limit"`    // what its jobs may take (--cpu-limit)
+	Reserved float64 `json:"reserved"` // the cost of the jobs it runs or has accepted
+	Measured float64 `json:"measured"` // busy cores on its machine, whatever the cause
+}
+
+// WorkerMemory is a worker's memory, in MB.
+type WorkerMemory struct {
+	LimitMB    int `json:"limitMB"`    // what its jobs may take (--memory-limit-mb)
+	ReservedMB int `json:"reservedMB"` // the cost of the jobs it runs or has accepted
 }
 
 // WorkerJob is a job a worker runs.
