@@ -67,10 +67,10 @@ func ensureJobStream(ctx context.Context, js jetstream.JetStream) error {
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, k jobs.Kind, target string) (jetstream.Consumer, error) {
 	subject, name := queue(k, target)
 	cfg := jetstream.ConsumerConfig{
-		Durable:       name,
-		FilterSubject: subject,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		Durable:           name,
+		FilterSubject:     subject,
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           30 * time.Second,
 		MaxAckPending:     -1,
 		InactiveThreshold: time.Minute,
 	}
