@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/roomcast/roomcast/internal/testkit"
 )
 
 // secretKey is a stream key that must never show up outside the job.
@@ -14,10 +16,14 @@ const secretKey = "sk-live-2f9c41d7e8a6b3"
 
 // A host starts streaming and recording from the meeting app; every peer,
 // including one joining later, sees the state change through the SDK store.
-// The server runs no worker, so the job stays "starting" until stopped: the
-// test is about the control plane, not the media.
+// The only worker takes jobs and never starts them, so the job stays
+// "starting" until stopped: the test is about the control plane, not the
+// media.
 func TestHostStartsFromMeetingAppPeersSeeState(t *testing.T) {
-	s := startServer(t, "--worker-slots", "0")
+	s := startServer(t, "--worker-slots", "0", "--nats-listen", "127.0.0.1:0")
+	startFakeWorkers(t, "nats://"+s.NATS, 1, "--data", s.data, "--never-start")
+	mgmt := s.token(t, "--management")
+	testkit.WaitFor(t, 10*time.Second, "the worker listed", func() bool { return len(workers(t, s, mgmt)) == 1 })
 	browser := newBrowser(t)
 	host := joinPage(t, s, browser, "live", "alice", "host")
 	guest := joinPage(t, s, browser, "live", "bob", "guest")

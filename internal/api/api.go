@@ -268,7 +268,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, err error) {
 	code, msg := rcerr.Public(err)
-	writeJSON(w, code.HTTPStatus(), roomcast.Error{Code: string(code), Message: msg})
+	writeJSON(w, rcerr.StatusOf(err), roomcast.Error{Code: string(code), Message: msg})
 }
 
 // RoomsFunc adapts a function to Rooms.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,8 @@ type fixture struct {
 }
 
 // newFixture serves the API over a real controller on an embedded NATS,
-// without a worker: started jobs stay "starting".
+// with a worker that takes jobs and never starts them: started jobs stay
+// "starting".
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	logs := &bytes.Buffer{}
@@ -55,10 +57,19 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	beams, err := control.NewWorker(context.Background(), b.NC, b.JS, control.WorkerOptions{ID: "api-test-beams", Slots: 10, Limit: jobs.Cost{CPU: 100, MemoryMB: 1 << 20}},
+		control.RunnerFunc(func(ctx context.Context, _ jobs.Job, _ func(jobs.Progress)) jobs.Outcome {
+			<-ctx.Done()
+			return jobs.Outcome{}
+		}), log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); tracks.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var wg sync.WaitGroup
+	wg.Go(func() { tracks.Run(ctx) })
+	wg.Go(func() { beams.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
 	mux := http.NewServeMux()
 	New(ctl, RoomsFunc(func(r string) bool { return r == "live" }), signer, log).Register(mux)
 	srv := httptest.NewServer(mux)

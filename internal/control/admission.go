@@ -27,10 +27,13 @@ func cancelSubject(id string) string { return "roomcast.offer." + workerToken(id
 // (its placer died before queueing it) and the reservation goes.
 const acceptHold = 15 * time.Second
 
-// offerReply is a worker's answer to an offer.
+// offerReply is a worker's answer to an offer: accepted with the cost it
+// reserved, or why not.
 type offerReply struct {
-	Accepted bool   `json:"accepted"`
-	Reason   string `json:"reason,omitempty"` // why not
+	Accepted bool    `json:"accepted"`
+	CPU      float64 `json:"cpu,omitempty"`
+	MemoryMB int     `json:"memoryMB,omitempty"`
+	Reason   string  `json:"reason,omitempty"`
 }
 
 // admission is a worker's capacity and what its jobs reserve of it. A job
@@ -80,6 +83,16 @@ func (a *admission) measure() {
 	a.mu.Lock()
 	a.measured = m
 	a.mu.Unlock()
+}
+
+// offer answers an offer of job.
+func (a *admission) offer(job jobs.Job, now time.Time) offerReply {
+	ok, why := a.accept(job, now)
+	if !ok {
+		return offerReply{Reason: why}
+	}
+	c := a.costs.Of(job.Kind, job.Params)
+	return offerReply{Accepted: true, CPU: c.CPU, MemoryMB: c.MemoryMB}
 }
 
 // accept reserves job's cost if it fits; why says why not.

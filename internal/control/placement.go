@@ -1,7 +1,6 @@
 package control
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -49,23 +48,30 @@ func newPlacer(nc *nats.Conn, roster *Roster, costs jobs.CostModel) *placer {
 	return &placer{nc: nc, roster: roster, costs: costs, placed: map[string][]placedJob{}}
 }
 
-// place offers job to the workers it fits on, best first, and returns the
-// one that accepted; resource_exhausted when none does.
+// place offers job to the workers, the least loaded first, and returns
+// the one that accepted; resource_exhausted (503) when none does. A worker
+// is picked and counted as holding the job at once (under the lock), so
+// starts at the same moment spread over the workers instead of all asking
+// the same one.
 func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
-	cost := p.costs.Of(job.Kind, job.Params)
+	est := p.costs.Of(job.Kind, job.Params) // until the worker says what it reserved
 	asked := map[string]bool{}
 	var declined, skipped []string
 	for round := range 2 {
-		var cands []string
-		cands, skipped = p.candidates(cost, asked)
-		for _, w := range cands {
+		for {
+			var w string
+			w, skipped = p.pick(est, asked, job.ID)
+			if w == "" {
+				break
+			}
 			asked[w] = true
-			ok, why := p.offer(ctx, w, job)
-			if ok {
-				p.remember(w, job.ID, cost)
+			r := p.offer(ctx, w, job)
+			if r.Accepted {
+				p.settle(w, job.ID, jobs.Cost{CPU: r.CPU, MemoryMB: r.MemoryMB})
 				return w, nil
 			}
-			declined = append(declined, w+": "+why)
+			p.forget(w, job.ID)
+			declined = append(declined, w+": "+r.Reason)
 		}
 		if round == 0 {
 			p.roster.rollCall(ctx) // workers not heard of yet (just started?) or changed since
@@ -79,21 +85,20 @@ func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 	if all := append(declined, skipped...); len(all) > 0 {
 		why = joinN(all, 3)
 	}
-	return "", rcerr.New(rcerr.ResourceExhausted, "no worker can take a %dx%d job (%.2f cores, %d MB) now (%s); try again later or add workers (roomcast worker --nats URL)",
-		res.Width, res.Height, cost.CPU, cost.MemoryMB, why)
+	return "", rcerr.NoCapacity("no worker can take a %dx%d job now (%s); try again later or add workers (roomcast worker --nats URL)",
+		res.Width, res.Height, why)
 }
 
-// candidates are the ready workers cost fits on and that were not asked
-// yet, the most CPU left first; skipped says why each other one is not.
-func (p *placer) candidates(cost jobs.Cost, asked map[string]bool) (ids, skipped []string) {
-	type cand struct {
-		id   string
-		free float64
-		load int
-	}
+// pick returns the least loaded ready worker with a free slot that was
+// not asked yet and counts job (at cost est) as placed on it; "" when
+// there is none, and why each other one is out. The worker itself decides
+// whether the job's cost fits.
+func (p *placer) pick(est jobs.Cost, asked map[string]bool, job string) (best string, skipped []string) {
 	now := time.Now()
-	var out []cand
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	var bestFree float64
+	var bestLoad int
 	for _, w := range p.roster.Workers() {
 		if asked[w.ID] {
 			continue
@@ -103,29 +108,22 @@ func (p *placer) candidates(cost jobs.Cost, asked map[string]bool) (ids, skipped
 			continue
 		}
 		mine := p.pendingLocked(w, now)
-		used := jobs.Cost{CPU: w.CPU.Reserved + mine.CPU, MemoryMB: w.Memory.ReservedMB + mine.MemoryMB}
-		limit := jobs.Cost{CPU: w.CPU.Limit, MemoryMB: w.Memory.LimitMB}
 		load := w.Load + len(p.placed[w.ID])
 		if load >= w.Capacity {
 			skipped = append(skipped, fmt.Sprintf("%s: all %d slots are taken", w.ID, w.Capacity))
 			continue
 		}
-		if !used.Add(cost).Fits(limit) {
-			skipped = append(skipped, fmt.Sprintf("%s: %.2f of %.2f cores and %d of %d MB in use", w.ID, used.CPU, limit.CPU, used.MemoryMB, limit.MemoryMB))
-			continue
+		// What is left after its reservations or its machine's measured
+		// load, whichever is more.
+		free := w.CPU.Limit - max(w.CPU.Reserved+mine.CPU, w.CPU.Measured)
+		if best == "" || free > bestFree || free == bestFree && (load < bestLoad || load == bestLoad && w.ID < best) {
+			best, bestFree, bestLoad = w.ID, free, load
 		}
-		// The least loaded first: what is left after its reservations or
-		// its machine's measured load, whichever is more.
-		out = append(out, cand{id: w.ID, free: limit.CPU - max(used.CPU, w.CPU.Measured), load: load})
 	}
-	p.mu.Unlock()
-	slices.SortFunc(out, func(a, b cand) int {
-		return cmp.Or(cmp.Compare(b.free, a.free), cmp.Compare(a.load, b.load), cmp.Compare(a.id, b.id))
-	})
-	for _, c := range out {
-		ids = append(ids, c.id)
+	if best != "" {
+		p.placed[best] = append(p.placed[best], placedJob{id: job, cost: est, at: now})
 	}
-	return ids, skipped
+	return best, skipped
 }
 
 // pendingLocked is the cost of the jobs placed on w that its announcement
@@ -152,38 +150,48 @@ func (p *placer) pendingLocked(w roomcast.Worker, now time.Time) jobs.Cost {
 	return sum
 }
 
-func (p *placer) remember(worker, job string, cost jobs.Cost) {
+// settle records what worker reserved for job.
+func (p *placer) settle(worker, job string, cost jobs.Cost) {
 	p.mu.Lock()
-	p.placed[worker] = append(p.placed[worker], placedJob{id: job, cost: cost, at: time.Now()})
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	for i, j := range p.placed[worker] {
+		if j.id == job {
+			p.placed[worker][i].cost = cost
+		}
+	}
+}
+
+// forget drops job from what this placer put on worker.
+func (p *placer) forget(worker, job string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.placed[worker] = slices.DeleteFunc(p.placed[worker], func(j placedJob) bool { return j.id == job })
 }
 
 // offer asks worker to take job.
-func (p *placer) offer(ctx context.Context, worker string, job jobs.Job) (bool, string) {
+func (p *placer) offer(ctx context.Context, worker string, job jobs.Job) offerReply {
 	b, err := json.Marshal(job)
 	if err != nil {
-		return false, err.Error()
+		return offerReply{Reason: err.Error()}
 	}
 	octx, cancel := context.WithTimeout(ctx, offerTimeout)
 	defer cancel()
 	m, err := p.nc.RequestWithContext(octx, offerSubject(worker), b)
 	if err != nil {
-		return false, "no answer (" + err.Error() + ")"
+		return offerReply{Reason: "no answer (" + err.Error() + ")"}
 	}
 	var r offerReply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return false, "an answer it could not read"
+		return offerReply{Reason: "an answer it could not read"}
 	}
-	return r.Accepted, r.Reason
+	return r
 }
 
 // cancel tells worker that a job it accepted will not come (the start
 // lost a race), so its reservation goes now.
 func (p *placer) cancel(worker, job string) {
 	p.nc.Publish(cancelSubject(worker), []byte(job))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.placed[worker] = slices.DeleteFunc(p.placed[worker], func(j placedJob) bool { return j.id == job })
+	p.forget(worker, job)
 }
 
 func joinN(parts []string, n int) string {

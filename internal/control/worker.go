@@ -290,7 +290,7 @@ func (w *Worker) answerOffers() (func(), error) {
 		case w.Draining():
 			reply.Reason = "draining"
 		default:
-			reply.Accepted, reply.Reason = w.adm.accept(job, time.Now())
+			reply = w.adm.offer(job, time.Now())
 		}
 		b, _ := json.Marshal(reply)
 		m.Respond(b)

@@ -55,6 +55,27 @@ type Error struct {
 	Code Code
 	Msg  string
 	Err  error
+	// Status, when set, is the HTTP status instead of the code's (no
+	// worker can take a job: resource_exhausted as 503, try again).
+	Status int
+}
+
+// NoCapacity is resource_exhausted answered as 503: nothing is wrong with
+// the request, there is no room for it now.
+func NoCapacity(format string, args ...any) *Error {
+	e := New(ResourceExhausted, format, args...)
+	e.Status = http.StatusServiceUnavailable
+	return e
+}
+
+// StatusOf is the HTTP status to answer err with.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Status != 0 {
+		return e.Status
+	}
+	code, _ := Public(err)
+	return code.HTTPStatus()
 }
 
 // New returns an *Error with a user-facing message.

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomcast/roomcast/internal/testkit"
+	"github.com/roomcast/roomcast/sdk/roomcast"
+)
+
+var (
+	fakeWorkerOnce sync.Once
+	fakeWorkerBin  string
+	fakeWorkerErr  error
+)
+
+// fakeWorker builds test/fakeworker once: the real control.Worker with a
+// runner that costs no CPU.
+func fakeWorker(t *testing.T) string {
+	t.Helper()
+	fakeWorkerOnce.Do(func() {
+		fakeWorkerBin = filepath.Join(filepath.Dir(binary), "fakeworker")
+		out, err := exec.Command("go", "build", "-o", fakeWorkerBin, "./fakeworker").CombinedOutput()
+		if err != nil {
+			fakeWorkerErr = fmt.Errorf("build fakeworker: %v\n%s", err, out)
+		}
+	})
+	if fakeWorkerErr != nil {
+		t.Fatal(fakeWorkerErr)
+	}
+	return fakeWorkerBin
+}
+
+// startFakeWorkers runs n fake worker processes on natsURL, each with the
+// flags given, and returns once each said it is ready; killed by pid at
+// the test's end.
+func startFakeWorkers(t *testing.T, natsURL string, n int, flags ...string) {
+	t.Helper()
+	bin := fakeWorker(t)
+	for i := range n {
+		cmd := exec.Command(bin, append([]string{"--nats", natsURL, "--id", fmt.Sprintf("fake-%02d", i)}, flags...)...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("fake worker %d: %q, %v", i, line, err)
+		}
+	}
+}
+
+// workers is GET /v1/workers.
+func workers(t *testing.T, s *server, token string) []roomcast.Worker {
+	t.Helper()
+	status, body := api(t, s, "GET", "/v1/workers", token, "")
+	var ws []roomcast.Worker
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &ws) != nil {
+		t.Fatalf("GET /v1/workers: %d %s", status, body)
+	}
+	return ws
+}
+
+// Issue 15: 1,000 starts over 20 worker processes (jobs that cost no CPU)
+// through one server: each job is placed on exactly one worker, the load
+// is spread evenly (least loaded first), no worker takes more than its
+// capacity, and once every worker is full a start is refused at once with
+// resource_exhausted, the room unchanged. Placement latency is printed.
+func TestThousandStartsOverTwentyWorkers(t *testing.T) {
+	need(t)
+	natsURL := startNATS(t)
+	s := startServer(t, "--nats", natsURL, "--worker-slots", "0")
+	mgmt := s.token(t, "--management")
+	// 50 jobs each: 5 cores at 0.1 a job (the slots would allow 60).
+	const nWorkers, perWorker = 20, 50
+	startFakeWorkers(t, natsURL, nWorkers, "--cpu-limit", "5", "--slots", "60", "--job-costs", "360p=0.1:10,720p=0.1:10")
+	testkit.WaitFor(t, 10*time.Second, "20 workers listed", func() bool { return len(workers(t, s, mgmt)) == nWorkers })
+
+	start := func(from, to int) []time.Duration {
+		lat := make([]time.Duration, to-from)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16) // concurrent API calls
+		for i := from; i < to; i++ {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				t0 := time.Now()
+				status, body := api(t, s, "POST", fmt.Sprintf("/v1/rooms/r%04d/beam/start", i), mgmt, `{"record": true}`)
+				lat[i-from] = time.Since(t0)
+				if status != http.StatusAccepted {
+					t.Errorf("start %d: %d %s", i, status, body)
+				}
+			})
+		}
+		wg.Wait()
+		return lat
+	}
+	spread := func(want int) []roomcast.Worker {
+		t.Helper()
+		var ws []roomcast.Worker
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d jobs listed", want*nWorkers), func() bool {
+			ws = workers(t, s, mgmt)
+			n := 0
+			for _, w := range ws {
+				n += len(w.Jobs)
+			}
+			return n == want*nWorkers
+		})
+		loads := make([]int, len(ws))
+		for i, w := range ws {
+			loads[i] = len(w.Jobs)
+			if w.Load > perWorker || w.CPU.Reserved > w.CPU.Limit+1e-9 {
+				t.Errorf("worker %s holds %d jobs, %.2f of %.2f cores: over its capacity", w.ID, w.Load, w.CPU.Reserved, w.CPU.Limit)
+			}
+		}
+		if lo, hi := slices.Min(loads), slices.Max(loads); hi-lo > 2 {
+			t.Errorf("after %d starts the workers hold %v jobs: not spread evenly", want*nWorkers, loads)
+		}
+		return ws
+	}
+	lat := start(0, 500)
+	spread(25)
+	lat = append(lat, start(500, 1000)...)
+	ws := spread(perWorker)
+	// Each job is on exactly one worker.
+	seen := map[string]string{}
+	for _, w := range ws {
+		for _, j := range w.Jobs {
+			if other, dup := seen[j.Room]; dup {
+				t.Errorf("room %s runs on %s and on %s", j.Room, other, w.ID)
+			}
+			seen[j.Room] = w.ID
+		}
+	}
+	if len(seen) != 1000 {
+		t.Errorf("%d rooms run a job, want 1000", len(seen))
+	}
+	slices.Sort(lat)
+	t.Logf("placement (API start call, 16 at a time, 1,000 starts over %d workers): p50 %v, p90 %v, p99 %v, max %v",
+		nWorkers, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)*99/100], lat[len(lat)-1])
+
+	// All full: refused at once, nothing written.
+	t0 := time.Now()
+	status, body := api(t, s, "POST", "/v1/rooms/one-more/beam/start", mgmt, `{"record": true}`)
+	took := time.Since(t0)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"resource_exhausted"`) || !strings.Contains(body, "5.00 of 5.00 cores") {
+		t.Errorf("start with every worker full: %d %s", status, body)
+	}
+	if took > 2*time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+	if status, body := api(t, s, "GET", "/v1/rooms/one-more/beam", mgmt, ""); status != http.StatusNotFound || !strings.Contains(body, "never streamed or recorded") {
+		t.Errorf("the refused start left the room %s", body)
+	}
+	t.Logf("refusal with every worker full: %v: %s", took, body)
+}
