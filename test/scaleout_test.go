@@ -159,11 +159,36 @@ func TestRemoteWorkerLostMidJob(t *testing.T) {
 // drained"), its recording is finalized and stored, and the worker exits 0.
 func TestDrainedWorkerStopsItsJobCleanly(t *testing.T) {
 	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
+	t.Run("SIGTERM", func(t *testing.T) {
+		testDrain(t, func(t *testing.T, _ *server, w *exec.Cmd) {
+			if err := w.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+	// The same through the API from any machine: roomcast worker drain.
+	t.Run("roomcast worker drain", func(t *testing.T) {
+		testDrain(t, func(t *testing.T, s *server, _ *exec.Cmd) {
+			out, err := exec.Command(binary, "worker", "drain", "--id", "drained-1", "--server", s.URL, "--data", s.data).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), `"state": "draining"`) {
+				t.Fatalf("roomcast worker drain: %v\n%s", err, out)
+			}
+			out, err = exec.Command(binary, "worker", "drain", "--id", "no-such-worker", "--server", s.URL, "--data", s.data).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), `no worker "no-such-worker" is running`) {
+				t.Errorf("draining an unknown worker: %v\n%s", err, out)
+			}
+		})
+	})
+}
+
+// testDrain runs a job on a `roomcast worker`, drains the worker with
+// drain and checks the job ends cleanly at --drain-timeout.
+func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
 	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
-	const drain = 4 * time.Second
+	const timeout = 4 * time.Second
 	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", s.data, "--id", "drained-1",
-		"--addr", addr, "--drain-timeout", drain.String(), "--prewarm=false")
+		"--addr", addr, "--drain-timeout", timeout.String(), "--prewarm=false")
 	w.Env = append(os.Environ(), "ROOMCAST_SECRET=")
 	var logs strings.Builder
 	w.Stderr = &logs
@@ -207,23 +232,21 @@ func TestDrainedWorkerStopsItsJobCleanly(t *testing.T) {
 			ws[0].CPU.Reserved == 0.6 && ws[0].CPU.Limit > 0 && ws[0].Memory.ReservedMB == 400 // a 360p job's cost
 	}
 	testkit.WaitFor(t, 5*time.Second, "GET /v1/workers listing the worker and its job", func() bool { return listed(roomcast.WorkerReady) })
-	if err := w.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
 	signalled := time.Now()
+	drain(t, s, w)
 	testkit.WaitFor(t, 5*time.Second, "/healthz saying draining", func() bool { return health() == http.StatusServiceUnavailable })
 	testkit.WaitFor(t, 5*time.Second, "GET /v1/workers listing it draining", func() bool { return listed(roomcast.WorkerDraining) })
 	if st, _ := c.BeamState(context.Background(), "drain"); st.Recording.Browser.State != roomcast.RecordingStateStarted {
 		t.Errorf("the job did not go on while draining: %+v", st.Recording.Browser)
 	}
-	st := waitBeam(t, c, "drain", drain+20*time.Second, "the drained job stopped", func(st roomcast.BeamState) bool {
+	st := waitBeam(t, c, "drain", timeout+20*time.Second, "the drained job stopped", func(st roomcast.BeamState) bool {
 		return st.Recording.Browser.State != roomcast.RecordingStateStarted
 	})
 	if b := st.Recording.Browser; b.State != roomcast.RecordingStateStopped || b.Reason != "worker drained" || b.Error != nil {
 		t.Errorf("after the drain: %+v, want stopped for \"worker drained\"", b)
 	}
-	if ran := time.Since(signalled); ran < drain {
-		t.Errorf("the job stopped %v after SIGTERM, before the %v drain timeout", ran, drain)
+	if ran := time.Since(signalled); ran < timeout {
+		t.Errorf("the job stopped %v after the drain began, before the %v drain timeout", ran, timeout)
 	}
 	select {
 	case <-exited:
@@ -234,7 +257,7 @@ func TestDrainedWorkerStopsItsJobCleanly(t *testing.T) {
 		t.Fatal("the drained worker did not exit")
 	}
 	rec := waitRecording(t, c, "drain", 30*time.Second)
-	if rec.Status != roomcast.RecordingPhaseReady || rec.Duration < drain.Seconds() {
-		t.Errorf("recording %s, %.1f s; want ready and at least the %v it ran while draining", rec.Status, rec.Duration, drain)
+	if rec.Status != roomcast.RecordingPhaseReady || rec.Duration < timeout.Seconds() {
+		t.Errorf("recording %s, %.1f s; want ready and at least the %v it ran while draining", rec.Status, rec.Duration, timeout)
 	}
 }

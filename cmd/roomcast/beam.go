@@ -112,10 +112,7 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 	fs := flag.NewFlagSet("beam "+a.action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&a.room, "room", "", "room name (required)")
-	fs.StringVar(&a.server, "server", envOr(getenv, "ROOMCAST_SERVER", "http://localhost:7880"), "server base URL (or set ROOMCAST_SERVER)")
-	// The token's default is applied after parsing so that -help never prints it.
-	fs.StringVar(&a.token, "token", "", "management or host token (or set ROOMCAST_TOKEN)")
-	fs.StringVar(&a.data, "data", "./roomcast-data", "data directory holding the secret, used when no token is given (or set ROOMCAST_SECRET)")
+	conn := apiFlags(fs, getenv)
 	var rtmp rtmpList
 	var resolution, maxDuration string
 	if a.action == "start" {
@@ -128,6 +125,7 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 	if err := fs.Parse(args[1:]); err != nil {
 		return beamArgs{}, err
 	}
+	a.server, a.token, a.data = conn.server, conn.token, conn.data
 	if fs.NArg() > 0 {
 		return beamArgs{}, fmt.Errorf("beam %s: unexpected argument %q", a.action, fs.Arg(0))
 	}

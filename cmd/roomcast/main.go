@@ -1,7 +1,9 @@
 // Command roomcast runs the roomcast server and its tools.
 //
 //	roomcast serve [--addr :7880] [--data ./roomcast-data] [--rtc-udp-port 7882] [--nats-listen ADDR]
-//	roomcast worker --nats URL [--data DIR] [--slots 1]
+//	roomcast worker --nats URL [--data DIR] [--addr ADDR] [--cpu-limit N] [--slots 16]
+//	roomcast worker drain --id ID
+//	roomcast workers
 //	roomcast token --room R --identity I --role ROLE [--ttl 24h]
 //	roomcast token --management
 //	roomcast beam start|stop|status --room R [--rtmp URL]... [--record] [--resolution WxH]
@@ -23,6 +25,9 @@ const usage = `roomcast records and live-streams WebRTC video rooms.
 Usage:
   roomcast serve [flags]   run the room server, API, meeting app, NATS and a local worker
   roomcast worker [flags]  run a worker that takes streaming/recording jobs from NATS
+  roomcast worker drain --id ID
+                           drain a worker: no new jobs, running ones stopped by its --drain-timeout
+  roomcast workers         list the workers: state, slots, CPU, memory and jobs
   roomcast token [flags]   print a join token or a management token
   roomcast beam start|stop|status [flags]
                            start, stop or show streaming and recording of a room
@@ -52,7 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
 	case "worker":
+		if len(args) > 1 && args[1] == "drain" {
+			return drainWorker(ctx, args[2:], stdout, stderr)
+		}
 		return worker(ctx, args[1:], stderr)
+	case "workers":
+		return workers(ctx, args[1:], stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
 	case "beam":

@@ -50,13 +50,15 @@ type API struct {
 	workers Workers     // nil: GET /v1/workers is not served
 }
 
-// Workers lists the job workers running now (control.Roster).
+// Workers lists the job workers running now and drains one
+// (control.Controller).
 type Workers interface {
 	Workers() []roomcast.Worker
+	DrainWorker(ctx context.Context, id string) (roomcast.Worker, error)
 }
 
-// WithWorkers serves w's list at GET /v1/workers (management token only);
-// call it before Register.
+// WithWorkers serves w's list at GET /v1/workers and a drain at POST
+// /v1/workers/{id}/drain (management token only); call it before Register.
 func (a *API) WithWorkers(w Workers) *API {
 	a.workers = w
 	return a
@@ -81,6 +83,14 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.workers != nil {
 		mux.HandleFunc("GET /v1/workers", a.route(management, func(w http.ResponseWriter, _ *http.Request) error {
 			writeJSON(w, http.StatusOK, a.workers.Workers())
+			return nil
+		}))
+		mux.HandleFunc("POST /v1/workers/{id}/drain", a.route(management, func(w http.ResponseWriter, r *http.Request) error {
+			wk, err := a.workers.DrainWorker(r.Context(), r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusAccepted, wk)
 			return nil
 		}))
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
@@ -49,6 +50,7 @@ var openAPIRoutes = []struct {
 	{"GET /v1/recordings/{id}/files/{name}", "GET", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4", true},
 	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
+	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
 	{"/v1/", "GET", "/v1/no-such-route", false},
 }
 
@@ -115,6 +117,10 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 type noWorkers struct{}
 
 func (noWorkers) Workers() []roomcast.Worker { return []roomcast.Worker{} }
+
+func (noWorkers) DrainWorker(_ context.Context, id string) (roomcast.Worker, error) {
+	return roomcast.Worker{}, rcerr.New(rcerr.NotFound, "no worker %q is running", id)
+}
 
 // obj returns v[key] as an object, failing the test otherwise.
 func obj(t *testing.T, where string, v any, key string) jsonObj {

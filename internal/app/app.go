@@ -51,7 +51,6 @@ type App struct {
 	tracks *trackrec.Manager
 	// trackJobs runs this server's track recording jobs (its SFU's rooms).
 	trackJobs *control.Worker
-	roster    *control.Roster // the composite workers, for GET /v1/workers
 	events    *webhook.Publisher
 	hooks     []*webhook.Deliverer
 	sig       *signal.Handler
@@ -135,7 +134,6 @@ func (a *App) openControl(secret []byte) error {
 		return err
 	}
 	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log)
-	a.roster = a.ctl.Roster()
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
@@ -169,7 +167,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
-		WithRecordings(a.work.runner.Recordings).WithWorkers(a.roster)
+		WithRecordings(a.work.runner.Recordings).WithWorkers(a.ctl)
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
 	}
@@ -224,7 +222,6 @@ func (a *App) Run(ctx context.Context) error {
 	wg.Wait()
 	a.tracks.Close()
 	a.work.finish() // recordings being finalized and uploaded
-	a.roster.Close()
 	a.bus.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

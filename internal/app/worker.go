@@ -85,7 +85,7 @@ func (w *Worker) routes() http.Handler {
 	return mux
 }
 
-// Run takes jobs until ctx ends (SIGTERM), then drains: no new jobs, the
+// Run takes jobs until ctx ends (SIGTERM) or a drain is asked, then drains: no new jobs, the
 // running ones go on for up to --drain-timeout and are then stopped
 // ("worker drained"); it returns once their recordings are finalized and
 // stored, and the worker disconnected.
@@ -101,7 +101,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker running", "id", w.work.worker.ID, "slots", w.work.worker.Slots, "addr", w.cfg.Addr)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Go(func() { w.work.run(runCtx) })
-	<-ctx.Done()
+	select {
+	case <-ctx.Done(): // SIGTERM
+	case <-w.work.worker.DrainRequested(): // roomcast worker drain, POST /v1/workers/{id}/drain
+	}
 	w.work.worker.Drain(w.cfg.DrainTimeout)
 	stop()
 	if w.srv != nil {

@@ -21,6 +21,7 @@ const rollCallSubject = "roomcast.rollcall"
 func workerToken(id string) string   { return hex.EncodeToString([]byte(id)) }
 func offerSubject(id string) string  { return "roomcast.offer." + workerToken(id) }
 func cancelSubject(id string) string { return "roomcast.offer." + workerToken(id) + ".cancel" }
+func drainSubject(id string) string  { return "roomcast.drain." + workerToken(id) }
 
 // acceptHold is how long an accepted job's cost stays reserved before the
 // job arrives from the worker's queue: past it, the job is presumed lost

@@ -533,3 +533,31 @@ func TestEnderIsToldAfterTheEndIsRecorded(t *testing.T) {
 		t.Fatal("the runner was never told the job ended")
 	}
 }
+
+// A drain asked over NATS (the API's POST /v1/workers/{id}/drain) reaches
+// the worker: it answers draining, takes no new job, and tells its owner
+// (DrainRequested) to run Drain; an unknown worker is not_found.
+func TestDrainWorkerByRequest(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	w, _ := runWorker(t, b, WorkerOptions{ID: "w1", Slots: 4}, newFakeRunner())
+	testkit.WaitFor(t, 5*time.Second, "the worker announced", func() bool { return len(c.Workers()) == 1 })
+	got, err := c.DrainWorker(context.Background(), "w1")
+	if err != nil || got.ID != "w1" || got.State != roomcast.WorkerDraining {
+		t.Fatalf("drain: %+v, %v; want w1 draining", got, err)
+	}
+	select {
+	case <-w.DrainRequested():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the worker's owner was not told to drain")
+	}
+	_, err = c.Start(context.Background(), "late", roomcast.StartParams{Record: true})
+	if code, msg := rcerr.Public(err); code != rcerr.ResourceExhausted || !strings.Contains(msg, "w1: draining") {
+		t.Errorf("start with the only worker draining: %s %q", code, msg)
+	}
+	if _, err := c.DrainWorker(context.Background(), "nope"); err == nil {
+		t.Error("draining an unknown worker succeeded")
+	} else if code, _ := rcerr.Public(err); code != rcerr.NotFound {
+		t.Errorf("draining an unknown worker: %v, want not_found", err)
+	}
+}

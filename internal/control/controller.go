@@ -114,6 +114,29 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, signer *aut
 // Roster is the composite workers as they announce themselves.
 func (c *Controller) Roster() *Roster { return c.roster }
 
+// Workers lists the composite workers running now (GET /v1/workers).
+func (c *Controller) Workers() []roomcast.Worker { return c.roster.Workers() }
+
+// DrainWorker asks worker id to drain: it takes no new job, lets its jobs
+// go on for its --drain-timeout, stops them and exits. It answers with the
+// worker as it is then (draining); not_found when no such worker answers.
+func (c *Controller) DrainWorker(ctx context.Context, id string) (roomcast.Worker, error) {
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(rctx, drainSubject(id), nil)
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
+		return roomcast.Worker{}, rcerr.New(rcerr.NotFound, "no worker %q is running (GET /v1/workers lists them)", id)
+	}
+	if err != nil {
+		return roomcast.Worker{}, rcerr.Wrap(rcerr.Unavailable, err, "could not reach the worker; try again")
+	}
+	var w roomcast.Worker
+	if err := json.Unmarshal(m.Data, &w); err != nil {
+		return roomcast.Worker{}, fmt.Errorf("control: drain answer: %w", err)
+	}
+	return w, nil
+}
+
 // Store returns the state store (workers share it).
 func (c *Controller) Store() *Store { return c.store }
 

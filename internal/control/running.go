@@ -134,6 +134,11 @@ loop:
 	j.answer()
 }
 
+// DrainRequested is closed when a drain was asked over NATS (the API's
+// POST /v1/workers/{id}/drain, `roomcast worker drain`): the worker takes
+// no new job from then on; its owner calls Drain as it would on SIGTERM.
+func (w *Worker) DrainRequested() <-chan struct{} { return w.asked }
+
 // Draining says whether Drain began.
 func (w *Worker) Draining() bool { return w.draining.Err() != nil }
 

@@ -127,6 +127,8 @@ type Worker struct {
 
 	draining context.Context // done once Drain began: no more jobs are taken
 	drain    context.CancelFunc
+	asked    chan struct{} // closed when a drain is asked over NATS (DrainRequested)
+	askOnce  sync.Once
 	stopped  atomic.Uint64 // jobs ended without failing
 	failed   atomic.Uint64 // jobs that failed
 }
@@ -151,6 +153,7 @@ func NewWorker(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts 
 		runner: r, store: store, nc: nc, js: js, running: map[string]*running{},
 		log: log.With("worker", id, "kind", kind), free: make(chan struct{}, 1)}
 	w.draining, w.drain = context.WithCancel(context.Background())
+	w.asked = make(chan struct{})
 	return w, nil
 }
 
@@ -301,6 +304,18 @@ func (w *Worker) answerOffers() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: worker offers: %w", err)
 	}
+	drains, err := w.nc.Subscribe(drainSubject(w.ID), func(m *nats.Msg) {
+		w.log.Info("drain requested")
+		w.drain() // no offer is accepted from now on
+		w.askOnce.Do(func() { close(w.asked) })
+		b, _ := json.Marshal(w.announcement())
+		m.Respond(b)
+		w.announce()
+	})
+	if err != nil {
+		offers.Unsubscribe()
+		return nil, fmt.Errorf("control: worker drain requests: %w", err)
+	}
 	cancels, err := w.nc.Subscribe(cancelSubject(w.ID), func(m *nats.Msg) {
 		w.mu.Lock()
 		_, runs := w.running[string(m.Data)]
@@ -311,9 +326,10 @@ func (w *Worker) answerOffers() (func(), error) {
 	})
 	if err != nil {
 		offers.Unsubscribe()
+		drains.Unsubscribe()
 		return nil, fmt.Errorf("control: worker offers: %w", err)
 	}
-	return func() { offers.Unsubscribe(); cancels.Unsubscribe() }, nil
+	return func() { offers.Unsubscribe(); drains.Unsubscribe(); cancels.Unsubscribe() }, nil
 }
 
 // take claims a queued job in the room's state and starts it. A job the

@@ -3,6 +3,7 @@ package roomcast
 import (
 	"context"
 	"net/http"
+	"net/url"
 )
 
 // WorkerState is whether a worker takes jobs.
@@ -54,4 +55,15 @@ func (c *Client) Workers(ctx context.Context) ([]Worker, error) {
 		return nil, err
 	}
 	return ws, nil
+}
+
+// DrainWorker asks worker id to drain: it takes no new job, lets its jobs
+// go on for its --drain-timeout, then stops them and exits. It returns the
+// worker as it is then (draining).
+func (c *Client) DrainWorker(ctx context.Context, id string) (Worker, error) {
+	var w Worker
+	if err := c.do(ctx, http.MethodPost, "/v1/workers/"+url.PathEscape(id)+"/drain", nil, &w); err != nil {
+		return Worker{}, err
+	}
+	return w, nil
 }
