@@ -109,6 +109,29 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 		}
 	}
 	assertNoSecretInProcesses(t, secretKey)
+	// /metrics has each destination sending, by its redacted URL only.
+	metrics := string(httpGet(t, s.URL+"/metrics"))
+	if strings.Contains(metrics, secretKey) {
+		t.Error("/metrics carries a stream key")
+	}
+	for i := range wantURLs {
+		sel := fmt.Sprintf(`destination="%d"`, i)
+		frames, started := -1.0, -1.0
+		for _, l := range strings.Split(metrics, "\n") {
+			if strings.HasPrefix(l, "roomcast_destination_frames_sent_total{") && strings.Contains(l, sel) {
+				frames, _ = metricValue(l, "roomcast_destination_frames_sent_total")
+			}
+			if strings.HasPrefix(l, "roomcast_destination_state{") && strings.Contains(l, sel) && strings.Contains(l, `state="started"`) {
+				started, _ = metricValue(l, "roomcast_destination_state")
+			}
+		}
+		if frames <= 0 || started != 1 {
+			t.Errorf("/metrics destination %d: %v frames sent, started %v; want frames and started 1", i, frames, started)
+		}
+	}
+	if v, ok := metricValue(metrics, "roomcast_job_start_delay_seconds_count"); !ok || v != 1 {
+		t.Errorf("/metrics roomcast_job_start_delay_seconds_count = %v (found %v), want 1", v, ok)
+	}
 	// Let the recording run to a known length, then stop.
 	time.Sleep(time.Until(ranFrom.Add(6 * time.Second)))
 	stopAt := time.Now()

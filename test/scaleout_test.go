@@ -221,8 +221,12 @@ func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 	waitBeam(t, c, "drain", 40*time.Second, "the worker started the job", func(st roomcast.BeamState) bool {
 		return st.Recording.Browser.State == roomcast.RecordingStateStarted
 	})
-	if v, ok := metricValue(string(httpGet(t, "http://"+addr+"/metrics")), "roomcast_worker_busy_slots"); !ok || v != 1 {
-		t.Errorf("worker /metrics roomcast_worker_busy_slots = %v (found %v), want 1", v, ok)
+	wm := string(httpGet(t, "http://"+addr+"/metrics"))
+	for name, want := range map[string]float64{"roomcast_worker_busy_slots": 1, "roomcast_worker_cpu_reserved_cores": 0.6,
+		"roomcast_worker_memory_reserved_mb": 400, "roomcast_job_start_delay_seconds_count": 1} {
+		if v, ok := metricValue(wm, name); !ok || v != want {
+			t.Errorf("worker /metrics %s = %v (found %v), want %v", name, v, ok, want)
+		}
 	}
 	// serve lists it with its job (it announces itself every 2 s).
 	listed := func(state roomcast.WorkerState) bool {

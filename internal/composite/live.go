@@ -16,9 +16,37 @@ import (
 var live sync.Map
 
 type liveJob struct {
-	room string
-	mon  *monitor
-	fan  *Fanout
+	room  string
+	mon   *monitor
+	fan   *Fanout
+	dests []*destination // fixed once the job runs
+}
+
+// DestinationStats is one RTMP destination of a running job, for /metrics.
+type DestinationStats struct {
+	Job, Room  string
+	Index      int
+	URL        string // redacted
+	State      roomcast.DestinationState
+	Frames     uint64 // audio and video frames sent
+	Bytes      uint64 // media payload sent (without RTMP framing)
+	Reconnects uint64 // connections lost or refused after the first
+}
+
+// LiveDestinations returns the destinations of every composite job
+// running in this process.
+func LiveDestinations() []DestinationStats {
+	var out []DestinationStats
+	live.Range(func(k, v any) bool {
+		j := v.(*liveJob)
+		for _, d := range j.dests {
+			st := d.status()
+			out = append(out, DestinationStats{Job: k.(string), Room: j.room, Index: d.index, URL: st.URL, State: st.State,
+				Frames: d.sentFrames.Load(), Bytes: d.sentBytes.Load(), Reconnects: d.reconnects.Load()})
+		}
+		return true
+	})
+	return out
 }
 
 // JobHealth is one running job's output as its monitor sees it.
@@ -52,7 +80,7 @@ func LiveHealth() []JobHealth {
 
 // watch starts job's live monitor on the encoder's taps and the room's
 // activity. stop ends it once the encoder has exited.
-func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, log *slog.Logger) (*monitor, func()) {
+func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, dests []*destination, log *slog.Logger) (*monitor, func()) {
 	var latest func() (activity.Report, bool)
 	stopRoom := func() {}
 	if r.RoomActivity != nil {
@@ -68,7 +96,7 @@ func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, log *slog.Logger
 		wg.Go(func() { mon.readPictures(enc.Pictures) })
 		wg.Go(func() { mon.readLevels(enc.Levels) })
 	}
-	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, fan: fan})
+	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, fan: fan, dests: dests})
 	return mon, func() {
 		live.Delete(job.ID)
 		stopRoom()

@@ -68,11 +68,11 @@ func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig
 		return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
 	o := &outputs{enc: enc, fan: newFanout(), send: report, log: log, fanErr: make(chan error, 1)}
-	o.mon, o.stopMon = r.watch(job, enc, o.fan, log)
 	for i, u := range job.Params.RTMPURLs {
 		d := newDestination(i, u, o.fan, r.Destinations, log, func() { o.report() })
 		o.dests, o.sinks = append(o.dests, d), append(o.sinks, d)
 	}
+	o.mon, o.stopMon = r.watch(job, enc, o.fan, o.dests, log)
 	if oc.recording != "" {
 		o.rec = newFileSink(oc.recording, o.fan, log)
 		o.sinks = append(o.sinks, o.rec)

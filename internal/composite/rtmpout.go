@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -47,6 +48,8 @@ type destination struct {
 	mu    sync.Mutex
 	state roomcast.DestinationState
 	err   *roomcast.DestinationError
+
+	sentFrames, sentBytes, reconnects atomic.Uint64 // for /metrics
 }
 
 // maxRefusals is how many times in a row an ingest may refuse the key (or
@@ -127,6 +130,7 @@ func (d *destination) run(ctx context.Context) {
 			return
 		}
 		d.log.Info("destination down; reconnecting", "err", d.scrub(err.Error()), "in", backoff)
+		d.reconnects.Add(1)
 		d.set(roomcast.DestinationReconnecting, err)
 		select {
 		case <-ctx.Done():
@@ -245,13 +249,21 @@ func (d *destination) write(w *gortmplib.Writer, c *rtmpclient.Conn, fr frame, s
 	c.NetConn().SetWriteDeadline(time.Now().Add(5 * time.Second))
 	tr := d.fan.tracks
 	var err error
+	n := 0
 	if fr.video {
 		err = w.WriteH264(tr.video, fr.pts-*base, fr.dts-*base, fr.au)
+		for _, nalu := range fr.au {
+			n += len(nalu)
+		}
 	} else if fr.pts >= *base {
-		err = w.WriteMPEG4Audio(tr.audio, fr.pts-*base, fr.aac)
+		err, n = w.WriteMPEG4Audio(tr.audio, fr.pts-*base, fr.aac), len(fr.aac)
 	}
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
+	}
+	if n > 0 {
+		d.sentFrames.Add(1)
+		d.sentBytes.Add(uint64(n))
 	}
 	return nil
 }

@@ -77,7 +77,11 @@ func (w *Worker) run(ctx context.Context, j *running) {
 	}
 	// Reports and heartbeats go on while a stopped job winds down (its
 	// files are flushed): they are bounded by time, not by the stop.
+	var once sync.Once
 	update := func(p jobs.Progress) error {
+		if p.Started {
+			once.Do(func() { w.starts.observe(time.Since(job.CreatedAt)) })
+		}
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*heartbeat)
 		defer cancel()
 		_, _, err := w.store.Update(uctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
@@ -178,6 +182,58 @@ func (w *Worker) Load() (busy, slots int) {
 	var a roomcast.Worker
 	w.adm.describe(&a, time.Now())
 	return a.Load, a.Capacity
+}
+
+// Status is the worker as it announces itself: state, slots, CPU and
+// memory, jobs.
+func (w *Worker) Status() roomcast.Worker { return w.announcement() }
+
+// StartDelays is the histogram of its jobs' start delays (start request
+// to media flowing), in seconds: cumulative counts per upper bound.
+func (w *Worker) StartDelays() (count uint64, sum float64, buckets map[float64]uint64) {
+	return w.starts.snapshot()
+}
+
+// startDelayBounds are the histogram's upper bounds, in seconds.
+var startDelayBounds = []float64{0.5, 1, 1.5, 2, 3, 5, 8, 13, 20, 30}
+
+// delays is a histogram of durations.
+type delays struct {
+	mu     sync.Mutex
+	counts []uint64 // per bound, not cumulative
+	n      uint64
+	sum    float64
+}
+
+func (d *delays) observe(v time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.counts == nil {
+		d.counts = make([]uint64, len(startDelayBounds))
+	}
+	s := v.Seconds()
+	d.n++
+	d.sum += s
+	for i, b := range startDelayBounds {
+		if s <= b {
+			d.counts[i]++
+			break
+		}
+	}
+}
+
+func (d *delays) snapshot() (uint64, float64, map[float64]uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[float64]uint64, len(startDelayBounds))
+	var cum uint64
+	for i, b := range startDelayBounds {
+		if d.counts != nil {
+			cum += d.counts[i]
+		}
+		out[b] = cum
+	}
+	return d.n, d.sum, out
 }
 
 // Ended counts the jobs this worker ended: stopped and failed.

@@ -129,6 +129,7 @@ type Worker struct {
 	drain    context.CancelFunc
 	asked    chan struct{} // closed when a drain is asked over NATS (DrainRequested)
 	askOnce  sync.Once
+	starts   delays        // start request → media flowing, of its jobs
 	stopped  atomic.Uint64 // jobs ended without failing
 	failed   atomic.Uint64 // jobs that failed
 }

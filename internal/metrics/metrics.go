@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/trackrec"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Worker is a job worker as its metrics see it (control.Worker).
@@ -17,6 +18,8 @@ type Worker interface {
 	Load() (busy, slots int)
 	Ended() (stopped, failed uint64)
 	Draining() bool
+	Status() roomcast.Worker
+	StartDelays() (count uint64, sum float64, buckets map[float64]uint64)
 }
 
 // Handler returns serve's /metrics: the Go and process collectors, the
@@ -52,7 +55,8 @@ func WorkerHandler(w Worker) http.Handler { return handler(workerCollectors(w)..
 
 func handler(cs ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newHealthCollector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newHealthCollector(),
+		newDestinationCollector())
 	reg.MustRegister(cs...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
@@ -68,6 +72,7 @@ func workerCollectors(w Worker) []prometheus.Collector {
 		}
 	}
 	return []prometheus.Collector{
+		newCapacityCollector(w),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_worker_slots", Help: "Jobs this worker runs at once."},
 			func() float64 { _, slots := w.Load(); return float64(slots) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_worker_busy_slots", Help: "Jobs this worker runs now."},
