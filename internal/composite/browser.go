@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/roomcast/roomcast/internal/jobs"
@@ -43,6 +44,26 @@ type Browser struct {
 	closed bool
 	cancel context.CancelFunc // ends the current Chromium
 	page   context.Context
+	vw, vh int // the page's layout size when it is not the window's (a warm sandbox's larger display)
+}
+
+// SetViewport lays the page out at w x h in the window's top-left corner
+// from its next load on (a device metrics override), for a display larger
+// than the job's output.
+func (b *Browser) SetViewport(w, h int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w == b.w && h == b.h {
+		w, h = 0, 0
+	}
+	b.vw, b.vh = w, h
+}
+
+// viewport is the override load applies, ok false for none.
+func (b *Browser) viewport() (w, h int, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.vw, b.vh, b.vw > 0
 }
 
 // errClosed is a launch after Close: no Chromium may outlive its Browser.
@@ -191,6 +212,21 @@ func (b *Browser) load(ctx context.Context) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
+	if w, h, ok := b.viewport(); ok {
+		// Set on each load: a relaunched Chromium starts without it.
+		opts := []chromedp.EmulateViewportOption{func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+			p.ScreenWidth, p.ScreenHeight = int64(w), int64(h)
+		}}
+		if h > w {
+			opts = append(opts, chromedp.EmulatePortrait)
+		}
+		if err := chromedp.Do(tctx, chromedp.EmulateViewport(int64(w), int64(h), opts...)); err != nil {
+			if page.Err() != nil {
+				return errBrowserGone
+			}
+			return fmt.Errorf("lay the page out at %dx%d: %w", w, h, err)
+		}
+	}
 	if err := chromedp.Do(tctx, chromedp.Navigate(b.url)); err != nil {
 		if page.Err() != nil {
 			return errBrowserGone

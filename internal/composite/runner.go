@@ -59,7 +59,6 @@ type Runner struct {
 	spare      *warm
 	warming    bool
 	closed     bool
-	warmRes    roomcast.Resolution
 }
 
 // publishers counts the room's publishing peers as the beam page sees

@@ -12,25 +12,25 @@ import (
 
 // A warm sandbox is a display, an audio server and a Chromium on a blank
 // page, started before a job needs them: a job that finds one only loads
-// its meeting page (about 3 s sooner). One is kept at the resolution of the
-// last job (1280x720 at first).
+// its meeting page (about 3 s sooner). It serves a job of any resolution:
+// its display is as large as any job may be (warmSize), and the page is
+// laid out at the job's size in the top-left corner (Browser.SetViewport,
+// a device metrics override), which is the region the encoder captures.
 type warm struct {
-	sb  *Sandbox
-	br  *Browser
-	res roomcast.Resolution
+	sb *Sandbox
+	br *Browser
 }
+
+// warmSize covers every resolution a job may ask for: 1920x1080 landscape
+// and 1080x1920 portrait (jobs.Validate).
+var warmSize = roomcast.Resolution{Width: 1920, Height: 1920}
 
 // Prewarm prepares a warm sandbox in the background if none is ready.
 func (r *Runner) Prewarm() {
 	r.mu.Lock()
-	res := r.target()
-	if r.closed || r.warming || r.NoPrewarm || (r.spare != nil && r.spare.res == res) {
+	if r.closed || r.warming || r.NoPrewarm || r.spare != nil {
 		r.mu.Unlock()
 		return
-	}
-	if old := r.spare; old != nil { // for a resolution no longer wanted
-		r.spare = nil
-		r.warmers.Go(old.close)
 	}
 	r.warming = true
 	if r.warmCtx == nil {
@@ -39,7 +39,7 @@ func (r *Runner) Prewarm() {
 	ctx := r.warmCtx
 	defer r.mu.Unlock() // Go before Close can Wait
 	r.warmers.Go(func() {
-		w, err := r.startWarm(ctx, res)
+		w, err := r.startWarm(ctx)
 		r.mu.Lock()
 		r.warming = false
 		switch {
@@ -49,10 +49,6 @@ func (r *Runner) Prewarm() {
 		case r.closed:
 			r.mu.Unlock()
 			w.close()
-		case w.res != r.target(): // a job meanwhile asked for another resolution
-			r.mu.Unlock()
-			w.close()
-			r.Prewarm()
 		default:
 			r.spare = w
 			r.mu.Unlock()
@@ -60,24 +56,16 @@ func (r *Runner) Prewarm() {
 	})
 }
 
-// target is the resolution a warm sandbox should have; r.mu is held.
-func (r *Runner) target() roomcast.Resolution {
-	if r.warmRes.Width == 0 {
-		return roomcast.DefaultResolution
-	}
-	return r.warmRes
-}
-
-// startWarm prepares a sandbox and browser at res, unless stop (Close)
-// ends first.
-func (r *Runner) startWarm(stop context.Context, res roomcast.Resolution) (*warm, error) {
+// startWarm prepares a sandbox and browser at warmSize, unless stop
+// (Close) ends first.
+func (r *Runner) startWarm(stop context.Context) (*warm, error) {
 	b := make([]byte, 6)
 	rand.Read(b)
 	dir := filepath.Join(r.WorkDir, "warm-"+hex.EncodeToString(b))
 	ctx, cancel := context.WithTimeout(stop, 30*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	sb, err := StartSandbox(ctx, dir, res.Width, res.Height, r.Log)
+	sb, err := StartSandbox(ctx, dir, warmSize.Width, warmSize.Height, r.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -85,37 +73,31 @@ func (r *Runner) startWarm(stop context.Context, res roomcast.Resolution) (*warm
 		sb.Close()
 		return nil, err
 	}
-	br, err := LaunchBrowser(sb, res.Width, res.Height, r.Browser, r.Log)
+	br, err := LaunchBrowser(sb, warmSize.Width, warmSize.Height, r.Browser, r.Log)
 	if err != nil {
 		sb.Close()
 		return nil, err
 	}
-	r.Log.Info("warm sandbox ready", "resolution", res, "took", time.Since(t0).Round(time.Millisecond))
-	return &warm{sb: sb, br: br, res: res}, nil
+	r.Log.Info("warm sandbox ready", "display", warmSize, "took", time.Since(t0).Round(time.Millisecond))
+	return &warm{sb: sb, br: br}, nil
 }
 
-// takeWarm returns the spare if it has the resolution and is alive; the
-// next one (at this resolution) is prepared once this job is under way, so
-// it does not compete with it for the CPU.
+// takeWarm returns the spare, if it is alive, with its page set to lay out
+// at res; the next one is prepared once this job is under way, so it does
+// not compete with it for the CPU.
 func (r *Runner) takeWarm(res roomcast.Resolution) *warm {
 	r.mu.Lock()
 	w := r.spare
-	if w != nil && w.res == res {
-		r.spare = nil
-	} else {
-		w = nil
-	}
-	stale := r.spare != nil && r.spare.res != res
-	if stale {
-		r.spare.close()
-		r.spare = nil
-	}
-	r.warmRes = res
+	r.spare = nil
 	r.mu.Unlock()
-	if w != nil && !w.br.Alive() {
+	if w == nil {
+		return nil
+	}
+	if !w.br.Alive() {
 		w.close()
 		return nil
 	}
+	w.br.SetViewport(res.Width, res.Height)
 	return w
 }
 

@@ -29,12 +29,14 @@ func drainSubject(id string) string  { return "roomcast.drain." + workerToken(id
 const acceptHold = 15 * time.Second
 
 // offerReply is a worker's answer to an offer: accepted with the cost it
-// reserved, or why not.
+// reserved, or why not; Soon says a job of its is stopping, so it may have
+// room in a moment.
 type offerReply struct {
 	Accepted bool    `json:"accepted"`
 	CPU      float64 `json:"cpu,omitempty"`
 	MemoryMB int     `json:"memoryMB,omitempty"`
 	Reason   string  `json:"reason,omitempty"`
+	Soon     bool    `json:"soon,omitempty"`
 }
 
 // admission is a worker's capacity and what its jobs reserve of it. A job
@@ -58,9 +60,10 @@ type admission struct {
 
 // hold is one job's reservation.
 type hold struct {
-	room    string
-	cost    jobs.Cost
-	expires time.Time // zero once the job runs
+	room     string
+	cost     jobs.Cost
+	expires  time.Time // zero once the job runs
+	stopping bool      // stopped, winding down: free soon
 }
 
 func newAdmission(opts WorkerOptions, kind jobs.Kind) *admission {
@@ -90,7 +93,11 @@ func (a *admission) measure() {
 func (a *admission) offer(job jobs.Job, now time.Time) offerReply {
 	ok, why := a.accept(job, now)
 	if !ok {
-		return offerReply{Reason: why}
+		r := offerReply{Reason: why}
+		if r.Soon = a.anyStopping(); r.Soon {
+			r.Reason += "; a job is stopping"
+		}
+		return r
 	}
 	c := a.costs.Of(job.Kind, job.Params)
 	return offerReply{Accepted: true, CPU: c.CPU, MemoryMB: c.MemoryMB}
@@ -136,6 +143,27 @@ func (a *admission) run(job jobs.Job, now time.Time) (ok bool, why string) {
 		return false, why
 	}
 	return a.run(job, now)
+}
+
+// stopping marks job id as winding down.
+func (a *admission) stopping(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h, ok := a.held[id]; ok {
+		h.stopping = true
+		a.held[id] = h
+	}
+}
+
+func (a *admission) anyStopping() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, h := range a.held {
+		if h.stopping {
+			return true
+		}
+	}
+	return false
 }
 
 // holds says whether job id has a reservation.

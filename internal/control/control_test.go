@@ -561,3 +561,39 @@ func TestDrainWorkerByRequest(t *testing.T) {
 		t.Errorf("draining an unknown worker: %v, want not_found", err)
 	}
 }
+
+// A start while the only worker's job is stopping (its media still
+// flushing) waits for the place to free instead of being refused.
+func TestStartWaitsForAStoppingJob(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	winding := make(chan struct{}, 1)
+	startWorker(t, b, RunnerFunc(func(ctx context.Context, _ jobs.Job, report func(jobs.Progress)) jobs.Outcome {
+		report(jobs.Progress{Started: true})
+		<-ctx.Done()
+		select {
+		case winding <- struct{}{}:
+		default:
+		}
+		time.Sleep(time.Second) // the last seconds flushed
+		return jobs.Outcome{}
+	}))
+	testkit.WaitFor(t, 5*time.Second, "the worker announced", func() bool { return len(c.Workers()) == 1 })
+	if _, err := c.Start(context.Background(), "a", roomcast.StartParams{Record: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "a", "started", func(s roomcast.BeamState) bool { return s.Recording.Browser.Running })
+	stopped := make(chan error, 1)
+	go func() { _, err := c.Stop(context.Background(), "a"); stopped <- err }()
+	<-winding
+	began := time.Now()
+	if _, err := c.Start(context.Background(), "b", roomcast.StartParams{Record: true}); err != nil {
+		t.Fatalf("start while the other job stops: %v", err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the start waited %v", took)
+	}
+	if err := <-stopped; err != nil {
+		t.Error(err)
+	}
+}

@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +16,12 @@ import (
 )
 
 // offerTimeout is how long a worker may take to answer an offer before
-// the next one is asked.
-const offerTimeout = 500 * time.Millisecond
+// the next one is asked; soonWait how long a start waits for a worker
+// whose job is stopping (its media flushing) to free its place.
+const (
+	offerTimeout = 500 * time.Millisecond
+	soonWait     = 10 * time.Second
+)
 
 // placer chooses the worker a composite job runs on: the least loaded one
 // the job fits on, by the workers' announcements and
@@ -56,7 +59,7 @@ func newPlacer(nc *nats.Conn, roster *Roster, costs jobs.CostModel) *placer {
 func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 	est := p.costs.Of(job.Kind, job.Params) // until the worker says what it reserved
 	asked := map[string]bool{}
-	var declined, skipped []string
+	var declined, skipped, soon []string
 	for round := range 2 {
 		for {
 			var w string
@@ -72,9 +75,22 @@ func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 			}
 			p.forget(w, job.ID)
 			declined = append(declined, w+": "+r.Reason)
+			if r.Soon {
+				soon = append(soon, w)
+			}
 		}
 		if round == 0 {
-			p.roster.rollCall(ctx) // workers not heard of yet (just started?) or changed since
+			// Workers not heard of yet (just started?), or whose last job
+			// ended a moment ago: after a roll call (or, when one said a job
+			// of its is stopping, once it announces a change, within
+			// soonWait) every worker is asked once more.
+			if len(soon) > 0 {
+				p.roster.awaitChange(ctx, soon, soonWait)
+			} else {
+				p.roster.rollCall(ctx)
+			}
+			clear(asked)
+			declined = declined[:0]
 		}
 	}
 	res := roomcast.DefaultResolution
@@ -89,10 +105,9 @@ func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 		res.Width, res.Height, why)
 }
 
-// pick returns the least loaded ready worker with a free slot that was
-// not asked yet and counts job (at cost est) as placed on it; "" when
-// there is none, and why each other one is out. The worker itself decides
-// whether the job's cost fits.
+// pick returns the least loaded ready worker not asked yet and counts job
+// (at cost est) as placed on it; "" when there is none, and why each other
+// one is out. The worker itself decides whether the job fits.
 func (p *placer) pick(est jobs.Cost, asked map[string]bool, job string) (best string, skipped []string) {
 	now := time.Now()
 	p.mu.Lock()
@@ -109,13 +124,14 @@ func (p *placer) pick(est jobs.Cost, asked map[string]bool, job string) (best st
 		}
 		mine := p.pendingLocked(w, now)
 		load := w.Load + len(p.placed[w.ID])
-		if load >= w.Capacity {
-			skipped = append(skipped, fmt.Sprintf("%s: all %d slots are taken", w.ID, w.Capacity))
-			continue
-		}
 		// What is left after its reservations or its machine's measured
-		// load, whichever is more.
+		// load, whichever is more; a worker that looks full (its slots
+		// taken) comes last, but is still asked: its announcement may be
+		// older than its last job's end.
 		free := w.CPU.Limit - max(w.CPU.Reserved+mine.CPU, w.CPU.Measured)
+		if load >= w.Capacity {
+			free -= 1e6
+		}
 		if best == "" || free > bestFree || free == bestFree && (load < bestLoad || load == bestLoad && w.ID < best) {
 			best, bestFree, bestLoad = w.ID, free, load
 		}

@@ -101,5 +101,37 @@ func (r *Roster) rollCall(ctx context.Context) {
 	}
 }
 
+// awaitChange returns once one of workers announces itself (its job ended
+// and freed its place), or after timeout, or when ctx ends.
+func (r *Roster) awaitChange(ctx context.Context, workers []string, timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		heard := r.heard
+		before := map[string]time.Time{}
+		for _, id := range workers {
+			before[id] = r.seen[id].at
+		}
+		r.mu.Unlock()
+		select {
+		case <-heard:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		changed := false
+		for _, id := range workers {
+			changed = changed || r.seen[id].at != before[id]
+		}
+		r.mu.Unlock()
+		if changed {
+			return
+		}
+	}
+}
+
 // Close stops listening.
 func (r *Roster) Close() { r.sub.Unsubscribe() }

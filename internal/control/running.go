@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -26,6 +27,28 @@ type running struct {
 	reason   string      // the first stop's reason ("": on request)
 	stops    int         // stops asked
 	requests []*nats.Msg // stop requests, answered once the job's end is recorded
+	sub      *nats.Subscription
+}
+
+// listen takes the job's stop requests from now on (before the job is
+// claimed, so a stop right after the claim finds it listening); stopSub
+// ends that.
+func (j *running) listen(nc *nats.Conn, log *slog.Logger) {
+	sub, err := nc.Subscribe(stopSubject(j.job.ID), func(m *nats.Msg) {
+		log.Info("stop requested", "job", j.job, "reason", string(m.Data))
+		j.stop(string(m.Data), m)
+	})
+	if err != nil {
+		log.Error("subscribe to stop requests", "job", j.job, "err", err)
+		return
+	}
+	j.sub = sub
+}
+
+func (j *running) stopSub() {
+	if j.sub != nil {
+		j.sub.Unsubscribe()
+	}
 }
 
 // stop ends the job for reason; the first stop's reason is kept.
@@ -62,19 +85,10 @@ func (j *running) answer() {
 // it alive in the state; its end is written as stopped or failed.
 func (w *Worker) run(ctx context.Context, j *running) {
 	defer w.runs.Done()
-	defer w.release(j.job.ID)
 	defer j.cancel()
+	defer j.stopSub()
 	job := j.job
 	log := w.log.With("job", job)
-	sub, err := w.nc.Subscribe(stopSubject(job.ID), func(m *nats.Msg) {
-		log.Info("stop requested", "reason", string(m.Data))
-		j.stop(string(m.Data), m)
-	})
-	if err != nil {
-		log.Error("subscribe to stop requests", "err", err)
-	} else {
-		defer sub.Unsubscribe()
-	}
 	// Reports and heartbeats go on while a stopped job winds down (its
 	// files are flushed): they are bounded by time, not by the stop.
 	var once sync.Once
@@ -125,7 +139,7 @@ loop:
 	} else {
 		w.stopped.Add(1)
 	}
-	_, _, err = w.store.Update(context.WithoutCancel(ctx), job.Room, func(r jobs.Record) (jobs.Record, error) {
+	_, _, err := w.store.Update(context.WithoutCancel(ctx), job.Room, func(r jobs.Record) (jobs.Record, error) {
 		return jobs.Finish(r, w.kind, job.ID, out)
 	})
 	if err != nil && !errors.Is(err, jobs.ErrStaleJob) {
@@ -135,6 +149,7 @@ loop:
 	if e, ok := w.runner.(Ender); ok {
 		e.Ended(job)
 	}
+	w.release(job.ID) // before the stop is answered: a start right after it finds the slot free
 	j.answer()
 }
 

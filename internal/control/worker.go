@@ -356,9 +356,16 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		msg.Ack()
 		return
 	}
+	j := &running{job: job}
+	j.ctx, j.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	j.listen(w.nc, w.log)
 	_, _, err := w.store.Update(ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
 		return jobs.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
 	})
+	if err != nil {
+		j.stopSub()
+		j.cancel()
+	}
 	switch {
 	case errors.Is(err, jobs.ErrStaleJob):
 		w.log.Info("dropping job the room no longer runs", "job", job)
@@ -371,8 +378,10 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	msg.Ack()
-	j := &running{job: job}
-	j.ctx, j.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// Once stopped (on request, by the room, a drain or the shutdown), the
+	// job still holds its slot while it winds down: offers meanwhile hear
+	// that it will be free soon.
+	context.AfterFunc(j.ctx, func() { w.adm.stopping(job.ID) })
 	w.mu.Lock()
 	w.running[job.ID] = j
 	w.mu.Unlock()
@@ -394,6 +403,9 @@ func (w *Worker) release(id string) {
 	w.mu.Lock()
 	delete(w.running, id)
 	w.mu.Unlock()
+	if w.kind == jobs.KindComposite {
+		w.announce() // placers see the free slot now, not at the next heartbeat
+	}
 	select {
 	case w.free <- struct{}{}:
 	default:
