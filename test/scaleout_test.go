@@ -202,6 +202,9 @@ func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 		w.Process.Kill()
 		<-exited
 		raceFree(t, "roomcast worker", logs.String())
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
 	})
 	health := func() int {
 		resp, err := http.Get("http://" + addr + "/healthz")

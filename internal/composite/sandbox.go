@@ -29,6 +29,7 @@ type Sandbox struct {
 	Display string   // e.g. ":3"
 	Env     []string // DISPLAY, PULSE_SERVER, HOME, XDG_RUNTIME_DIR for children
 	dir     string
+	runDir  string // sockets outside dir, when dir's path is too long for them
 	procs   []*exec.Cmd
 	log     *slog.Logger
 }
@@ -41,6 +42,15 @@ func StartSandbox(ctx context.Context, dir string, w, h int, log *slog.Logger) (
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("composite: sandbox dir: %w", err)
 		}
+	}
+	if len(filepath.Join(run, "pulse.sock")) > maxSocketPath {
+		// A Unix socket's path must fit in 108 bytes: a deep --data dir
+		// gets its sockets in a short directory of its own.
+		short, err := os.MkdirTemp("", "roomcast-run-")
+		if err != nil {
+			return nil, fmt.Errorf("composite: sandbox dir: %w", err)
+		}
+		run, s.runDir = short, short
 	}
 	if err := s.startXvfb(ctx, w, h); err != nil {
 		s.Close()
@@ -63,6 +73,9 @@ func child(name string, args ...string) *exec.Cmd {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	return cmd
 }
+
+// maxSocketPath is the longest socket path used (sun_path is 108 bytes).
+const maxSocketPath = 100
 
 // startLimit is how long Xvfb and PulseAudio may take to start: a few
 // hundred milliseconds normally, over 10 s seen on a loaded 2-core machine
@@ -159,6 +172,9 @@ func (s *Sandbox) Close() {
 		stop(s.procs[i], 2*time.Second)
 	}
 	os.RemoveAll(s.dir)
+	if s.runDir != "" {
+		os.RemoveAll(s.runDir)
+	}
 }
 
 // stop ends a process group politely, then by force.
