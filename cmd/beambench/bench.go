@@ -169,7 +169,8 @@ func (b *bench) latency() (latencyRun, error) {
 			close(stopWatch)
 		}
 	}()
-	if _, err := b.api.StartRTMPOrRecording(b.ctx, benchRoom, b.params(1280, 720, []string{key}, false)); err != nil {
+	size := b.o.latencySize
+	if _, err := b.api.StartRTMPOrRecording(b.ctx, benchRoom, b.params(size.Width, size.Height, []string{key}, false)); err != nil {
 		return latencyRun{}, fmt.Errorf("start: %w", err)
 	}
 	var r latencyRun

@@ -34,7 +34,7 @@
 //	go build -o bin/roomcast ./cmd/roomcast
 //	go run ./cmd/beambench [--bin bin/roomcast] [--window 20s] [--warmup 5s]
 //	    [--latency-runs 3] [--record-runs 2] [--record-for 8s]
-//	    [--only latency,fanout,resolution,stop] [--prewarm]
+//	    [--only latency,fanout,resolution,stop] [--prewarm] [--latency-size 1280x720]
 //
 // A quick run: --window 5s --warmup 2s --latency-runs 1 --record-runs 1.
 package main
@@ -69,6 +69,7 @@ type options struct {
 	only           []string
 	keepTemp       bool
 	prewarm        bool
+	latencySize    roomcast.Resolution // of the latency runs' jobs
 }
 
 func main() {
@@ -81,6 +82,7 @@ func main() {
 	flag.IntVar(&o.recordRuns, "record-runs", 2, "record-only jobs measured for stop → recording listed")
 	flag.DurationVar(&o.recordFor, "record-for", 8*time.Second, "how long each recording job runs")
 	only := flag.String("only", "latency,fanout,resolution,stop", "measurements to run")
+	size := flag.String("latency-size", "1280x720", "output size WxH of the latency runs' jobs")
 	flag.BoolVar(&o.keepTemp, "keep", false, "keep the temp dir (server log, data, nginx log)")
 	flag.Parse()
 	for _, m := range strings.Split(*only, ",") {
@@ -90,6 +92,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.only = append(o.only, m)
+	}
+	if _, err := fmt.Sscanf(*size, "%dx%d", &o.latencySize.Width, &o.latencySize.Height); err != nil {
+		fmt.Fprintf(os.Stderr, "beambench: --latency-size %q: want WxH\n", *size)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, o)
