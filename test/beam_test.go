@@ -132,6 +132,13 @@ func TestBeamStreamsToThreeAndRecords(t *testing.T) {
 	if v, ok := metricValue(metrics, "roomcast_job_start_delay_seconds_count"); !ok || v != 1 {
 		t.Errorf("/metrics roomcast_job_start_delay_seconds_count = %v (found %v), want 1", v, ok)
 	}
+	frames, _ := metricValue(metrics, "roomcast_encoder_frames_total")
+	speed, _ := metricValue(metrics, "roomcast_encoder_speed")
+	fps, _ := metricValue(metrics, "roomcast_encoder_fps")
+	t.Logf("/metrics encoder: %v frames, %v fps, speed %v", frames, fps, speed)
+	if frames <= 0 || speed < 0.5 || fps <= 0 {
+		t.Errorf("/metrics encoder: %v frames, %v fps, speed %v; want it encoding in realtime", frames, fps, speed)
+	}
 	// Let the recording run to a known length, then stop.
 	time.Sleep(time.Until(ranFrom.Add(6 * time.Second)))
 	stopAt := time.Now()

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,7 +72,11 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
-	return []string{
+	var progress []string
+	if c.Monitor {
+		progress = []string{"-progress", "pipe:5"}
+	}
+	return append(progress,
 		"-hide_banner", "-loglevel", "warning", "-nostdin",
 		"-copyts",
 		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
@@ -85,7 +91,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
 		"-flags", "+global_header",
 		"-f", "mpegts", "-mpegts_copyts", "1", "pipe:1", // pts = time since the epoch, no muxer offset
-	}
+	)
 }
 
 // filterGraph shifts both inputs by the epoch and, for the monitor, splits
@@ -111,13 +117,16 @@ type Encoder struct {
 	cmd    *exec.Cmd
 	Stream io.ReadCloser // MPEG-TS
 	// Pictures and Levels are the monitor's taps (with Monitor set): ffmpeg
-	// metadata print lines, until ffmpeg exits.
-	Pictures, Levels io.ReadCloser
+	// metadata print lines, until ffmpeg exits; Progress is its -progress
+	// key=value blocks (frames, fps, speed, dropped frames) twice a second.
+	Pictures, Levels, Progress io.ReadCloser
 	// Epoch is the wall-clock instant the stream's time 0 stands for: a
 	// frame with pts p was captured at Epoch + p.
 	Epoch time.Time
 	Done  chan struct{} // closed when ffmpeg exited
 	err   error
+
+	progress atomic.Pointer[EncoderProgress]
 }
 
 // StartEncoder runs ffmpeg on the sandbox's display and sink.
@@ -138,7 +147,7 @@ func StartEncoder(sb *Sandbox, c EncoderConfig, log *slog.Logger) (*Encoder, err
 	e := &Encoder{cmd: cmd, Stream: stdout, Done: make(chan struct{}), Epoch: c.Epoch}
 	var taps []*os.File // the child's ends, closed here once it has them
 	if c.Monitor {
-		for _, r := range []*io.ReadCloser{&e.Pictures, &e.Levels} {
+		for _, r := range []*io.ReadCloser{&e.Pictures, &e.Levels, &e.Progress} {
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				return nil, err
@@ -156,6 +165,7 @@ func StartEncoder(sb *Sandbox, c EncoderConfig, log *slog.Logger) (*Encoder, err
 		if c.Monitor {
 			e.Pictures.Close()
 			e.Levels.Close()
+			e.Progress.Close()
 		}
 		return nil, fmt.Errorf("composite: start ffmpeg: %w", err)
 	}
@@ -183,6 +193,50 @@ func (e *Encoder) Stop(grace time.Duration) error {
 		<-e.Done
 	}
 	return e.err
+}
+
+// EncoderProgress is ffmpeg's own account of the encode (-progress).
+type EncoderProgress struct {
+	Frames, Dropped, Duplicated uint64  // frames encoded; captured frames it dropped and repeated to keep the frame rate
+	FPS                         float64 // frames encoded per second, lately
+	Speed                       float64 // encode time / wall time: 1 is realtime, less falls behind
+}
+
+// readProgress keeps the latest -progress block in e until the pipe ends.
+func (e *Encoder) readProgress() {
+	sc := bufio.NewScanner(e.Progress)
+	var p EncoderProgress
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "frame":
+			p.Frames, _ = strconv.ParseUint(v, 10, 64)
+		case "fps":
+			p.FPS, _ = strconv.ParseFloat(v, 64)
+		case "drop_frames":
+			p.Dropped, _ = strconv.ParseUint(v, 10, 64)
+		case "dup_frames":
+			p.Duplicated, _ = strconv.ParseUint(v, 10, 64)
+		case "speed":
+			p.Speed, _ = strconv.ParseFloat(strings.TrimSuffix(v, "x"), 64)
+		case "progress": // the block's last line
+			latest := p
+			e.progress.Store(&latest)
+		}
+	}
+}
+
+// LatestProgress is the last -progress block (ok false before the first).
+func (e *Encoder) LatestProgress() (EncoderProgress, bool) {
+	p := e.progress.Load()
+	if p == nil {
+		return EncoderProgress{}, false
+	}
+	return *p, true
 }
 
 // Err is ffmpeg's exit error once Done is closed.

@@ -18,6 +18,7 @@ var live sync.Map
 type liveJob struct {
 	room  string
 	mon   *monitor
+	enc   *Encoder
 	fan   *Fanout
 	dests []*destination // fixed once the job runs
 }
@@ -62,6 +63,10 @@ type JobHealth struct {
 	// latest picture, by their timestamps; SentOK is false before both flow.
 	SentSkew time.Duration
 	SentOK   bool
+	// Encoder is ffmpeg's account of the encode; EncoderOK is false before
+	// its first report.
+	Encoder   EncoderProgress
+	EncoderOK bool
 }
 
 // LiveHealth returns the health of every composite job running in this
@@ -72,6 +77,7 @@ func LiveHealth() []JobHealth {
 		j := v.(*liveJob)
 		h := j.mon.jobHealth(k.(string), j.room)
 		h.SentSkew, h.SentOK = j.fan.sentSkew()
+		h.Encoder, h.EncoderOK = j.enc.LatestProgress()
 		out = append(out, h)
 		return true
 	})
@@ -95,8 +101,9 @@ func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, dests []*destina
 	if enc.Pictures != nil {
 		wg.Go(func() { mon.readPictures(enc.Pictures) })
 		wg.Go(func() { mon.readLevels(enc.Levels) })
+		wg.Go(enc.readProgress)
 	}
-	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, fan: fan, dests: dests})
+	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, enc: enc, fan: fan, dests: dests})
 	return mon, func() {
 		live.Delete(job.ID)
 		stopRoom()
@@ -104,6 +111,7 @@ func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, dests []*destina
 		if enc.Pictures != nil {
 			enc.Pictures.Close()
 			enc.Levels.Close()
+			enc.Progress.Close()
 		}
 	}
 }

@@ -56,7 +56,7 @@ func WorkerHandler(w Worker) http.Handler { return handler(workerCollectors(w)..
 func handler(cs ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newHealthCollector(),
-		newDestinationCollector())
+		newDestinationCollector(), newEncoderCollector())
 	reg.MustRegister(cs...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
