@@ -64,16 +64,14 @@ func (s *fileSink) run(ctx context.Context) {
 	for {
 		select {
 		case fr := <-s.frames:
-			if err := s.write(w, fr); err != nil {
-				s.fail(err)
+			if !s.take(w, fr) {
 				return
 			}
 		case <-ctx.Done():
 			for {
 				select {
 				case fr := <-s.frames:
-					if err := s.write(w, fr); err != nil {
-						s.fail(err)
+					if !s.take(w, fr) {
 						return
 					}
 				default:
@@ -82,6 +80,15 @@ func (s *fileSink) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// take writes fr; false: the recording failed and is written no further.
+func (s *fileSink) take(w *mp4Writer, fr frame) bool {
+	if err := s.write(w, fr); err != nil {
+		s.fail(err)
+		return false
+	}
+	return true
 }
 
 func (s *fileSink) fail(err error) {

@@ -3,28 +3,32 @@ package contract
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/sfu"
-	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // browserTypes are the wire types the browser SDK's store and actions
-// carry, in the order they are declared.
-var browserTypes = []reflect.Type{
-	reflect.TypeFor[roomcast.StartParams](),
-	reflect.TypeFor[roomcast.Resolution](),
-	reflect.TypeFor[roomcast.BeamState](),
-	reflect.TypeFor[roomcast.RTMPState](),
-	reflect.TypeFor[roomcast.Destination](),
-	reflect.TypeFor[roomcast.DestinationError](),
-	reflect.TypeFor[roomcast.RecordingStates](),
-	reflect.TypeFor[roomcast.RecordingStatus](),
-	reflect.TypeFor[roomcast.Health](),
-	reflect.TypeFor[roomcast.Error](),
-	reflect.TypeFor[sfu.PeerInfo](), // signaling's, not the Go SDK's: peers as the store holds them
+// carry, in the order they are declared: the Go SDK's, and the signaling
+// server's peers as the store holds them.
+var browserTypes = append(pick(WireTypes, "StartParams", "Resolution", "BeamState", "RTMPState", "Destination", "DestinationError",
+	"RecordingStates", "RecordingStatus", "Health", "Error"), reflect.TypeFor[sfu.PeerInfo]())
+
+// pick returns the types named, in that order; a name not among types
+// panics (a generator bug, caught by its test).
+func pick(types []reflect.Type, names ...string) []reflect.Type {
+	out := make([]reflect.Type, len(names))
+	for i, n := range names {
+		j := slices.IndexFunc(types, func(t reflect.Type) bool { return t.Name() == n })
+		if j < 0 {
+			panic("contract: no wire type " + n)
+		}
+		out[i] = types[j]
+	}
+	return out
 }
 
 // tsNames rename Go types whose name means something else in TypeScript.
