@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,5 +267,72 @@ func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 	rec := waitRecording(t, c, "drain", 30*time.Second)
 	if rec.Status != roomcast.RecordingPhaseReady || rec.Duration < timeout.Seconds() {
 		t.Errorf("recording %s, %.1f s; want ready and at least the %v it ran while draining", rec.Status, rec.Duration, timeout)
+	}
+}
+
+// Issue 15: one recordings index for the fleet. A worker on "another
+// machine" (its own data dir; only the secret is shared) records a job;
+// serve lists the recording, downloads its file from that worker (over
+// NATS) as a playable 640x360 MP4, and deletes it there.
+func TestRecordingOnAWorkerIsServedByServe(t *testing.T) {
+	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
+	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
+	secret := strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret")))
+	workerData := t.TempDir()
+	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", workerData, "--id", "far-1", "--prewarm=false")
+	w.Env = append(os.Environ(), "ROOMCAST_SECRET="+secret)
+	var logs strings.Builder
+	w.Stderr = &logs
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		w.Process.Kill()
+		w.Wait()
+		raceFree(t, "roomcast worker", logs.String())
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
+	})
+	c := client(t, s)
+	testkit.WaitFor(t, 15*time.Second, "the worker listed", func() bool {
+		ws, err := c.Workers(context.Background())
+		return err == nil && len(ws) == 1
+	})
+	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
+		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "far", 40*time.Second, "recording started", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	time.Sleep(3 * time.Second) // the recording's length
+	if _, err := c.StopRTMPAndRecording(context.Background(), "far"); err != nil {
+		t.Fatal(err)
+	}
+	rec := waitRecording(t, c, "far", 30*time.Second)
+	if _, err := os.Stat(filepath.Join(s.data, "recordings", rec.ID)); !os.IsNotExist(err) {
+		t.Fatalf("the recording is on serve's disk (%v); the test wants it only on the worker's", err)
+	}
+	file := download(t, s, rec)
+	p, err := testkit.FFprobe(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codec, wd, ht := p.Stream("video"); codec != "h264" || wd != 640 || ht != 360 {
+		t.Errorf("downloaded recording video = %s %dx%d, want h264 640x360", codec, wd, ht)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Size() != rec.Size {
+		t.Errorf("downloaded %v bytes, the recording lists %d (%v)", fi.Size(), rec.Size, err)
+	}
+	mgmt := s.token(t, "--management")
+	if status, body := api(t, s, "DELETE", "/v1/recordings/"+rec.ID, mgmt, ""); status != 200 {
+		t.Fatalf("delete through serve: %d %s", status, body)
+	}
+	if _, err := os.Stat(filepath.Join(workerData, "recordings", rec.ID)); !os.IsNotExist(err) {
+		t.Errorf("the worker still has the deleted recording: %v", err)
+	}
+	if recs, err := c.Recordings(context.Background(), "far"); err != nil || len(recs) != 0 {
+		t.Errorf("after the delete serve lists %+v (%v)", recs, err)
 	}
 }

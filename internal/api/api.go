@@ -17,7 +17,6 @@ import (
 
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/rcerr"
-	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -45,7 +44,7 @@ type API struct {
 	rooms   Rooms
 	signer  *auth.Signer
 	log     *slog.Logger
-	recs    *recordings.Store
+	recs    Recordings
 	remote  RemoteFiles // nil unless recordings go to object storage
 	workers Workers     // nil: GET /v1/workers is not served
 }

@@ -109,7 +109,7 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recs).WithWorkers(noWorkers{}).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithWorkers(noWorkers{}).Register(mux)
 	return mux
 }
 

@@ -3,12 +3,12 @@ package api
 import (
 	"cmp"
 	"context"
-	"errors"
-	"io/fs"
+	"io"
 	"mime"
 	"net/http"
-	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/rcerr"
@@ -31,9 +31,20 @@ type RemoteFiles interface {
 	Location(id string) string
 }
 
+// Recordings are the recordings the API lists, serves and deletes: this
+// process's (recordings.Local) or the fleet's (recindex.Index).
+type Recordings interface {
+	List(ctx context.Context, room string) ([]roomcast.Recording, error)
+	Get(ctx context.Context, id string) (roomcast.Recording, error)
+	// Open returns file name of recording id (an *os.File when it is on
+	// this machine, which can serve ranges) and its size.
+	Open(ctx context.Context, id, name string) (io.ReadCloser, int64, error)
+	Delete(ctx context.Context, id string) error
+}
+
 // WithRecordings serves the recordings in s under /v1/recordings; call it
 // before Register. It returns a for chaining.
-func (a *API) WithRecordings(s *recordings.Store) *API {
+func (a *API) WithRecordings(s Recordings) *API {
 	a.recs = s
 	return a
 }
@@ -57,7 +68,7 @@ func (a *API) registerRecordings(mux *http.ServeMux) {
 }
 
 func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) error {
-	recs, err := a.recs.List(r.URL.Query().Get("room"))
+	recs, err := a.recs.List(r.Context(), r.URL.Query().Get("room"))
 	if err != nil {
 		return err
 	}
@@ -66,7 +77,7 @@ func (a *API) listRecordings(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getRecording(w http.ResponseWriter, r *http.Request) error {
-	rec, err := a.recs.Get(r.PathValue("id"))
+	rec, err := a.recs.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -76,27 +87,18 @@ func (a *API) getRecording(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) error {
 	id, name := r.PathValue("id"), r.PathValue("name")
-	path, err := a.recs.File(id, name)
+	rec, err := a.recs.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if rec, err := a.recs.Get(id); err == nil && rec.Location != "" {
+	if rec.Location != "" && slices.ContainsFunc(rec.Files, func(f roomcast.RecordingFile) bool { return f.Name == name }) {
 		return a.redirectToRemote(w, r, rec, name)
 	}
-	// Opened here rather than with http.ServeFile so that a file that
-	// vanished still gets a JSON error body.
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = rcerr.Wrap(rcerr.NotFound, err, "recording "+id+" has lost file "+name)
-	}
+	f, size, err := a.recs.Open(r.Context(), id, name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	switch filepath.Ext(name) {
 	case ".mp4":
 		w.Header().Set("Content-Type", "video/mp4")
@@ -107,7 +109,16 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) error {
 	// An hours-long recording takes longer to send than the server's
 	// WriteTimeout allows a response; only the management token gets here.
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	http.ServeContent(w, r, name, info.ModTime(), f)
+	if rs, ok := f.(io.ReadSeeker); ok {
+		http.ServeContent(w, r, name, rec.StartedAt, rs)
+		return nil
+	}
+	// From the worker that keeps it: sent as it arrives, no ranges.
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, f); err != nil {
+		a.log.Warn("recording download broke off", "recording", id, "file", name, "err", err)
+	}
 	return nil
 }
 
@@ -137,7 +148,7 @@ func noRemote(rec roomcast.Recording) error {
 
 func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	rec, err := a.recs.Get(id)
+	rec, err := a.recs.Get(r.Context(), id)
 	if err == nil && recordings.InProgress(rec.Status) {
 		err = rcerr.New(rcerr.Conflict, "recording %s is still %s; stop the recording first", id, rec.Status)
 	}
@@ -145,7 +156,7 @@ func (a *API) deleteRecording(w http.ResponseWriter, r *http.Request) error {
 		err = a.deleteRemote(r.Context(), rec)
 	}
 	if err == nil {
-		err = a.recs.Delete(id)
+		err = a.recs.Delete(r.Context(), id)
 	}
 	if err != nil {
 		return err

@@ -76,7 +76,7 @@ func newS3Fixture(t *testing.T, remote bool) *s3Fixture {
 		t.Fatal(err)
 	}
 	signer, _ := auth.NewSigner([]byte("recordings-s3-test-secret-0123456789"))
-	a := New(nil, nil, signer, log).WithRecordings(recs)
+	a := New(nil, nil, signer, log).WithRecordings(recordings.Local{Store: recs})
 	if remote {
 		a.WithRemoteFiles(s3)
 	}
@@ -191,7 +191,7 @@ func TestDeleteKeepsRecordingWhenS3Fails(t *testing.T) {
 	signer, _ := auth.NewSigner([]byte("recordings-s3-test-secret-0123456789"))
 	mux := http.NewServeMux()
 	remote, _ := storage.NewS3(storage.S3Config{Bucket: "b", AccessKey: "k", SecretKey: "s"})
-	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recs).WithRemoteFiles(failingRemote{remote}).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithRemoteFiles(failingRemote{remote}).Register(mux)
 	hs := httptest.NewServer(mux)
 	defer hs.Close()
 	mgmt, _ := signer.ManagementToken(time.Hour)

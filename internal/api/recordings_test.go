@@ -36,7 +36,7 @@ func newRecordingsFixture(t *testing.T) (f *fixture, ready, other, live string) 
 
 	signer, _ := auth.NewSigner([]byte("recordings-test-secret-0123456789"))
 	mux := http.NewServeMux()
-	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(store).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: store}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	mgmt, _ := signer.ManagementToken(time.Hour)

@@ -109,13 +109,13 @@ func (a *App) openControl(secret []byte) error {
 		}
 		a.hooks = append(a.hooks, d)
 	}
-	a.work, err = newWork(ctx, workConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots}, b, a.events, a.log)
+	id := serverID()
+	a.work, err = newWork(ctx, workConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots, Owner: id}, b, a.events, a.log)
 	if err != nil {
 		return err
 	}
 	a.tracks = trackrec.NewManager(a.sfu, a.work.runner.Recordings, a.log)
 	a.tracks.Keep = a.work.keep
-	id := serverID()
 	a.trackJobs, err = control.NewWorker(ctx, b.NC, b.JS, control.WorkerOptions{ID: id, Kind: jobs.KindTracks, Slots: maxTrackJobs,
 		Events: a.events, ShutdownReason: control.ReasonShutdown}, a.tracks, a.log)
 	if err != nil {
@@ -167,7 +167,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
-		WithRecordings(a.work.runner.Recordings).WithWorkers(a.ctl)
+		WithRecordings(a.work.index).WithWorkers(a.ctl)
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/jobs"
+	"github.com/roomcast/roomcast/internal/recindex"
 	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/webhook"
@@ -32,6 +33,7 @@ type work struct {
 	runner   *composite.Runner
 	uploader *storage.Uploader
 	worker   *control.Worker // nil with no slots
+	index    *recindex.Index // the fleet's recordings, this process's mirrored into it
 	s3       *storage.S3     // nil unless recordings go to S3
 	log      *slog.Logger
 	// Uploads run under one context that finish cancels after a grace
@@ -47,6 +49,9 @@ type workConfig struct {
 	Jobs     config.Jobs
 	Slots    int    // 0: no worker (the runner still owns the recordings)
 	WorkerID string // "" names it hostname-pid
+	// Owner names this process in the fleet's recordings index (its files
+	// are read from it); "": the worker's id.
+	Owner string
 }
 
 // newWork builds the jobs' parts once, from cfg. Ready recordings are
@@ -77,6 +82,14 @@ func newWork(ctx context.Context, cfg workConfig, b *bus.Bus, events *webhook.Pu
 			j.stopUploads()
 			return nil, err
 		}
+	}
+	owner := cfg.Owner
+	if owner == "" && j.worker != nil {
+		owner = j.worker.ID
+	}
+	if j.index, err = recindex.Open(ctx, b.NC, b.JS, recs, owner, log); err != nil {
+		j.stopUploads()
+		return nil, err
 	}
 	return j, nil
 }
@@ -123,6 +136,7 @@ func (j *work) finish() {
 	defer j.stopUploads()
 	j.runner.Wait()
 	j.runner.Close()
+	j.index.Close()
 }
 
 // newStore returns where recordings are kept: the S3 bucket when one is

@@ -60,7 +60,10 @@ func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 	est := p.costs.Of(job.Kind, job.Params) // until the worker says what it reserved
 	asked := map[string]bool{}
 	var declined, skipped, soon []string
-	for round := range 2 {
+	deadline := time.Now().Add(soonWait)
+rounds:
+	for round := 0; ; round++ {
+		soon = soon[:0]
 		for {
 			var w string
 			w, skipped = p.pick(est, asked, job.ID)
@@ -79,19 +82,20 @@ func (p *placer) place(ctx context.Context, job jobs.Job) (string, error) {
 				soon = append(soon, w)
 			}
 		}
-		if round == 0 {
-			// Workers not heard of yet (just started?), or whose last job
-			// ended a moment ago: after a roll call (or, when one said a job
-			// of its is stopping, once it announces a change, within
-			// soonWait) every worker is asked once more.
-			if len(soon) > 0 {
-				p.roster.awaitChange(ctx, soon, soonWait)
-			} else {
-				p.roster.rollCall(ctx)
-			}
-			clear(asked)
-			declined = declined[:0]
+		// Then every worker is asked once more: after a roll call (workers
+		// not heard of yet, or whose last job ended a moment ago), and while
+		// one says a job of its is stopping, each time it announces a
+		// change, until soonWait.
+		switch {
+		case len(soon) > 0 && time.Now().Before(deadline) && ctx.Err() == nil:
+			p.roster.awaitChange(ctx, soon, time.Until(deadline))
+		case round == 0:
+			p.roster.rollCall(ctx)
+		default:
+			break rounds
 		}
+		clear(asked)
+		declined = declined[:0]
 	}
 	res := roomcast.DefaultResolution
 	if job.Params.Resolution != nil {

@@ -35,6 +35,18 @@ const idBytes = 12
 type Store struct {
 	dir string
 	mu  sync.Mutex // serialises read-modify-write of recording.json
+
+	changed func(roomcast.Recording) // after each write of a recording's metadata, in order
+	deleted func(id string)          // after a recording is deleted
+}
+
+// Notify has changed called with a recording's metadata after each write
+// and deleted after each delete (the fleet's index mirrors the store with
+// them). Call it once, before the store is written to.
+func (s *Store) Notify(changed func(roomcast.Recording), deleted func(id string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.changed, s.deleted = changed, deleted
 }
 
 // Open returns the Store over dir, creating dir if needed.
@@ -67,6 +79,11 @@ func (s *Store) Begin(room string, kind roomcast.RecordingKind, startedAt time.T
 	}
 	if err := writeMeta(dir, rec); err != nil {
 		return "", "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed != nil {
+		s.changed(rec)
 	}
 	return id, dir, nil
 }
@@ -246,6 +263,9 @@ func (s *Store) Delete(id string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("recordings: delete %s: %w", id, err)
 	}
+	if s.deleted != nil {
+		s.deleted(id)
+	}
 	return nil
 }
 
@@ -264,7 +284,13 @@ func (s *Store) update(id string, fn func(dir string, rec *roomcast.Recording) e
 	if err := fn(dir, &rec); err != nil {
 		return err
 	}
-	return writeMeta(dir, rec)
+	if err := writeMeta(dir, rec); err != nil {
+		return err
+	}
+	if s.changed != nil {
+		s.changed(rec)
+	}
+	return nil
 }
 
 // InProgress reports whether status means a worker still owns the
