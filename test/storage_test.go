@@ -84,6 +84,14 @@ func TestRecordingGoesToS3(t *testing.T) {
 	if last := evs[len(evs)-1]; last.Event != roomcast.EventRecordingReady || last.Recording == nil || last.Recording.Location != rec.Location {
 		t.Errorf("last webhook %+v; want recording.ready with the location", last)
 	}
+	// /metrics counts the upload and the deliveries.
+	metrics := string(httpGet(t, s.URL+"/metrics"))
+	if v, ok := metricValue(metrics, "roomcast_upload_bytes_total"); !ok || v != float64(rec.Size) {
+		t.Errorf("/metrics roomcast_upload_bytes_total = %v (found %v), want the recording's %d bytes", v, ok, rec.Size)
+	}
+	if v, ok := metricValue(metrics, "roomcast_webhook_deliveries_total"); !ok || v < 3 {
+		t.Errorf("/metrics roomcast_webhook_deliveries_total = %v (found %v), want at least the 3 events", v, ok)
+	}
 
 	if status, body := api(t, s, "DELETE", "/v1/recordings/"+rec.ID, mgmt, ""); status != 200 {
 		t.Fatalf("delete: %d %s", status, body)

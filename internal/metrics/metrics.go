@@ -3,13 +3,16 @@ package metrics
 
 import (
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/roomcast/roomcast/internal/sfu"
+	"github.com/roomcast/roomcast/internal/storage"
 	"github.com/roomcast/roomcast/internal/trackrec"
+	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -54,6 +57,15 @@ func Handler(s *sfu.SFU, w Worker) http.Handler {
 func WorkerHandler(w Worker) http.Handler { return handler(workerCollectors(w)...) }
 
 func handler(cs ...prometheus.Collector) http.Handler {
+	counter := func(name, help string, v *atomic.Uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	cs = append(cs,
+		counter("roomcast_upload_bytes_total", "Recordings' bytes this process uploaded to object storage.", &storage.UploadedBytes),
+		counter("roomcast_upload_failures_total", "Uploads this process gave up on (upload_failed; retried later).", &storage.UploadFailures),
+		counter("roomcast_webhook_deliveries_total", "Webhook events this process delivered (2xx).", &webhook.Delivered),
+		counter("roomcast_webhook_failed_attempts_total", "Webhook posts that failed and are retried.", &webhook.FailedAttempts),
+	)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newHealthCollector(),
 		newDestinationCollector(), newEncoderCollector())

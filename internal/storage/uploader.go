@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roomcast/roomcast/internal/logging"
@@ -91,6 +92,7 @@ func (u *Uploader) upload(ctx context.Context, id string, attempts int) error {
 	}
 	loc, err := u.put(ctx, rec, dir, attempts, log)
 	if err != nil {
+		UploadFailures.Add(1)
 		log.Warn("recording upload failed; its files stay on disk and it is retried later", "tries", attempts, "err", err)
 		reason := "upload to storage failed (retried automatically): " + logging.Redact(err.Error())
 		if serr := u.recs.SetStatus(id, roomcast.RecordingPhaseUploadFailed, reason); serr != nil {
@@ -100,6 +102,9 @@ func (u *Uploader) upload(ctx context.Context, id string, attempts int) error {
 	}
 	if rec, err = u.recs.Stored(id, loc); err != nil {
 		return err // still processing: recovered at the next start
+	}
+	if loc != "" {
+		UploadedBytes.Add(uint64(rec.Size))
 	}
 	if loc != "" {
 		if err := u.recs.RemoveMedia(id); err != nil {
@@ -112,6 +117,12 @@ func (u *Uploader) upload(ctx context.Context, id string, attempts int) error {
 	}
 	return nil
 }
+
+// Counters of this process's uploads to object storage, for /metrics.
+var (
+	UploadedBytes  atomic.Uint64 // recordings' bytes uploaded
+	UploadFailures atomic.Uint64 // uploads that gave up (upload_failed; retried later)
+)
 
 // put tries store.Put up to attempts times with doubling backoff.
 func (u *Uploader) put(ctx context.Context, rec roomcast.Recording, dir string, attempts int, log *slog.Logger) (string, error) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -71,6 +72,12 @@ func (p *Publisher) Publish(ctx context.Context, ev roomcast.Event) error {
 	}
 	return nil
 }
+
+// Counters of this process's webhook deliveries, for /metrics.
+var (
+	Delivered      atomic.Uint64 // events a receiver accepted (2xx)
+	FailedAttempts atomic.Uint64 // posts that failed and were retried
+)
 
 // Deliverer posts events to one URL.
 type Deliverer struct {
@@ -132,8 +139,12 @@ func (d *Deliverer) deliver(ctx context.Context, msg jetstream.Msg) {
 	for attempt := 1; ; attempt++ {
 		err := d.post(ctx, ev.ID, msg.Data())
 		if err == nil {
+			Delivered.Add(1)
 			msg.Ack()
 			return
+		}
+		if ctx.Err() == nil {
+			FailedAttempts.Add(1)
 		}
 		d.log.Warn("webhook delivery failed; retrying", "event", ev.Event, "id", ev.ID, "attempt", attempt, "in", backoff, "err", err)
 		msg.InProgress()
