@@ -235,6 +235,13 @@ func TestOutputCarriesTheRoomInSync(t *testing.T) {
 		t.Errorf("the job sends sound %v s ahead of its pictures by their timestamps (found %v); want within 0.2 s", v, ok)
 	}
 	time.Sleep(time.Until(st.Recording.Browser.StartedAt.Add(media)))
+	// The encoder's own account (frames it repeated or dropped to keep
+	// 30 fps), for reading the distinct frame rate below.
+	enc := string(httpGet(t, s.URL+"/metrics"))
+	for _, name := range []string{"roomcast_encoder_frames_total", "roomcast_encoder_duplicated_frames_total", "roomcast_encoder_dropped_frames_total", "roomcast_encoder_speed"} {
+		v, _ := metricValue(enc, name)
+		t.Logf("metrics: %s %v", name, v)
+	}
 	stopAt := time.Now()
 	if stopAt.Sub(pub.firstSent) > fed {
 		t.Error("the publisher ran out of media before the job stopped")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,28 +278,8 @@ func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 func TestRecordingOnAWorkerIsServedByServe(t *testing.T) {
 	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
 	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
-	secret := strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret")))
-	workerData := t.TempDir()
-	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", workerData, "--id", "far-1", "--prewarm=false")
-	w.Env = append(os.Environ(), "ROOMCAST_SECRET="+secret)
-	var logs strings.Builder
-	w.Stderr = &logs
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		w.Process.Kill()
-		w.Wait()
-		raceFree(t, "roomcast worker", logs.String())
-		if t.Failed() {
-			t.Logf("worker log:\n%s", logs.String())
-		}
-	})
+	workerData := startWorkerProcess(t, s, "far-1")
 	c := client(t, s)
-	testkit.WaitFor(t, 15*time.Second, "the worker listed", func() bool {
-		ws, err := c.Workers(context.Background())
-		return err == nil && len(ws) == 1
-	})
 	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
 		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
 		t.Fatal(err)
@@ -334,5 +315,76 @@ func TestRecordingOnAWorkerIsServedByServe(t *testing.T) {
 	}
 	if recs, err := c.Recordings(context.Background(), "far"); err != nil || len(recs) != 0 {
 		t.Errorf("after the delete serve lists %+v (%v)", recs, err)
+	}
+}
+
+// startWorkerProcess runs `roomcast worker` as another machine would: its
+// own data dir (returned), only s's secret shared, on s's NATS, with extra
+// flags; it returns once s lists it, and is killed by pid at the end (its
+// log printed when the test failed).
+func startWorkerProcess(t *testing.T, s *server, id string, extra ...string) string {
+	t.Helper()
+	secret := strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret")))
+	data := t.TempDir()
+	w := exec.Command(binary, append([]string{"worker", "--nats", "nats://" + s.NATS, "--data", data, "--id", id, "--prewarm=false"}, extra...)...)
+	w.Env = append(os.Environ(), "ROOMCAST_SECRET="+secret)
+	var logs strings.Builder
+	w.Stderr = &logs
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		w.Process.Kill()
+		w.Wait()
+		raceFree(t, "roomcast worker", logs.String())
+		if t.Failed() {
+			t.Logf("worker %s log:\n%s", id, logs.String())
+		}
+	})
+	c := client(t, s)
+	testkit.WaitFor(t, 15*time.Second, "worker "+id+" listed", func() bool {
+		ws, err := c.Workers(context.Background())
+		return err == nil && slices.ContainsFunc(ws, func(w roomcast.Worker) bool { return w.ID == id })
+	})
+	return data
+}
+
+// Issue 15 with real media: of two workers, a start lands on the one with
+// room for its cost. A 360p job costs 0.6 core and 400 MB: "small" has the
+// most CPU free, so it is asked first, but only 100 MB, so it declines;
+// "roomy" (1 core) takes it, and then has no room for a 720p job (0.9).
+func TestStartLandsOnTheWorkerWithRoom(t *testing.T) {
+	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
+	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
+	startWorkerProcess(t, s, "small", "--cpu-limit", "4", "--memory-limit-mb", "100")
+	startWorkerProcess(t, s, "roomy", "--cpu-limit", "1")
+	c := client(t, s)
+	if _, err := c.StartRTMPOrRecording(context.Background(), "pick", roomcast.StartParams{Record: true,
+		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "pick", 40*time.Second, "recording started", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State == roomcast.RecordingStateStarted
+	})
+	ws, err := c.Workers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		want := 0
+		if w.ID == "roomy" {
+			want = 1
+		}
+		if len(w.Jobs) != want {
+			t.Errorf("worker %s runs %d jobs, want %d: %+v", w.ID, len(w.Jobs), want, ws)
+		}
+	}
+	// A 720p job fits nowhere now: refused at once, each worker's reason said.
+	_, err = c.StartRTMPOrRecording(context.Background(), "second", roomcast.StartParams{Record: true})
+	if err == nil || !strings.Contains(err.Error(), "resource_exhausted") || !strings.Contains(err.Error(), "small:") || !strings.Contains(err.Error(), "roomy:") {
+		t.Errorf("a second start: %v, want resource_exhausted naming both workers", err)
+	}
+	if _, err := c.StopRTMPAndRecording(context.Background(), "pick"); err != nil {
+		t.Fatal(err)
 	}
 }

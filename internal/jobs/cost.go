@@ -33,12 +33,13 @@ type CostClass struct {
 }
 
 // DefaultCostModel is measured (docs/BENCHMARKS.md, "CPU per job by
-// resolution": 360p 52 % of a core, 720p 68–72 %, each with Chromium,
-// ffmpeg, Xvfb and PulseAudio) with headroom; memory and 1080p are
-// estimates until measured.
+// resolution" with the 60 fps grab: 360p 48 % of a core, 720p 82 %, each
+// with Chromium, ffmpeg, Xvfb, PulseAudio and roomcast) with headroom;
+// memory (a warm sandbox is ~470 MB) and 1080p are estimates until
+// measured under a job.
 var DefaultCostModel = CostModel{
 	{Height: 360, Cost: Cost{CPU: 0.6, MemoryMB: 400}},
-	{Height: 720, Cost: Cost{CPU: 0.8, MemoryMB: 500}},
+	{Height: 720, Cost: Cost{CPU: 0.9, MemoryMB: 500}},
 	{Height: 1080, Cost: Cost{CPU: 1.5, MemoryMB: 700}},
 }
 
