@@ -25,13 +25,13 @@ import (
 // those 100 ms. A Go pion peer sends both in real time with RTP timestamps
 // and sender reports from one clock, so whatever offset the output has, the
 // pipeline made it.
-func syncFixtures(t *testing.T, seconds int) fixtures {
+func syncFixtures(t testing.TB, seconds int) fixtures {
 	return beepFixtures(t, seconds, seconds)
 }
 
 // beepFixtures are syncFixtures whose beeps stop after soundFor seconds:
 // silence from then on, a room that went quiet.
-func beepFixtures(t *testing.T, seconds, soundFor int) fixtures {
+func beepFixtures(t testing.TB, seconds, soundFor int) fixtures {
 	t.Helper()
 	dir := t.TempDir()
 	f := fixtures{ivf: filepath.Join(dir, "sync.ivf"), ogg: filepath.Join(dir, "sync.ogg")}

@@ -166,6 +166,7 @@ func (s *server) stop(t testing.TB) {
 	if s.killed {
 		return
 	}
+	defer func() { s.killed = true }() // stopped: the cleanup's stop is a no-op
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()

@@ -56,11 +56,11 @@ type publisher struct {
 
 // joinPublisher joins room and publishes the chosen tracks, waiting until
 // the connection is up so nothing sent is lost to the handshake.
-func joinPublisher(t *testing.T, s *server, room, identity string, video, audio bool) *publisher {
+func joinPublisher(t testing.TB, s *server, room, identity string, video, audio bool) *publisher {
 	return joinPublisherCodec(t, s, room, identity, webrtc.MimeTypeVP8, video, audio)
 }
 
-func joinPublisherCodec(t *testing.T, s *server, room, identity, videoCodec string, video, audio bool) *publisher {
+func joinPublisherCodec(t testing.TB, s *server, room, identity, videoCodec string, video, audio bool) *publisher {
 	t.Helper()
 	ctx := testContext(t, 30*time.Second)
 	c, err := rtcclient.Dial(ctx, rtcclient.Options{URL: "ws" + s.URL[len("http"):] + "/rtc", Room: room,
@@ -90,7 +90,7 @@ func joinPublisherCodec(t *testing.T, s *server, room, identity, videoCodec stri
 
 // send plays the fixtures in real time (at most d of them) and returns
 // when done; it counts the frames sent.
-func (p *publisher) send(t *testing.T, f fixtures, d time.Duration) {
+func (p *publisher) send(t testing.TB, f fixtures, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()

@@ -104,7 +104,7 @@ func TestRecordingGoesToS3(t *testing.T) {
 	}
 }
 
-func httpGet(t *testing.T, u string) []byte {
+func httpGet(t testing.TB, u string) []byte {
 	t.Helper()
 	resp, err := http.Get(u)
 	if err != nil {
