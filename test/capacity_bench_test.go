@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/roomcast/roomcast/internal/procstat"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -39,21 +41,21 @@ func BenchmarkConcurrentJobs(b *testing.B) {
 			for _, c := range strings.Split(counts, ",") {
 				n, _ := strconv.Atoi(c)
 				r := concurrentJobs(b, res, n)
-				b.Logf("%dx%d × %d: speed min %.2f, repeated frames %.1f %%, encoded %.1f fps per job, memory (PSS) %d MB, realtime %v",
-					res.Width, res.Height, n, r.minSpeed, 100*r.repeated, r.fps, r.pssMB, r.realtime())
+				b.Logf("%dx%d × %d: the worst job encodes %.2f fps, speed %.2f, repeats %.1f %% of its frames; memory (PSS) %d MB; realtime %v",
+					res.Width, res.Height, n, r.minFPS, r.minSpeed, 100*r.repeated, r.pssMB, r.realtime())
 			}
 		}
 	}
 }
 
 type capacity struct {
-	minSpeed, repeated, fps float64
-	pssMB                   int
+	minSpeed, minFPS, repeated float64 // the worst job's
+	pssMB                      int
 }
 
-// realtime: every job keeps up with the clock and repeats under 2 % of its
-// frames (output fps ≥ 29.4 of distinct pictures).
-func (c capacity) realtime() bool { return c.minSpeed >= 0.98 && c.repeated < 0.02 }
+// realtime: every job keeps up with the clock, encodes ≥ 29.5 fps and
+// repeats under 2 % of its frames.
+func (c capacity) realtime() bool { return c.minSpeed >= 0.98 && c.minFPS >= 29.5 && c.repeated < 0.02 }
 
 func concurrentJobs(b *testing.B, res roomcast.Resolution, n int) capacity {
 	s := startServer(b, "--worker-slots", strconv.Itoa(n), "--cpu-limit", "64")
@@ -85,23 +87,11 @@ func concurrentJobs(b *testing.B, res roomcast.Resolution, n int) capacity {
 		}
 	}
 	time.Sleep(10 * time.Second) // settle: warm-up spikes pass
-	before := encoderCounters(b, s)
-	time.Sleep(10 * time.Second) // the measured window
-	after := encoderCounters(b, s)
-	out := capacity{minSpeed: 9, pssMB: childrenPSS(s.cmd.Process.Pid) / 1024}
-	var frames, repeats float64
-	for job, a := range after {
-		p, ok := before[job]
-		if !ok {
-			continue
-		}
-		out.minSpeed = min(out.minSpeed, a.speed)
-		frames += a.frames - p.frames
-		repeats += a.dups - p.dups
-	}
-	if frames > 0 {
-		out.repeated = repeats / frames
-		out.fps = frames / float64(n) / 10
+	out := capacity{minSpeed: 9, minFPS: 1e9, pssMB: descendantsPSS(s.cmd.Process.Pid) / 1024}
+	for _, w := range encoderWindows(b, s, 20*time.Second) {
+		out.minSpeed = min(out.minSpeed, w.speed)
+		out.minFPS = min(out.minFPS, w.fps)
+		out.repeated = max(out.repeated, w.repeated)
 	}
 	for i := range n {
 		c.StopRTMPAndRecording(context.Background(), fmt.Sprintf("cap%d", i))
@@ -111,6 +101,83 @@ func concurrentJobs(b *testing.B, res roomcast.Resolution, n int) capacity {
 }
 
 type encoderSample struct{ frames, dups, speed float64 }
+
+// window is one job's encode over a measured window.
+type window struct{ fps, speed, repeated float64 }
+
+// encoderWindows polls /metrics every 100 ms for d and returns each job's
+// frame rate between the first and the last change of its frame count
+// (ffmpeg reports twice a second; timing the changes, not the polls,
+// keeps the rate within ~0.5 %), its speed and the share of repeats.
+func encoderWindows(b *testing.B, s *server, d time.Duration) map[string]window {
+	type mark struct {
+		at time.Time
+		e  encoderSample
+	}
+	first, last := map[string]mark{}, map[string]mark{}
+	prev := map[string]encoderSample{}
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) { // poll interval
+		now := time.Now()
+		for job, e := range encoderCounters(b, s) {
+			p, seen := prev[job]
+			prev[job] = e
+			if !seen || e.frames == p.frames {
+				continue // the first poll, or no new report since the last
+			}
+			if _, ok := first[job]; !ok {
+				first[job] = mark{now, e}
+			}
+			last[job] = mark{now, e}
+		}
+	}
+	out := map[string]window{}
+	for job, f := range first {
+		l := last[job]
+		dt := l.at.Sub(f.at).Seconds()
+		if dt < d.Seconds()/2 || l.e.frames <= f.e.frames {
+			continue
+		}
+		df := l.e.frames - f.e.frames
+		out[job] = window{fps: df / dt, speed: l.e.speed, repeated: (l.e.dups - f.e.dups) / df}
+	}
+	return out
+}
+
+// descendantsPSS sums the proportional set size (kB) of pid's descendants.
+func descendantsPSS(pid int) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	parent := map[int]int{}
+	for _, p := range procs {
+		id, _ := strconv.Atoi(filepath.Base(p))
+		if st, err := procstat.Read(id); err == nil {
+			parent[id] = st.PPID
+		}
+	}
+	total := 0
+	for id := range parent {
+		for a := parent[id]; a > 1; a = parent[a] {
+			if a == pid {
+				total += pss(id)
+				break
+			}
+		}
+	}
+	return total
+}
+
+func pss(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Pss:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return kb
+		}
+	}
+	return 0
+}
 
 // encoderCounters reads each running job's encoder counters from /metrics.
 func encoderCounters(b *testing.B, s *server) map[string]encoderSample {
@@ -136,23 +203,4 @@ func encoderCounters(b *testing.B, s *server) map[string]encoderSample {
 		out[job] = e
 	}
 	return out
-}
-
-// childrenPSS sums the proportional set size (kB) of pid's descendants.
-func childrenPSS(pid int) int {
-	total := 0
-	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(kids)) {
-		k, _ := strconv.Atoi(f)
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", k)); err == nil {
-			for _, l := range strings.Split(string(b), "\n") {
-				if rest, ok := strings.CutPrefix(l, "Pss:"); ok {
-					kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-					total += kb
-				}
-			}
-		}
-		total += childrenPSS(k)
-	}
-	return total
 }
