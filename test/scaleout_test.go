@@ -131,14 +131,7 @@ func TestRemoteWorkerLostMidJob(t *testing.T) {
 	if s.NATS == "" {
 		t.Fatal("the server did not report its NATS address")
 	}
-	w := exec.Command(binary, "worker", "--nats", "nats://"+s.NATS, "--data", s.data, "--id", "remote-1", "--log-format", "json")
-	w.Env = append(os.Environ(), "ROOMCAST_SECRET=")
-	var logs strings.Builder
-	w.Stderr = &logs
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Process.Kill(); w.Wait(); raceFree(t, "roomcast worker", logs.String()) })
+	w, _ := startWorkerProcess(t, s, "remote-1", "--log-format", "json")
 	c := client(t, s)
 	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
 		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
@@ -278,7 +271,7 @@ func testDrain(t *testing.T, drain func(t *testing.T, s *server, w *exec.Cmd)) {
 func TestRecordingOnAWorkerIsServedByServe(t *testing.T) {
 	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
 	s := startServer(t, "--nats-listen", "127.0.0.1:0", "--worker-slots", "0")
-	workerData := startWorkerProcess(t, s, "far-1")
+	_, workerData := startWorkerProcess(t, s, "far-1")
 	c := client(t, s)
 	if _, err := c.StartRTMPOrRecording(context.Background(), "far", roomcast.StartParams{Record: true,
 		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
@@ -319,10 +312,10 @@ func TestRecordingOnAWorkerIsServedByServe(t *testing.T) {
 }
 
 // startWorkerProcess runs `roomcast worker` as another machine would: its
-// own data dir (returned), only s's secret shared, on s's NATS, with extra
-// flags; it returns once s lists it, and is killed by pid at the end (its
-// log printed when the test failed).
-func startWorkerProcess(t *testing.T, s *server, id string, extra ...string) string {
+// own data dir, only s's secret shared, on s's NATS, with extra flags; it
+// returns the process and its data dir once s lists it, and kills it by pid
+// at the end (its log printed when the test failed).
+func startWorkerProcess(t *testing.T, s *server, id string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
 	secret := strings.TrimSpace(readFile(t, filepath.Join(s.data, "secret")))
 	data := t.TempDir()
@@ -346,7 +339,7 @@ func startWorkerProcess(t *testing.T, s *server, id string, extra ...string) str
 		ws, err := c.Workers(context.Background())
 		return err == nil && slices.ContainsFunc(ws, func(w roomcast.Worker) bool { return w.ID == id })
 	})
-	return data
+	return w, data
 }
 
 // Issue 15 with real media: of two workers, a start lands on the one with
