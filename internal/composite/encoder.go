@@ -90,7 +90,10 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		"-x264-params", "repeat-headers=1",
 		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
 		"-flags", "+global_header",
-		"-f", "mpegts", "-mpegts_copyts", "1", "pipe:1", // pts = time since the epoch, no muxer offset
+		// pts = time since the epoch, no muxer offset; each AAC frame in a
+		// PES of its own (by default the muxer gathered ~8, holding the
+		// sound back up to ~200 ms behind the picture it sent).
+		"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "pipe:1",
 	)
 }
 
