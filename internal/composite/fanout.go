@@ -15,6 +15,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/roomcast/roomcast/internal/mediatime"
 )
 
 // frame is one encoded access unit of the stream.
@@ -189,4 +191,4 @@ func (f *Fanout) learn(au [][]byte, audio *tscodecs.MPEG4Audio) {
 }
 
 // ticks converts 90 kHz MPEG-TS time to a duration.
-func ticks(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
+func ticks(t int64) time.Duration { return mediatime.Duration(t, 90000) }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/roomcast/roomcast/internal/mediatime"
 )
 
 // Timescales of the recording's tracks: MPEG-TS's 90 kHz clock for the
@@ -165,7 +167,7 @@ func (w *mp4Writer) add(fr frame) error {
 		if fr.pts < w.start {
 			return nil
 		}
-		at := uint64(durationToTicks(fr.pts-w.start, audioTimescale))
+		at := uint64(mediatime.Ticks(fr.pts-w.start, audioTimescale))
 		if p := w.audio; p != nil && at > p.DecodeTime {
 			p.Dur = uint32(at - p.DecodeTime)
 			w.audioQ = append(w.audioQ, *p)
@@ -181,7 +183,7 @@ func (w *mp4Writer) add(fr frame) error {
 		}
 		w.resync = false
 	}
-	at := uint64(durationToTicks(fr.dts-w.start, videoTimescale))
+	at := uint64(mediatime.Ticks(fr.dts-w.start, videoTimescale))
 	if p := w.video; p != nil {
 		p.Dur = uint32(at - p.DecodeTime)
 		w.lastVideoDur = p.Dur
@@ -197,7 +199,7 @@ func (w *mp4Writer) add(fr frame) error {
 	if fr.key {
 		flags = mp4.SyncSampleFlags
 	}
-	cto := int32(durationToTicks(fr.pts-fr.dts, videoTimescale))
+	cto := int32(mediatime.Ticks(fr.pts-fr.dts, videoTimescale))
 	w.video = &mp4.FullSample{Sample: mp4.Sample{Flags: flags, Size: uint32(len(data)), CompositionTimeOffset: cto}, DecodeTime: at, Data: data}
 	return nil
 }
@@ -267,9 +269,4 @@ func avcc(au [][]byte) []byte {
 		b = append(b, nalu...)
 	}
 	return b
-}
-
-// durationToTicks is d on a clock of rate ticks per second, rounded.
-func durationToTicks(d time.Duration, rate int64) int64 {
-	return (int64(d)*rate + int64(time.Second)/2) / int64(time.Second)
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/roomcast/roomcast/internal/mediatime"
 )
 
 const (
@@ -45,7 +47,7 @@ func (m *mp4File) writeFrame(pts time.Duration, key bool, data []byte) error {
 			return err
 		}
 	}
-	at := uint64(durationToTicks(pts, mp4Timescale))
+	at := uint64(mediatime.Ticks(pts, mp4Timescale))
 	if p := m.pending; p != nil {
 		p.Dur = uint32(at - p.DecodeTime)
 		m.lastDur = p.Dur
@@ -88,7 +90,7 @@ func (m *mp4File) add(s mp4.FullSample, nextKey bool, nextAt time.Duration) erro
 		if err != nil {
 			return fmt.Errorf("trackrec: mp4 fragment: %w", err)
 		}
-		m.frag, m.fragAt = frag, ticksToDuration(int64(s.DecodeTime), mp4Timescale)
+		m.frag, m.fragAt = frag, mediatime.Duration(int64(s.DecodeTime), mp4Timescale)
 	}
 	m.frag.AddFullSample(s)
 	if nextKey || nextAt-m.fragAt >= fragmentLen {

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/roomcast/roomcast/internal/mediatime"
 	"github.com/roomcast/roomcast/internal/sfu"
 )
 
@@ -194,7 +195,7 @@ func (t *track) write(s *media.Sample, ts *unwrapper) {
 	if at < t.stats.last && t.stats.frames > 0 {
 		return // older than what is written: too late
 	}
-	pts := ticksToDuration(at-t.stats.first, t.clock)
+	pts := mediatime.Duration(at-t.stats.first, t.clock)
 	if err := t.file.writeFrame(pts, key, s.Data); err != nil {
 		if errors.Is(err, errNoKeyframe) {
 			return // not a decodable keyframe: keep waiting
@@ -239,7 +240,7 @@ func (t *track) mapClock() {
 		return
 	}
 	d := int64(int32(uint32(t.stats.first) - sr.rtp))
-	t.stats.rtpStart = sr.ntp.Add(ticksToDuration(d, t.clock))
+	t.stats.rtpStart = sr.ntp.Add(mediatime.Duration(d, t.clock))
 }
 
 // duration is the media length written, from RTP timestamps.
@@ -247,19 +248,5 @@ func (s trackStats) duration(clock uint32) time.Duration {
 	if s.frames == 0 {
 		return 0
 	}
-	return ticksToDuration(s.last-s.first, clock) + s.lastDur
-}
-
-// ticksToDuration converts RTP clock ticks to a duration without
-// overflowing for recordings of any length.
-func ticksToDuration(ticks int64, clock uint32) time.Duration {
-	c := int64(clock)
-	return time.Duration(ticks/c)*time.Second + time.Duration(ticks%c)*time.Second/time.Duration(c)
-}
-
-// durationToTicks converts a duration to ticks of clock, rounding to the
-// nearest: the inverse of ticksToDuration for durations it produced.
-func durationToTicks(d time.Duration, clock uint32) int64 {
-	c := int64(clock)
-	return int64(d/time.Second)*c + (int64(d%time.Second)*c+int64(time.Second)/2)/int64(time.Second)
+	return mediatime.Duration(s.last-s.first, clock) + s.lastDur
 }
