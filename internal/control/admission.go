@@ -89,60 +89,66 @@ func (a *admission) measure() {
 	a.mu.Unlock()
 }
 
-// offer answers an offer of job.
+// offer answers an offer of job: accepted with the cost it reserves (held
+// acceptHold for the job to arrive), or why not.
 func (a *admission) offer(job jobs.Job, now time.Time) offerReply {
-	ok, why := a.accept(job, now)
-	if !ok {
-		r := offerReply{Reason: why}
-		if r.Soon = a.anyStopping(); r.Soon {
-			r.Reason += "; a job is stopping"
-		}
-		return r
+	cost, why := a.reserve(job, now, false)
+	if why == "" {
+		return offerReply{Accepted: true, CPU: cost.CPU, MemoryMB: cost.MemoryMB}
 	}
-	c := a.costs.Of(job.Kind, job.Params)
-	return offerReply{Accepted: true, CPU: c.CPU, MemoryMB: c.MemoryMB}
+	r := offerReply{Reason: why}
+	if r.Soon = a.anyStopping(); r.Soon {
+		r.Reason += "; a job is stopping"
+	}
+	return r
 }
 
-// accept reserves job's cost if it fits; why says why not.
-func (a *admission) accept(job jobs.Job, now time.Time) (ok bool, why string) {
+// run turns job's reservation into a running job's, reserving it first if
+// it was never offered (or its hold expired); why says why it does not fit.
+func (a *admission) run(job jobs.Job, now time.Time) (ok bool, why string) {
+	_, why = a.reserve(job, now, true)
+	return why == "", why
+}
+
+// reserve holds job's cost if it fits: until acceptHold from now, or with
+// running for as long as the job runs (a held job then keeps its
+// reservation, without expiry). why says why it does not fit ("": it does).
+func (a *admission) reserve(job jobs.Job, now time.Time, running bool) (cost jobs.Cost, why string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.held[job.ID]; ok {
-		return true, "" // offered again (a retry): still accepted
+	if h, ok := a.held[job.ID]; ok { // offered again (a retry), or arriving
+		if running {
+			h.expires = time.Time{}
+			a.held[job.ID] = h
+		}
+		return h.cost, ""
 	}
 	a.expire(now)
-	cost := a.costs.Of(job.Kind, job.Params)
+	cost = a.costs.Of(job.Kind, job.Params)
 	if len(a.held) >= a.slots {
-		return false, fmt.Sprintf("all %d slots are taken", a.slots)
+		return cost, fmt.Sprintf("all %d slots are taken", a.slots)
 	}
 	if !a.unlimited {
 		used := a.reservedLocked()
 		if !used.Add(cost).Fits(a.limit) {
-			return false, fmt.Sprintf("the job needs %.2f cores and %d MB; %.2f of %.2f cores and %d of %d MB are in use",
+			return cost, fmt.Sprintf("the job needs %.2f cores and %d MB; %.2f of %.2f cores and %d of %d MB are in use",
 				cost.CPU, cost.MemoryMB, used.CPU, a.limit.CPU, used.MemoryMB, a.limit.MemoryMB)
 		}
 	}
-	a.held[job.ID] = hold{room: job.Room, cost: cost, expires: now.Add(acceptHold)}
-	return true, ""
+	h := hold{room: job.Room, cost: cost, expires: now.Add(acceptHold)}
+	if running {
+		h.expires = time.Time{}
+	}
+	a.held[job.ID] = h
+	return cost, ""
 }
 
-// run turns job's reservation into a running job's, accepting it first if
-// it was never offered (or its hold expired); false: it does not fit.
-func (a *admission) run(job jobs.Job, now time.Time) (ok bool, why string) {
+// load is the jobs held (running or accepted) and the slots.
+func (a *admission) load(now time.Time) (held, slots int) {
 	a.mu.Lock()
-	h, held := a.held[job.ID]
-	if held {
-		h.expires = time.Time{}
-		a.held[job.ID] = h
-	}
-	a.mu.Unlock()
-	if held {
-		return true, ""
-	}
-	if ok, why := a.accept(job, now); !ok {
-		return false, why
-	}
-	return a.run(job, now)
+	defer a.mu.Unlock()
+	a.expire(now)
+	return len(a.held), a.slots
 }
 
 // stopping marks job id as winding down.

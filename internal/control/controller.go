@@ -159,11 +159,15 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	// A conflict answers before any worker is asked; placement answers
 	// before anything is written, so a start no worker can take leaves
 	// the room as it was.
-	rec, _, err := c.store.Get(ctx, roomName)
-	if err != nil {
-		return rec.State, err
+	conflict := func() (jobs.Record, error) { // the room as it is, and what a start would say of it
+		rec, _, err := c.store.Get(ctx, roomName)
+		if err == nil {
+			_, err = jobs.Start(rec, roomName, p, job.ID, "", job.CreatedAt)
+		}
+		return rec, err
 	}
-	if _, err := jobs.Start(rec, roomName, p, job.ID, "", job.CreatedAt); err != nil {
+	rec, err := conflict()
+	if err != nil {
 		return rec.State, err
 	}
 	placedAt := time.Now()
@@ -171,8 +175,8 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 	if err != nil {
 		// A start that raced this one may have taken the room (and the
 		// worker): that is the conflict to report.
-		if now, _, gerr := c.store.Get(ctx, roomName); gerr == nil {
-			if _, cerr := jobs.Start(now, roomName, p, job.ID, "", job.CreatedAt); cerr != nil {
+		if now, cerr := conflict(); cerr != nil {
+			if code, _ := rcerr.Public(cerr); code == rcerr.Conflict {
 				return now.State, cerr
 			}
 		}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -116,8 +117,19 @@ func (p *placer) pick(est jobs.Cost, asked map[string]bool, job string) (best st
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var bestFree float64
-	var bestLoad int
+	type rank struct {
+		full bool    // its slots look taken
+		free float64 // cores left
+		load int
+	}
+	// better: not full before full, then more free, fewer jobs, the id.
+	better := func(a rank, aID string, b rank, bID string) bool {
+		if a.full != b.full {
+			return !a.full
+		}
+		return cmp.Or(cmp.Compare(b.free, a.free), cmp.Compare(a.load, b.load), cmp.Compare(aID, bID)) < 0
+	}
+	var bestRank rank
 	for _, w := range p.roster.Workers() {
 		if asked[w.ID] {
 			continue
@@ -132,12 +144,9 @@ func (p *placer) pick(est jobs.Cost, asked map[string]bool, job string) (best st
 		// load, whichever is more; a worker that looks full (its slots
 		// taken) comes last, but is still asked: its announcement may be
 		// older than its last job's end.
-		free := w.CPU.Limit - max(w.CPU.Reserved+mine.CPU, w.CPU.Measured)
-		if load >= w.Capacity {
-			free -= 1e6
-		}
-		if best == "" || free > bestFree || free == bestFree && (load < bestLoad || load == bestLoad && w.ID < best) {
-			best, bestFree, bestLoad = w.ID, free, load
+		r := rank{full: load >= w.Capacity, free: w.CPU.Limit - max(w.CPU.Reserved+mine.CPU, w.CPU.Measured), load: load}
+		if best == "" || better(r, w.ID, bestRank, best) {
+			best, bestRank = w.ID, r
 		}
 	}
 	if best != "" {

@@ -193,11 +193,7 @@ func (w *Worker) Drain(timeout time.Duration) {
 }
 
 // Load returns the jobs running and the slots.
-func (w *Worker) Load() (busy, slots int) {
-	var a roomcast.Worker
-	w.adm.describe(&a, time.Now())
-	return a.Load, a.Capacity
-}
+func (w *Worker) Load() (busy, slots int) { return w.adm.load(time.Now()) }
 
 // Status is the worker as it announces itself: state, slots, CPU and
 // memory, jobs.
