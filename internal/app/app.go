@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/metrics"
+	"github.com/roomcast/roomcast/internal/rooms"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
 	"github.com/roomcast/roomcast/internal/trackrec"
@@ -54,6 +56,7 @@ type App struct {
 	events    *webhook.Publisher
 	hooks     []*webhook.Deliverer
 	sig       *signal.Handler
+	rooms     *rooms.Directory // which server each room lives on
 }
 
 // New builds the server and opens its sockets, so Addr and UDPAddr are known
@@ -121,6 +124,9 @@ func (a *App) openControl(secret []byte) error {
 	if err != nil {
 		return err
 	}
+	if a.rooms, err = a.openRooms(ctx, id); err != nil {
+		return err
+	}
 	a.ctl, err = control.New(ctx, b.NC, b.JS, a.signer, control.Options{
 		Policy:        jobs.Policy{URLs: a.urlPolicy(), MaxDuration: a.cfg.MaxDuration},
 		BotURL:        a.botURL(),
@@ -129,11 +135,16 @@ func (a *App) openControl(secret []byte) error {
 		RecordsTracks: true,
 		ServerID:      id,
 		Costs:         a.cfg.Jobs.Costs,
+		Fleet:         a.rooms.Origins,
+		RoomServer: func(ctx context.Context, room string) (string, error) {
+			rt, err := a.rooms.Locate(ctx, room)
+			return rt.Owner, err
+		},
 	}, a.log)
 	if err != nil {
 		return err
 	}
-	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log)
+	a.sig = signal.NewHandler(a.sfu, a.signer, a.ctl, a.log).WithRouter(a.rooms)
 	if a.cfg.RecordTracks {
 		a.sfu.OnRooms(func(room string) {
 			if _, err := a.ctl.StartTracks(context.Background(), room); err != nil {
@@ -144,10 +155,36 @@ func (a *App) openControl(secret []byte) error {
 	return nil
 }
 
+// openRooms joins the fleet's room directory: this server's rooms are the
+// SFU's and those it records the tracks of; a room that moves sends its
+// peers to its new server.
+func (a *App) openRooms(ctx context.Context, id string) (*rooms.Directory, error) {
+	return rooms.Open(ctx, a.bus.NC, a.bus.JS, rooms.Options{
+		ID: id, URL: a.botURL(),
+		Load: func() rooms.Load {
+			r, p, t, f := a.sfu.Load()
+			return rooms.Load{Rooms: r, Peers: p, Tracks: t, Forwarded: f}
+		},
+		Open: func() []string {
+			open := a.sfu.RoomNames()
+			for _, r := range a.tracks.Rooms() {
+				if !slices.Contains(open, r) {
+					open = append(open, r)
+				}
+			}
+			return open
+		},
+		Moved: func(room, url string) { a.sig.Move(room, url) },
+	}, a.log)
+}
+
 // close releases what New opened, in reverse order.
 func (a *App) close() {
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.rooms != nil {
+		a.rooms.Close()
 	}
 	if a.bus != nil {
 		a.bus.Close()
@@ -166,7 +203,7 @@ func (a *App) routes() http.Handler {
 	}
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
-	v1 := api.New(a.ctl, api.RoomsFunc(a.sfu.Has), a.signer, a.log).
+	v1 := api.New(a.ctl, api.RoomsFunc(func(room string) bool { return a.sfu.Has(room) || a.rooms.Placed(room) }), a.signer, a.log).
 		WithRecordings(a.work.index).WithWorkers(a.ctl)
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
@@ -200,6 +237,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { a.work.run(bg) })
 	wg.Go(func() { activity.Publish(bg, a.bus.NC, a.sfu, a.log) }) // what each room's SFU receives, for beam monitors
+	roomsCtx, stopRooms := context.WithCancel(bg)
+	var roomsDone sync.WaitGroup
+	roomsDone.Go(func() { a.rooms.Run(roomsCtx) })
 	a.log.Info("listening", "addr", a.ln.Addr().String(), "rtc_udp", a.sfu.UDPAddr().String(),
 		"nats", a.bus.ListenAddr(), "data", a.cfg.DataDir)
 	errc := make(chan error, 1)
@@ -209,6 +249,9 @@ func (a *App) Run(ctx context.Context) error {
 	case err = <-errc:
 	case <-ctx.Done():
 	}
+	// Draining: no new rooms here; this server's rooms go on until they
+	// empty or --drain-timeout, then move to another server.
+	a.rooms.Drain(context.WithoutCancel(ctx), a.cfg.DrainTimeout)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	stopTracks() // its track recordings end (stopped: the server shut down) before the SFU closes the rooms
@@ -218,7 +261,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.srv.Close()
 	}
 	a.sig.Wait() // peers' starts and stops still in flight finish first
-	stopBG()     // the worker ends its jobs and records how they ended
+	stopRooms()  // this server's rooms are given up: the next join places them elsewhere
+	roomsDone.Wait()
+	stopBG() // the worker ends its jobs and records how they ended
 	wg.Wait()
 	a.tracks.Close()
 	a.work.finish() // recordings being finalized and uploaded

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/roomcast/roomcast/internal/logging"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	// the server's secret.
 	WebhookSecret logging.Secret
 	RecordTracks  bool // SFU-record every room's tracks from when it opens
+	// DrainTimeout is how long a draining server (SIGTERM) keeps serving
+	// its rooms before it moves them to another server.
+	DrainTimeout time.Duration
 
 	Jobs // the local worker's jobs; recordings go to Jobs.S3 when set
 }
@@ -41,13 +45,14 @@ type Config struct {
 // Default returns a configuration that runs everything on one machine.
 func Default() Config {
 	return Config{
-		Addr:        ":7880",
-		DataDir:     "./roomcast-data",
-		RTCUDPPort:  7882,
-		LogFormat:   "text",
-		LogLevel:    slog.LevelInfo,
-		WorkerSlots: 1,
-		Jobs:        defaultJobs(),
+		Addr:         ":7880",
+		DataDir:      "./roomcast-data",
+		RTCUDPPort:   7882,
+		LogFormat:    "text",
+		LogLevel:     slog.LevelInfo,
+		WorkerSlots:  1,
+		DrainTimeout: 60 * time.Second,
+		Jobs:         defaultJobs(),
 	}
 }
 
@@ -65,6 +70,7 @@ func Load(args []string) (Config, error) {
 	fs.StringVar(&c.NATSURL, "nats", env("ROOMCAST_NATS", ""), "external NATS URL (default: embedded NATS)")
 	fs.StringVar(&c.NATSListen, "nats-listen", env("ROOMCAST_NATS_LISTEN", ""), "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, with other servers on the same NATS: how long this server's rooms go on before their peers are sent to another server (no new rooms are placed here meanwhile)")
 	fs.BoolVar(&c.RecordTracks, "record-tracks", c.RecordTracks, "record every track of every room to its own file (SFU recording) from when the room opens until it closes")
 	fs.Func("webhook-url", "POST events to this URL (repeatable), signed with ROOMCAST_WEBHOOK_SECRET (default: the server's secret)", func(v string) error {
 		c.WebhookURLs = append(c.WebhookURLs, v)
@@ -129,6 +135,9 @@ func (c Config) Validate() error {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("--webhook-url %q: want http(s)://host/path", u))
 		}
+	}
+	if c.DrainTimeout < 0 {
+		errs = append(errs, fmt.Errorf("--drain-timeout %v: want 0 or more", c.DrainTimeout))
 	}
 	if c.WorkerSlots < 0 {
 		errs = append(errs, fmt.Errorf("--worker-slots %d: want 0 or more", c.WorkerSlots))

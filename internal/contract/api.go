@@ -5,11 +5,12 @@ package contract
 // checks the actions and exports against roomcast.js.
 const apiDeclarations = `
 /** Connection states of a client. */
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'failed';
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
 export declare const ConnectionState: {
   readonly IDLE: 'idle';
   readonly CONNECTING: 'connecting';
   readonly CONNECTED: 'connected';
+  readonly RECONNECTING: 'reconnecting';
   readonly DISCONNECTED: 'disconnected';
   readonly FAILED: 'failed';
 };
@@ -93,6 +94,8 @@ export interface ClientOptions {
   url?: string;
   /** Passed to RTCPeerConnection. */
   rtcConfig?: RTCConfiguration;
+  /** How long (ms) a client that lost its server keeps joining again; default 30000. */
+  reconnectTimeout?: number;
 }
 
 export declare function createClient(options?: ClientOptions): Client;

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/urlpolicy"
 	"github.com/roomcast/roomcast/internal/webhook"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
@@ -63,6 +65,14 @@ type Options struct {
 	// Costs is what a composite job costs, for placement (the workers
 	// admit by their own); nil: jobs.DefaultCostModel.
 	Costs jobs.CostModel
+	// Fleet, when set, returns the public URLs of every room server: the
+	// bot's browser may follow its page's redirect to any of them (the
+	// room may live on another server than the one it opens).
+	Fleet func() []string
+	// RoomServer, when set, returns the id of the server room lives on,
+	// placing it if it lives nowhere yet: its track recording runs there.
+	// Unset: this server (ServerID).
+	RoomServer func(ctx context.Context, room string) (string, error)
 }
 
 // Controller starts and stops beam jobs. Several server processes may run
@@ -155,7 +165,7 @@ func (c *Controller) Start(ctx context.Context, roomName string, p roomcast.Star
 			return roomcast.BeamState{}, err
 		}
 	}
-	job := jobs.Job{ID: newID(), Kind: jobs.KindComposite, Room: roomName, Params: p, URLs: c.opts.Policy.URLs, CreatedAt: c.now().UTC()}
+	job := jobs.Job{ID: newID(), Kind: jobs.KindComposite, Room: roomName, Params: p, URLs: c.botPolicy(), CreatedAt: c.now().UTC()}
 	// A conflict answers before any worker is asked; placement answers
 	// before anything is written, so a start no worker can take leaves
 	// the room as it was.
@@ -373,6 +383,22 @@ func (c *Controller) finish(ctx context.Context, roomName string, k jobs.Kind, i
 	if err != nil && !errors.Is(err, jobs.ErrStaleJob) {
 		c.log.Warn("could not end job in state", "room", roomName, "err", err)
 	}
+}
+
+// botPolicy is what the bot's browser may load: the server's policy, with
+// every room server of the fleet as one of its own.
+func (c *Controller) botPolicy() urlpolicy.Policy {
+	pol := c.opts.Policy.URLs
+	if c.opts.Fleet == nil {
+		return pol
+	}
+	pol.Self = slices.Clone(pol.Self)
+	for _, base := range c.opts.Fleet() {
+		if o, err := urlpolicy.SelfOrigin(base); err == nil && !slices.Contains(pol.Self, o) {
+			pol.Self = append(pol.Self, o)
+		}
+	}
+	return pol
 }
 
 // enqueue queues job for the worker that must run it: any worker for a

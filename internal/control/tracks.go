@@ -13,9 +13,9 @@ import (
 // ReasonShutdown ends the track recordings of a server that shuts down.
 const ReasonShutdown = "the server recording the tracks shut down"
 
-// StartTracks starts SFU track recording in room on this server's SFU (the
-// one the room's peers are connected to): a job of kind tracks, queued for
-// this server's track recording worker.
+// StartTracks starts SFU track recording in room on the SFU of the server
+// the room lives on (the one its peers are connected to): a job of kind
+// tracks, queued for that server's track recording worker.
 func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast.BeamState, error) {
 	if err := room.ValidateName(roomName); err != nil {
 		return roomcast.BeamState{}, err
@@ -23,14 +23,21 @@ func (c *Controller) StartTracks(ctx context.Context, roomName string) (roomcast
 	if !c.opts.RecordsTracks {
 		return roomcast.BeamState{}, rcerr.New(rcerr.Unavailable, "track recording is not available on this server")
 	}
+	server := c.opts.ServerID
+	if c.opts.RoomServer != nil {
+		var err error
+		if server, err = c.opts.RoomServer(ctx, roomName); err != nil {
+			return roomcast.BeamState{}, err
+		}
+	}
 	job := jobs.Job{ID: newID(), Kind: jobs.KindTracks, Room: roomName, CreatedAt: c.now().UTC()}
 	rec, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
-		return jobs.StartTracks(r, roomName, job.ID, c.opts.ServerID, job.CreatedAt)
+		return jobs.StartTracks(r, roomName, job.ID, server, job.CreatedAt)
 	})
 	if err != nil {
 		return rec.State, err
 	}
-	if err := c.enqueue(ctx, job, c.opts.ServerID); err != nil {
+	if err := c.enqueue(ctx, job, server); err != nil {
 		// Nothing may stay half-started: the state goes back to failed.
 		cause := rcerr.Wrap(rcerr.Unavailable, err, "could not queue track recording (NATS unavailable); try again")
 		c.finish(context.WithoutCancel(ctx), roomName, jobs.KindTracks, job.ID, jobs.Failed(cause))

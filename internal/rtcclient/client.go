@@ -44,6 +44,7 @@ type message struct {
 	Candidate *webrtc.ICECandidateInit `json:"candidate"`
 	Code      string                   `json:"code"`
 	Message   string                   `json:"message"`
+	URL       string                   `json:"url"` // redirect
 }
 
 // Options configure Dial.
@@ -61,6 +62,8 @@ type Options struct {
 type Client struct {
 	opts   Options
 	ws     *websocket.Conn
+	url    string // the server joined, after redirects
+	hops   int    // redirects followed
 	pc     *webrtc.PeerConnection
 	self   Peer
 	cancel context.CancelFunc
@@ -101,19 +104,21 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtcclient: api: %w", err)
 	}
-	ws, _, err := websocket.Dial(ctx, opts.URL, nil)
+	ws, url, hops, joined, err := dialJoin(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("rtcclient: dial: %w", err)
+		return nil, err
 	}
-	ws.SetReadLimit(1 << 20)
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		ws.CloseNow()
 		return nil, fmt.Errorf("rtcclient: peer connection: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	c := &Client{opts: opts, ws: ws, pc: pc, cancel: cancel, done: make(chan struct{}),
-		peers: map[string]Peer{}, pending: map[int64]chan error{}}
+	c := &Client{opts: opts, ws: ws, url: url, hops: hops, pc: pc, cancel: cancel, done: make(chan struct{}),
+		self: joined.Self, peers: map[string]Peer{}, pending: map[int64]chan error{}}
+	for _, p := range joined.Peers {
+		c.peers[p.ID] = p
+	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
 			c.send(runCtx, map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
@@ -122,35 +127,66 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.OnTrack != nil {
 		pc.OnTrack(opts.OnTrack)
 	}
-	if err := c.join(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
 	c.started.Store(true)
 	go c.readLoop(runCtx)
 	return c, nil
 }
 
-func (c *Client) join(ctx context.Context) error {
-	if err := c.send(ctx, map[string]any{"type": "join", "v": 1, "room": c.opts.Room, "token": c.opts.Token}); err != nil {
-		return err
+// maxRedirects bounds the servers a join is sent on to.
+const maxRedirects = 4
+
+// dialJoin connects and joins, following the servers' redirects to the
+// room's server; it returns the socket, the server's URL and the joined
+// message.
+func dialJoin(ctx context.Context, opts Options) (*websocket.Conn, string, int, message, error) {
+	url := opts.URL
+	for hops := 0; hops <= maxRedirects; hops++ {
+		ws, _, err := websocket.Dial(ctx, url, nil)
+		if err != nil {
+			return nil, "", hops, message{}, fmt.Errorf("rtcclient: dial %s: %w", url, err)
+		}
+		ws.SetReadLimit(1 << 20)
+		m, err := join(ctx, ws, opts)
+		if err == nil && m.Type == "redirect" {
+			ws.Close(websocket.StatusNormalClosure, "redirected")
+			url = m.URL
+			continue
+		}
+		if err != nil {
+			ws.CloseNow()
+			return nil, "", hops, m, err
+		}
+		return ws, url, hops, m, nil
+	}
+	return nil, "", maxRedirects, message{}, fmt.Errorf("rtcclient: join: sent on through more than %d servers", maxRedirects)
+}
+
+// join sends the join on ws and reads the answer: joined, or a redirect.
+func join(ctx context.Context, ws *websocket.Conn, opts Options) (message, error) {
+	b, _ := json.Marshal(map[string]any{"type": "join", "v": 1, "room": opts.Room, "token": opts.Token})
+	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+		return message{}, fmt.Errorf("rtcclient: join: %w", err)
 	}
 	var m message
-	if err := c.read(ctx, &m); err != nil {
-		return fmt.Errorf("rtcclient: join: %w", err)
+	_, b, err := ws.Read(ctx)
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return m, fmt.Errorf("rtcclient: join: %w", err)
 	}
 	switch m.Type {
-	case "joined":
-		c.self = m.Self
-		for _, p := range m.Peers {
-			c.peers[p.ID] = p
-		}
-		return nil
+	case "joined", "redirect":
+		return m, nil
 	case "error":
-		return &Error{Code: m.Code, Message: m.Message}
+		return m, &Error{Code: m.Code, Message: m.Message}
 	}
-	return fmt.Errorf("rtcclient: join: unexpected %q", m.Type)
+	return m, fmt.Errorf("rtcclient: join: unexpected %q", m.Type)
 }
+
+// Server returns the signaling URL of the server the client joined on,
+// and how many redirects led there.
+func (c *Client) Server() (string, int) { return c.url, c.hops }
 
 // Self returns this client's peer as the server sees it.
 func (c *Client) Self() Peer { return c.self }

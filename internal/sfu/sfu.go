@@ -220,3 +220,33 @@ func (s *SFU) Has(name string) bool {
 	_, ok := s.rooms[name]
 	return ok
 }
+
+// Load is what the SFU carries now: rooms, peers (hidden ones too), the
+// tracks published, and the tracks forwarded (each to every other peer).
+func (s *SFU) Load() (rooms, peers, tracks, forwarded int) {
+	s.mu.Lock()
+	all := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		all = append(all, r)
+	}
+	s.mu.Unlock()
+	for _, r := range all {
+		n, t := len(r.allPeers()), len(r.allTracks())
+		peers, tracks = peers+n, tracks+t
+		if n > 1 {
+			forwarded += t * (n - 1)
+		}
+	}
+	return len(all), peers, tracks, forwarded
+}
+
+// RoomNames returns the rooms open now.
+func (s *SFU) RoomNames() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.rooms))
+	for name := range s.rooms {
+		out = append(out, name)
+	}
+	return out
+}

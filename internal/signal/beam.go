@@ -30,9 +30,6 @@ type stateMsg struct {
 type beamSide struct {
 	beams    Beams
 	requests sync.WaitGroup // starts and stops in flight
-
-	mu    sync.Mutex
-	rooms map[string]map[*conn]struct{}
 }
 
 // PushState sends a room's new state to its peers on this server.
@@ -40,38 +37,19 @@ func (h *Handler) PushState(roomName string, st roomcast.BeamState, rev uint64) 
 	if h.beam == nil {
 		return
 	}
-	h.beam.mu.Lock()
-	conns := make([]*conn, 0, len(h.beam.rooms[roomName]))
-	for c := range h.beam.rooms[roomName] {
-		conns = append(conns, c)
-	}
-	h.beam.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range h.members.in(roomName) {
 		c.sendState(st, rev)
 	}
 }
 
-// enter registers c for pushes, then sends it the current state. Registering
-// first means no change is missed; revisions drop a stale duplicate.
-func (b *beamSide) enter(ctx context.Context, roomName string, c *conn) func() {
-	b.mu.Lock()
-	if b.rooms[roomName] == nil {
-		b.rooms[roomName] = map[*conn]struct{}{}
-	}
-	b.rooms[roomName][c] = struct{}{}
-	b.mu.Unlock()
+// sendCurrent sends c the room's current state. The session registered c
+// for pushes first, so no change is missed; revisions drop a stale
+// duplicate.
+func (b *beamSide) sendCurrent(ctx context.Context, roomName string, c *conn) {
 	if st, rev, err := b.beams.State(ctx, roomName); err == nil {
 		c.sendState(st, rev)
 	} else {
 		c.log.Warn("could not read beam state for a new peer", "err", err)
-	}
-	return func() {
-		b.mu.Lock()
-		delete(b.rooms[roomName], c)
-		if len(b.rooms[roomName]) == 0 {
-			delete(b.rooms, roomName)
-		}
-		b.mu.Unlock()
 	}
 }
 

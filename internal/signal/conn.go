@@ -33,6 +33,9 @@ type Handler struct {
 	signer *auth.Signer
 	log    *slog.Logger
 	beam   *beamSide // nil: no streaming/recording control
+	router Router    // nil: every room is on this server
+
+	members members // joined sessions by room
 
 	byIP    sockets // open sockets by remote address
 	byToken sockets // joined sessions by token
@@ -45,7 +48,7 @@ type Handler struct {
 func NewHandler(s *sfu.SFU, signer *auth.Signer, beams Beams, log *slog.Logger) *Handler {
 	h := &Handler{sfu: s, signer: signer, log: log}
 	if beams != nil {
-		h.beam = &beamSide{beams: beams, rooms: map[string]map[*conn]struct{}{}}
+		h.beam = &beamSide{beams: beams}
 	}
 	return h
 }
@@ -61,7 +64,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.byIP.release(ip)
-	ws, err := websocket.Accept(w, r, nil)
+	ws, err := websocket.Accept(w, r, h.acceptOptions())
 	if err != nil {
 		h.log.Debug("websocket accept", "err", err)
 		return
@@ -81,6 +84,9 @@ func (h *Handler) session(r *http.Request, ws *websocket.Conn) {
 		return
 	}
 	defer release()
+	if !h.route(ctx, c, req.Room) {
+		return
+	}
 	peer, others, err := h.sfu.Join(req, c)
 	if err != nil {
 		c.closeWithError(ctx, rcerr.Wrap(rcerr.Unavailable, err, "server is shutting down"))
@@ -92,8 +98,9 @@ func (h *Handler) session(r *http.Request, ws *websocket.Conn) {
 	wg.Go(func() { c.writeLoop(ctx) })
 	wg.Go(func() { c.watch(ctx, peer) })
 	c.open(joinedMsg{Type: "joined", V: Version, Self: peer.Info(), Peers: others})
+	defer h.members.enter(req.Room, c)()
 	if h.beam != nil {
-		defer h.beam.enter(ctx, req.Room, c)()
+		h.beam.sendCurrent(ctx, req.Room, c)
 	}
 	c.readLoop(ctx, func(m *ClientMessage) { h.handle(ctx, r, c, peer, req, m) })
 	cancel()

@@ -97,7 +97,10 @@ func (h *Handler) admit(ctx context.Context, c *conn) (req sfu.JoinRequest, rele
 
 // closeMsg is queued after a fatal error: the write loop closes the socket
 // when it gets there, so what was queued before, and the error, go out first.
-type closeMsg struct{ reason string }
+type closeMsg struct {
+	reason string
+	status websocket.StatusCode // 0: StatusPolicyViolation
+}
 
 // fatal sends err as an error without an id, which ends the session
 // (docs/PROTOCOL.md), and has the socket closed once it is out.
@@ -110,7 +113,11 @@ func (c *conn) fatal(err error) {
 
 // closeNow closes the socket at a closeMsg and ends the session.
 func (c *conn) closeNow(m closeMsg) {
-	if err := c.ws.Close(websocket.StatusPolicyViolation, m.reason); err != nil {
+	status := m.status
+	if status == 0 {
+		status = websocket.StatusPolicyViolation
+	}
+	if err := c.ws.Close(status, m.reason); err != nil {
 		c.log.Debug("signal close", "err", err)
 	}
 	c.fail()

@@ -181,3 +181,14 @@ func (m *Manager) Recover() {
 		m.ready(rec.ID, d)
 	}
 }
+
+// Rooms returns the rooms whose tracks are being recorded here.
+func (m *Manager) Rooms() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.sessions))
+	for room := range m.sessions {
+		out = append(out, room)
+	}
+	return out
+}

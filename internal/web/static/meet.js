@@ -404,6 +404,7 @@ client.store.subscribe(renderBeam, s => s.beam);
 client.store.subscribe(err => {
   if (!err) return;
   showError(err);
+  if (isBeam) page.joined = false; // the worker sees it and loads the page again
   // The beam worker watches window.roomcast.error and reloads; people get
   // the lobby back with a Rejoin button.
   if (!isBeam && !$('#stage').hidden) backToLobby(`Disconnected from “${room}”`);

@@ -33,7 +33,7 @@ export const ErrorCode = Object.freeze({
 /** Connection states of a client. */
 export const ConnectionState = Object.freeze({
   IDLE: 'idle', CONNECTING: 'connecting', CONNECTED: 'connected',
-  DISCONNECTED: 'disconnected', FAILED: 'failed',
+  RECONNECTING: 'reconnecting', DISCONNECTED: 'disconnected', FAILED: 'failed',
 });
 
 /** An error with a machine-readable code (the server's codes) and a message a person can act on. */
@@ -130,16 +130,29 @@ function normalizeBeam(b) {
 
 const without = (obj, pred) => Object.fromEntries(Object.entries(obj).filter(([k, v]) => !pred(k, v)));
 
+// maxRedirects bounds the servers one connection attempt is sent on to.
+const maxRedirects = 4;
+
 /**
  * createClient returns {actions, store, pc}. options.url is the signaling
  * WebSocket (default: /rtc on the server that served this SDK);
- * options.rtcConfig is passed to RTCPeerConnection.
+ * options.rtcConfig is passed to RTCPeerConnection; options.reconnectTimeout
+ * (ms, default 30000) is how long a client that lost its server keeps
+ * trying to join again (connection 'reconnecting'), publishing what it
+ * published before. A server may send the client to the server its room
+ * lives on (a redirect); that is followed without a change of state.
  */
 export function createClient(options = {}) {
   const store = createStore();
-  const url = options.url || defaultURL();
+  const entryURL = options.url || defaultURL();
+  const reconnectTimeout = options.reconnectTimeout ?? 30000;
   const client = { store, pc: null, actions: null };
   let ws = null;
+  let session = null;             // {room, token, joined} from join until leave or failure
+  let redirectTo = null;          // where the server said to go, until the socket closes
+  let redirects = 0;              // in this connection attempt
+  let retry = null;               // {deadline, delay, timer} while reconnecting
+  let retryable = false;          // the server ended the session for a passing reason
   let nextID = 1;
   const pending = new Map();      // request id → {resolve, reject}
   let joinWaiter = null;          // {resolve, reject} until `joined`
@@ -149,6 +162,7 @@ export function createClient(options = {}) {
   const send = msg => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); };
 
   function request(msg) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new RoomcastError('unavailable', 'not connected to the server'));
     const id = nextID++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
@@ -160,17 +174,97 @@ export function createClient(options = {}) {
     const err = new RoomcastError(code, message);
     store.update(() => ({ connection: ConnectionState.FAILED, error: { code, message } }));
     if (joinWaiter) { joinWaiter.reject(err); joinWaiter = null; }
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+    rejectPending(err);
     teardown();
     return err;
   }
 
-  function teardown() {
+  function rejectPending(err) {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  }
+
+  // disconnect closes the socket and the media connection and forgets the
+  // room's peers and tracks; the own tracks stay (a reconnect sends them).
+  function disconnect() {
     if (ws) { ws.onclose = null; ws.onmessage = null; ws.close(); ws = null; }
     if (client.pc) { client.pc.close(); client.pc = null; }
+    store.update(() => ({ tracks: {}, peers: {} }));
+  }
+
+  function teardown() {
+    session = null;
+    if (retry) { clearTimeout(retry.timer); retry = null; }
+    disconnect();
     for (const t of Object.values(store.getState().localTracks)) t.track.stop();
-    store.update(() => ({ tracks: {}, localTracks: {}, peers: {} }));
+    store.update(() => ({ localTracks: {} }));
+  }
+
+  // connect opens a socket to url and joins the session's room on it with
+  // a new media connection.
+  function connect(url) {
+    disconnect();
+    remoteCandidates = [];
+    negotiation = Promise.resolve();
+    redirectTo = null;
+    retryable = false;
+    client.pc = newPeerConnection();
+    const { room, token } = session;
+    const sock = ws = new WebSocket(url);
+    sock.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token });
+    sock.onmessage = e => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      onMessage(m);
+    };
+    sock.onclose = e => {
+      if (ws !== sock) return;
+      ws = null;
+      const state = store.getState().connection;
+      if (!session || state === ConnectionState.FAILED || state === ConnectionState.DISCONNECTED) return;
+      if (redirectTo) {
+        const to = redirectTo;
+        if (++redirects > maxRedirects) { fail('unavailable', `sent on through more than ${maxRedirects} servers; the room's server could not be found`); return; }
+        connect(to);
+        return;
+      }
+      if (session.joined || retryable) { reconnect(); return; }
+      fail('unavailable', `connection to the server closed${e.reason ? ': ' + e.reason : ''}`);
+    };
+  }
+
+  // reconnect joins again through the URL the client started with (the
+  // server, or the servers' one name, that knows where the room lives now),
+  // backing off from 250 ms to 2 s, until reconnectTimeout.
+  function reconnect() {
+    disconnect();
+    rejectPending(new RoomcastError('unavailable', 'the connection to the server was lost; reconnecting'));
+    if (!retry) retry = { deadline: Date.now() + reconnectTimeout, delay: 250, timer: null };
+    else retry.delay = Math.min(retry.delay * 2, 2000);
+    if (Date.now() + retry.delay > retry.deadline) {
+      fail('unavailable', `lost the connection to the server and could not join again within ${Math.round(reconnectTimeout / 1000)} s`);
+      return;
+    }
+    store.update(() => ({ connection: ConnectionState.RECONNECTING }));
+    retry.timer = setTimeout(() => { if (session) { redirects = 0; connect(entryURL); } }, retry.delay);
+  }
+
+  // publishAgain sends the own tracks on the new media connection after a
+  // reconnect, muted or not as they were.
+  async function publishAgain() {
+    const local = Object.values(store.getState().localTracks);
+    if (!local.length || !client.pc) return;
+    const stream = new MediaStream(local.map(l => l.track));
+    for (const l of local) client.pc.addTrack(l.track, stream);
+    const has = kind => local.some(l => l.kind === kind);
+    const on = kind => local.some(l => l.kind === kind && l.enabled);
+    try {
+      await request({ type: 'publish', audio: has('audio'), video: has('video') });
+      store.update(s => ({ localPeer: Object.freeze({ ...s.localPeer, audio: on('audio'), video: on('video') }) }));
+      if (has('audio') !== on('audio') || has('video') !== on('video')) send({ type: 'media', audio: on('audio'), video: on('video') });
+    } catch (e) {
+      if (e.code !== 'unavailable') console.error('roomcast: publishing again after a reconnect failed', e);
+    }
   }
 
   function newPeerConnection() {
@@ -204,13 +298,22 @@ export function createClient(options = {}) {
 
   function onMessage(m) {
     switch (m.type) {
-      case 'joined':
+      case 'joined': {
+        const again = session.joined;
+        session.joined = true;
+        redirects = 0;
+        if (retry) { clearTimeout(retry.timer); retry = null; }
         store.update(() => ({
           connection: ConnectionState.CONNECTED,
           localPeer: Object.freeze(m.self),
           peers: Object.fromEntries((m.peers || []).map(p => [p.id, Object.freeze(p)])),
         }));
         if (joinWaiter) { joinWaiter.resolve(m.self); joinWaiter = null; }
+        if (again) publishAgain();
+        break;
+      }
+      case 'redirect':
+        redirectTo = m.url; // followed when the server closes the socket
         break;
       case 'offer':
         negotiation = negotiation.then(() => applyOffer(m.sdp)).catch(e => fail('internal', `negotiation failed: ${e.message}`));
@@ -239,7 +342,11 @@ export function createClient(options = {}) {
       }
       case 'error': {
         const p = m.id && pending.get(m.id);
-        if (p) { pending.delete(m.id); p.reject(new RoomcastError(m.code, m.message)); } else fail(m.code, m.message);
+        if (p) { pending.delete(m.id); p.reject(new RoomcastError(m.code, m.message)); }
+        // A server going away (unavailable) is left for another; any
+        // other error without an id ends the session.
+        else if (m.code === 'unavailable' && session && (session.joined || retry)) retryable = true;
+        else fail(m.code, m.message);
         break;
       }
     }
@@ -248,25 +355,13 @@ export function createClient(options = {}) {
   /** join connects to room with a join token; resolves with the local peer. */
   function join({ room, token }) {
     if (!room || !token) return Promise.reject(new RoomcastError('invalid_argument', 'join needs room and token'));
-    if (ws) return Promise.reject(new RoomcastError('conflict', 'already joined; leave first'));
+    if (session) return Promise.reject(new RoomcastError('conflict', 'already joined; leave first'));
     store.update(() => ({ ...initialState, connection: ConnectionState.CONNECTING, room }));
-    remoteCandidates = [];
-    negotiation = Promise.resolve();
-    client.pc = newPeerConnection();
+    session = { room, token, joined: false };
+    redirects = 0;
     return new Promise((resolve, reject) => {
       joinWaiter = { resolve, reject };
-      ws = new WebSocket(url);
-      ws.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token });
-      ws.onmessage = e => {
-        let m;
-        try { m = JSON.parse(e.data); } catch { return; }
-        onMessage(m);
-      };
-      ws.onclose = e => {
-        ws = null;
-        if (store.getState().connection === ConnectionState.FAILED) return;
-        fail('unavailable', `connection to the server closed${e.reason ? ': ' + e.reason : ''}`);
-      };
+      connect(entryURL);
     });
   }
 
@@ -318,9 +413,7 @@ export function createClient(options = {}) {
   /** leave ends the session; the store returns to idle with connection 'disconnected'. */
   function leave() {
     send({ type: 'leave' });
-    const err = new RoomcastError('unavailable', 'left the room');
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
+    rejectPending(new RoomcastError('unavailable', 'left the room'));
     teardown();
     store.update(() => ({ connection: ConnectionState.DISCONNECTED, localPeer: null }));
   }
