@@ -41,6 +41,8 @@ func Handler(s *sfu.SFU, w Worker) http.Handler {
 				}
 				return float64(n)
 			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomcast_forwarded_tracks", Help: "Tracks this server's SFU forwards: each published track once per subscriber."},
+			func() float64 { _, _, _, f := s.Load(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomcast_trackrec_dropped_packets_total",
 			Help: "Packets the track recorder dropped because it could not write them fast enough (the call is not affected)."},
 			func() float64 { return float64(trackrec.Dropped.Load()) }),

@@ -2,7 +2,7 @@
 // server (its SFU), chosen when the room is first needed, and every other
 // server sends the room's peers there. The placement is a lease in NATS
 // JetStream KV (bucket roomcast_rooms, key = hex room name) that its owner
-// renews; the servers announce themselves and their load every second.
+// renews; the servers announce themselves and their load twice a second.
 package rooms
 
 import (
@@ -30,9 +30,10 @@ const (
 	leaseTTL   = 6 * time.Second
 	renewEvery = 2 * time.Second
 	// announceEvery is how often a server announces itself; one silent for
-	// deadAfter is taken for dead (its rooms may be placed again at once).
-	announceEvery = time.Second
-	deadAfter     = 3 * time.Second
+	// deadAfter is taken for dead (its rooms may be placed again at once,
+	// without waiting for their leases to expire).
+	announceEvery = 500 * time.Millisecond
+	deadAfter     = 2 * time.Second
 	// linger is how long a server keeps a room it placed, or whose last
 	// peer left, before giving it up: a reload or a redirected peer finds
 	// it where it was.
@@ -40,7 +41,13 @@ const (
 
 	announceSubject = "roomcast.servers.announce"
 	rollCallSubject = "roomcast.servers.rollcall"
+	// pingWait bounds the liveness check of a room's server.
+	pingWait = 500 * time.Millisecond
 )
+
+// pingSubject is where server id answers that it is alive: NATS says at
+// once that nobody listens there when its process is gone.
+func pingSubject(id string) string { return "roomcast.servers." + hex.EncodeToString([]byte(id)) + ".ping" }
 
 // Load is what a server carries.
 type Load struct {
@@ -146,6 +153,11 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Optio
 		return nil, fmt.Errorf("rooms: listen: %w", err)
 	}
 	d.subs = append(d.subs, sub)
+	if sub, err = nc.Subscribe(pingSubject(opts.ID), func(m *nats.Msg) { m.Respond(nil) }); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("rooms: listen: %w", err)
+	}
+	d.subs = append(d.subs, sub)
 	d.announce()
 	if err := nc.Publish(rollCallSubject, nil); err != nil {
 		d.Close()
@@ -203,15 +215,22 @@ func (d *Directory) Servers() []Server {
 	return out
 }
 
-// gone reports whether server id is known to be dead: this server has
-// listened long enough to have heard it, and it has been silent.
-func (d *Directory) gone(id string) bool {
+// gone reports whether server id is dead: nobody answers its ping (its
+// process has left NATS: known at once), or it has been silent for
+// deadAfter while this server listened (hung, or cut off).
+func (d *Directory) gone(ctx context.Context, id string) bool {
 	if id == d.opts.ID {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, pingWait)
+	defer cancel()
+	_, err := d.nc.RequestWithContext(ctx, pingSubject(id), nil)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return true
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.now().Sub(d.started) < deadAfter {
+	if err == nil || d.now().Sub(d.started) < deadAfter {
 		return false
 	}
 	s, ok := d.servers[id]
@@ -232,6 +251,9 @@ func (d *Directory) pick() Server {
 			cmp.Compare(a.Load.Rooms+pa, b.Load.Rooms+pb), cmp.Compare(a.ID, b.ID)) < 0
 	}
 	for _, s := range servers {
+		if s.ID == d.opts.ID && d.draining {
+			continue // before its own announcement says so
+		}
 		if s.State == StateReady && (!found || less(s, best)) {
 			best, found = s, true
 		}
@@ -267,7 +289,7 @@ func (d *Directory) Locate(ctx context.Context, room string) (Route, error) {
 					d.hold(room, e.Revision())
 					return Route{Local: true, Owner: l.Server}, nil
 				}
-				if !d.gone(l.Server) {
+				if !d.gone(ctx, l.Server) {
 					return Route{URL: l.URL, Owner: l.Server}, nil
 				}
 				d.log.Info("room's server is gone; placing the room again", "room", room, "server", l.Server)

@@ -15,7 +15,6 @@ import (
 // room that lives elsewhere is answered with a redirect there.
 type Router interface {
 	Locate(ctx context.Context, room string) (rooms.Route, error)
-	Origins() []string // the fleet's public URLs: pages served by any may connect
 }
 
 // redirectMsg sends the client to the server its room lives on; it joins
@@ -31,19 +30,13 @@ func (h *Handler) WithRouter(r Router) *Handler {
 	return h
 }
 
-// acceptOptions lets pages served by any server of the fleet connect: a
-// peer redirected here comes from another server's page.
+// acceptOptions lets a page from any origin connect: the join is
+// authorized by the token in its first message, never by a cookie, so the
+// Origin check (which guards cookie-authorized sockets) protects nothing
+// here, and a peer redirected to its room's server, or entering through a
+// load balancer's name, comes from another origin.
 func (h *Handler) acceptOptions() *websocket.AcceptOptions {
-	if h.router == nil {
-		return nil
-	}
-	var hosts []string
-	for _, o := range h.router.Origins() {
-		if u, err := url.Parse(o); err == nil && u.Host != "" {
-			hosts = append(hosts, u.Host)
-		}
-	}
-	return &websocket.AcceptOptions{OriginPatterns: hosts}
+	return &websocket.AcceptOptions{InsecureSkipVerify: true}
 }
 
 // route answers a join for a room of another server with a redirect; it

@@ -235,12 +235,12 @@ export function createClient(options = {}) {
 
   // reconnect joins again through the URL the client started with (the
   // server, or the servers' one name, that knows where the room lives now),
-  // backing off from 250 ms to 2 s, until reconnectTimeout.
+  // first after 250 ms, then every 500 ms, until reconnectTimeout.
   function reconnect() {
     disconnect();
     rejectPending(new RoomcastError('unavailable', 'the connection to the server was lost; reconnecting'));
     if (!retry) retry = { deadline: Date.now() + reconnectTimeout, delay: 250, timer: null };
-    else retry.delay = Math.min(retry.delay * 2, 2000);
+    else retry.delay = 500;
     if (Date.now() + retry.delay > retry.deadline) {
       fail('unavailable', `lost the connection to the server and could not join again within ${Math.round(reconnectTimeout / 1000)} s`);
       return;
