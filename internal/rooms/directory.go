@@ -47,7 +47,9 @@ const (
 
 // pingSubject is where server id answers that it is alive: NATS says at
 // once that nobody listens there when its process is gone.
-func pingSubject(id string) string { return "roomcast.servers." + hex.EncodeToString([]byte(id)) + ".ping" }
+func pingSubject(id string) string {
+	return "roomcast.servers." + hex.EncodeToString([]byte(id)) + ".ping"
+}
 
 // Load is what a server carries.
 type Load struct {
