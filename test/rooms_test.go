@@ -163,6 +163,25 @@ func TestRoomSpansServers(t *testing.T) {
 	}
 	waitJS(t, alice, 5*time.Second, `[...document.querySelectorAll('.tile .name')].some(e => e.textContent === 'bob')`)
 	waitJS(t, bob, 5*time.Second, `[...document.querySelectorAll('.tile .name')].some(e => e.textContent === 'alice')`)
+
+	// GET /v1/rooms through any server lists both rooms with all their
+	// peers, wherever they live.
+	for _, s := range servers {
+		rooms, err := client(t, s).ListRooms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, r := range rooms {
+			got[r.Room] = len(r.Peers)
+			if r.Beam.RTMP.State != roomcast.StreamingStateNone {
+				t.Errorf("%s: room %s has beam state %+v", s.URL, r.Room, r.Beam)
+			}
+		}
+		if len(got) != 2 || got["many"] != 6 || got["pair"] != 2 {
+			t.Errorf("GET /v1/rooms through %s: %v, want many: 6 peers, pair: 2", s.URL, got)
+		}
+	}
 }
 
 // ownerOf joins room through s with a viewer token and returns the server

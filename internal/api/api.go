@@ -47,6 +47,18 @@ type API struct {
 	recs    Recordings
 	remote  RemoteFiles // nil unless recordings go to object storage
 	workers Workers     // nil: GET /v1/workers is not served
+	list    RoomList    // nil: GET /v1/rooms is not served
+}
+
+// RoomList returns the live rooms with their visible peers, by name (the
+// beam state is the API's to add).
+type RoomList func(ctx context.Context) []roomcast.Room
+
+// WithRoomList serves GET /v1/rooms (management token only): list's rooms
+// with each one's beam state; call it before Register.
+func (a *API) WithRoomList(list RoomList) *API {
+	a.list = list
+	return a
 }
 
 // Workers lists the job workers running now and drains one
@@ -79,6 +91,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.route(startStop, a.action(http.StatusAccepted, Beams.StartTracks)))
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.route(startStop, a.action(http.StatusOK, Beams.StopTracks)))
 	a.registerRecordings(mux)
+	if a.list != nil {
+		mux.HandleFunc("GET /v1/rooms", a.route(management, a.listRooms))
+	}
 	if a.workers != nil {
 		mux.HandleFunc("GET /v1/workers", a.route(management, func(w http.ResponseWriter, _ *http.Request) error {
 			writeJSON(w, http.StatusOK, a.workers.Workers())
@@ -285,3 +300,16 @@ type RoomsFunc func(room string) bool
 
 // Has calls f.
 func (f RoomsFunc) Has(room string) bool { return f(room) }
+
+func (a *API) listRooms(w http.ResponseWriter, r *http.Request) error {
+	rooms := a.list(r.Context())
+	for i := range rooms {
+		st, _, err := a.beams.State(r.Context(), rooms[i].Room)
+		if err != nil {
+			return err
+		}
+		rooms[i].Beam = st
+	}
+	writeJSON(w, http.StatusOK, rooms)
+	return nil
+}

@@ -49,6 +49,7 @@ var openAPIRoutes = []struct {
 	{"GET /v1/recordings/{id}", "GET", "/v1/recordings/0123456789abcdef01234567", true},
 	{"GET /v1/recordings/{id}/files/{name}", "GET", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4", true},
 	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
+	{"GET /v1/rooms", "GET", "/v1/rooms", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
 	{"/v1/", "GET", "/v1/no-such-route", false},
@@ -109,7 +110,8 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithWorkers(noWorkers{}).Register(mux)
+	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithWorkers(noWorkers{}).
+		WithRoomList(func(context.Context) []roomcast.Room { return nil }).Register(mux)
 	return mux
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,8 +175,34 @@ func (a *App) openRooms(ctx context.Context, id string) (*rooms.Directory, error
 			}
 			return open
 		},
+		Peers: func() map[string][]rooms.Peer {
+			out := map[string][]rooms.Peer{}
+			for room, peers := range a.sfu.Rooms() {
+				out[room] = []rooms.Peer{}
+				for _, p := range peers {
+					out[room] = append(out[room], rooms.Peer{ID: p.ID, Identity: p.Identity, Role: string(p.Role)})
+				}
+			}
+			return out
+		},
 		Moved: func(room, url string) { a.sig.Move(room, url) },
 	}, a.log)
+}
+
+// listRooms is GET /v1/rooms: every room server's rooms with their
+// visible peers.
+func (a *App) listRooms(ctx context.Context) []roomcast.Room {
+	live := a.rooms.Rooms(ctx)
+	out := make([]roomcast.Room, 0, len(live))
+	for room, peers := range live {
+		r := roomcast.Room{Room: room, Peers: make([]roomcast.RoomPeer, 0, len(peers))}
+		for _, p := range peers {
+			r.Peers = append(r.Peers, roomcast.RoomPeer(p))
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(x, y roomcast.Room) int { return strings.Compare(x.Room, y.Room) })
+	return out
 }
 
 // close releases what New opened, in reverse order.
@@ -204,7 +231,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(func(room string) bool { return a.sfu.Has(room) || a.rooms.Placed(room) }), a.signer, a.log).
-		WithRecordings(a.work.index).WithWorkers(a.ctl)
+		WithRecordings(a.work.index).WithWorkers(a.ctl).WithRoomList(a.listRooms)
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
 	}

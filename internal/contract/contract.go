@@ -206,6 +206,8 @@ var WireTypes = []reflect.Type{
 	reflect.TypeFor[roomcast.WorkerJob](),
 	reflect.TypeFor[roomcast.WorkerCPU](),
 	reflect.TypeFor[roomcast.WorkerMemory](),
+	reflect.TypeFor[roomcast.Room](),
+	reflect.TypeFor[roomcast.RoomPeer](),
 }
 
 // Field is one JSON field of a wire type.

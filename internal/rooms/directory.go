@@ -97,6 +97,8 @@ type Options struct {
 	// (or a track recording) in.
 	Load func() Load
 	Open func() []string
+	// Peers lists this server's rooms with their visible peers.
+	Peers func() map[string][]Peer
 	// Moved is called when a room this server has open is owned by another
 	// (a lease lost, or moved away by Drain): its peers must go to url.
 	Moved func(room, url string)
@@ -155,11 +157,13 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Optio
 		return nil, fmt.Errorf("rooms: listen: %w", err)
 	}
 	d.subs = append(d.subs, sub)
-	if sub, err = nc.Subscribe(pingSubject(opts.ID), func(m *nats.Msg) { m.Respond(nil) }); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("rooms: listen: %w", err)
+	for subject, h := range map[string]nats.MsgHandler{pingSubject(opts.ID): func(m *nats.Msg) { m.Respond(nil) }, listSubject(opts.ID): d.serveList} {
+		if sub, err = nc.Subscribe(subject, h); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("rooms: listen: %w", err)
+		}
+		d.subs = append(d.subs, sub)
 	}
-	d.subs = append(d.subs, sub)
 	d.announce()
 	if err := nc.Publish(rollCallSubject, nil); err != nil {
 		d.Close()
