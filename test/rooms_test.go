@@ -27,21 +27,29 @@ import (
 // startFleet runs n room servers on one external NATS, each with its own
 // data dir and the same secret (tokens work on all), and returns them with
 // the NATS URL.
-func startFleet(t *testing.T, n int, extra ...string) ([]*server, string) {
+func startFleet(t testing.TB, n int, extra ...string) ([]*server, string) {
 	t.Helper()
 	natsURL := startNATS(t)
-	args := append([]string{"--nats", natsURL, "--worker-slots", "0", "--drain-timeout", "3s"}, extra...)
-	first := startServer(t, args...)
+	first := startServer(t, append([]string{"--nats", natsURL, "--worker-slots", "0", "--drain-timeout", "3s"}, extra...)...)
 	out := []*server{first}
-	secret := readFile(t, filepath.Join(first.data, "secret"))
 	for range n - 1 {
-		data := t.TempDir()
-		if err := os.WriteFile(filepath.Join(data, "secret"), []byte(secret), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, startServer(t, append(args, "--data", data)...))
+		out = append(out, joinFleet(t, first, natsURL, extra...))
 	}
 	return out, natsURL
+}
+
+// joinFleet starts another room server on natsURL with first's secret.
+func joinFleet(t testing.TB, first *server, natsURL string, extra ...string) *server {
+	t.Helper()
+	data := t.TempDir()
+	secret, err := os.ReadFile(filepath.Join(first.data, "secret"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(data, "secret"), secret, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, append([]string{"--nats", natsURL, "--worker-slots", "0", "--drain-timeout", "3s", "--data", data}, extra...)...)
 }
 
 // startBalancer is the fleet's one name, as a load balancer would give it:
@@ -186,7 +194,7 @@ func TestRoomSpansServers(t *testing.T) {
 
 // ownerOf joins room through s with a viewer token and returns the server
 // the room lives on (the probe stays in the room until the test ends).
-func ownerOf(t *testing.T, ctx context.Context, servers []*server, via *server, room string) (*server, *rtcclient.Client) {
+func ownerOf(t testing.TB, ctx context.Context, servers []*server, via *server, room string) (*server, *rtcclient.Client) {
 	t.Helper()
 	probe, err := rtcclient.Dial(ctx, rtcclient.Options{URL: wsURL(via), Room: room, Token: via.joinToken(t, room, "probe", "viewer")})
 	if err != nil {
@@ -204,7 +212,10 @@ func ownerOf(t *testing.T, ctx context.Context, servers []*server, via *server, 
 }
 
 // forwarded reads roomcast_forwarded_tracks from a live server's /metrics.
-func forwarded(t *testing.T, s *server) int {
+func forwarded(t testing.TB, s *server) int { return int(serverMetric(t, s, "roomcast_forwarded_tracks")) }
+
+// serverMetric reads a gauge from a live server's /metrics.
+func serverMetric(t testing.TB, s *server, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
@@ -212,11 +223,11 @@ func forwarded(t *testing.T, s *server) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	v, ok := metricValue(string(b), "roomcast_forwarded_tracks")
+	v, ok := metricValue(string(b), name)
 	if !ok {
-		t.Fatalf("%s has no roomcast_forwarded_tracks", s.URL)
+		t.Fatalf("%s has no %s", s.URL, name)
 	}
-	return int(v)
+	return v
 }
 
 // The server a room lives on is killed while two people talk and the room

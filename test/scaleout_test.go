@@ -26,7 +26,7 @@ import (
 
 // startNATS runs a standalone NATS server with JetStream for the test: the
 // "external NATS" that several roomcast processes share.
-func startNATS(t *testing.T) string {
+func startNATS(t testing.TB) string {
 	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{
 		Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, JetStream: true,

@@ -41,8 +41,12 @@ const (
 
 	announceSubject = "roomcast.servers.announce"
 	rollCallSubject = "roomcast.servers.rollcall"
+	placedSubject   = "roomcast.servers.placed"
 	// pingWait bounds the liveness check of a room's server.
 	pingWait = 500 * time.Millisecond
+	// countedAfter is how long after a placement the owner's
+	// announcements surely count it.
+	countedAfter = 100 * time.Millisecond
 )
 
 // pingSubject is where server id answers that it is alive: NATS says at
@@ -119,7 +123,7 @@ type Directory struct {
 
 	mu       sync.Mutex
 	servers  map[string]Server
-	pending  map[string]int // rooms placed on a server since its last announcement
+	pending  map[string][]time.Time // when rooms were placed on a server, until its announcements count them
 	held     map[string]held
 	draining bool
 }
@@ -140,7 +144,7 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Optio
 		return nil, fmt.Errorf("rooms: bucket: %w", err)
 	}
 	d := &Directory{opts: opts, kv: kv, nc: nc, log: log, now: opts.now, started: opts.started,
-		servers: map[string]Server{}, pending: map[string]int{}, held: map[string]held{}}
+		servers: map[string]Server{}, pending: map[string][]time.Time{}, held: map[string]held{}}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -157,7 +161,11 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Optio
 		return nil, fmt.Errorf("rooms: listen: %w", err)
 	}
 	d.subs = append(d.subs, sub)
-	for subject, h := range map[string]nats.MsgHandler{pingSubject(opts.ID): func(m *nats.Msg) { m.Respond(nil) }, listSubject(opts.ID): d.serveList} {
+	for subject, h := range map[string]nats.MsgHandler{
+		pingSubject(opts.ID): func(m *nats.Msg) { m.Respond(nil) },
+		listSubject(opts.ID): d.serveList,
+		placedSubject:        d.placed,
+	} {
 		if sub, err = nc.Subscribe(subject, h); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("rooms: listen: %w", err)
@@ -174,6 +182,32 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Optio
 
 func key(room string) string { return "r" + hex.EncodeToString([]byte(room)) }
 
+// placement is what a server that placed a room tells every server: the
+// owner holds the room from then on (and counts it in its load), the
+// others count it against the owner until it next announces.
+type placement struct {
+	Room   string `json:"room"`
+	Server string `json:"server"` // the owner
+	By     string `json:"by"`     // the server that placed it
+}
+
+func (d *Directory) placed(m *nats.Msg) {
+	var p placement
+	if json.Unmarshal(m.Data, &p) != nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p.Server == d.opts.ID {
+		if _, ok := d.held[p.Room]; !ok {
+			d.held[p.Room] = held{until: d.now().Add(linger)} // rev 0: read at renewal
+		}
+	}
+	if p.By != d.opts.ID { // the placer counted it already
+		d.pending[p.Server] = append(d.pending[p.Server], d.now())
+	}
+}
+
 func (d *Directory) heard(m *nats.Msg) {
 	var s Server
 	if json.Unmarshal(m.Data, &s) != nil || s.ID == "" {
@@ -183,7 +217,9 @@ func (d *Directory) heard(m *nats.Msg) {
 	defer d.mu.Unlock()
 	s.lastSeen = d.now()
 	d.servers[s.ID] = s
-	delete(d.pending, s.ID)
+	// The announcement counts the rooms the server held when it was made:
+	// those placed more than a moment ago (the placement reached it first).
+	d.pending[s.ID] = slices.DeleteFunc(d.pending[s.ID], func(at time.Time) bool { return s.lastSeen.Sub(at) > countedAfter })
 }
 
 // self is this server as it announces itself.
@@ -195,6 +231,16 @@ func (d *Directory) self() Server {
 	if draining {
 		s.State = StateDraining
 	}
+	// Its rooms are those placed here (held) and those open here.
+	open := d.opts.Open()
+	d.mu.Lock()
+	s.Load.Rooms = len(d.held)
+	for _, r := range open {
+		if _, ok := d.held[r]; !ok {
+			s.Load.Rooms++
+		}
+	}
+	d.mu.Unlock()
 	return s
 }
 
@@ -244,17 +290,32 @@ func (d *Directory) gone(ctx context.Context, id string) bool {
 }
 
 // pick chooses the server for a new room: the ready one with the least
-// load (forwarded tracks, then peers, then rooms, counting the rooms placed
-// on it since it last announced), this one when none is known.
+// load, this one when none is known. A server's load is the tracks it
+// forwards, or, when more, its rooms (those placed on it since it last
+// announced included) times the most forwarded tracks per room of any
+// server: a room just placed, whose peers are still on their way, weighs
+// as a busy one. Ties go to the fewer rooms, then peers, then the lower id.
 func (d *Directory) pick() Server {
 	servers := d.Servers()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	best, found := d.selfLocked(), false
+	// A room counts as the fleet's busiest rooms on average (the most
+	// forwarded tracks per room of any server): new rooms, whose peers are
+	// still joining, must not make a server look idle.
+	avg := 1.0
+	for _, s := range servers {
+		if s.Load.Rooms > 0 {
+			avg = max(avg, float64(s.Load.Forwarded)/float64(s.Load.Rooms))
+		}
+	}
+	load := func(s Server) float64 {
+		return max(float64(s.Load.Forwarded), avg*float64(s.Load.Rooms+len(d.pending[s.ID])))
+	}
 	less := func(a, b Server) bool {
-		pa, pb := d.pending[a.ID], d.pending[b.ID]
-		return cmp.Or(cmp.Compare(a.Load.Forwarded, b.Load.Forwarded), cmp.Compare(a.Load.Peers+pa, b.Load.Peers+pb),
-			cmp.Compare(a.Load.Rooms+pa, b.Load.Rooms+pb), cmp.Compare(a.ID, b.ID)) < 0
+		pa, pb := len(d.pending[a.ID]), len(d.pending[b.ID])
+		return cmp.Or(cmp.Compare(load(a), load(b)), cmp.Compare(a.Load.Rooms+pa, b.Load.Rooms+pb),
+			cmp.Compare(a.Load.Peers, b.Load.Peers), cmp.Compare(a.ID, b.ID)) < 0
 	}
 	for _, s := range servers {
 		if s.ID == d.opts.ID && d.draining {
@@ -264,7 +325,14 @@ func (d *Directory) pick() Server {
 			best, found = s, true
 		}
 	}
-	d.pending[best.ID]++
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		loads := map[string]float64{}
+		for _, s := range servers {
+			loads[s.ID] = load(s)
+		}
+		d.log.Debug("rooms: placement", "to", best.ID, "loads", loads, "per_room", avg)
+	}
+	d.pending[best.ID] = append(d.pending[best.ID], d.now())
 	return best
 }
 
@@ -320,6 +388,10 @@ func (d *Directory) Locate(ctx context.Context, room string) (Route, error) {
 		if to.ID == d.opts.ID {
 			d.hold(room, nrev)
 			return Route{Local: true, Owner: to.ID}, nil
+		}
+		b, _ = json.Marshal(placement{Room: room, Server: to.ID, By: d.opts.ID})
+		if err := d.nc.Publish(placedSubject, b); err != nil {
+			d.log.Debug("rooms: tell the room's server", "err", err)
 		}
 		return Route{URL: to.URL, Owner: to.ID}, nil
 	}

@@ -152,16 +152,28 @@ func TestPlacementSpreads(t *testing.T) {
 	servers[2].mu.Lock()
 	servers[2].draining = true
 	servers[2].mu.Unlock()
-	servers[1].announce()
-	servers[2].announce()
+	for _, s := range servers {
+		s.announce() // each new load is known: nothing pending
+	}
 	waitFor(t, "the announcements", func() bool {
 		ss := servers[0].Servers()
 		return len(ss) == 3 && ss[1].Load.Forwarded == 12 && ss[2].State == StateDraining
 	})
-	for _, room := range []string{"x1", "x2", "x3"} {
-		if rt, err := servers[0].Locate(context.Background(), room); err != nil || rt.Owner != "a" {
-			t.Errorf("%s: %+v %v, want a (b is loaded, c draining)", room, rt, err)
+	count = map[string]int{}
+	for i := range 6 {
+		rt, err := servers[0].Locate(context.Background(), "x"+string(rune('0'+i)))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if i == 0 && rt.Owner != "a" {
+			t.Errorf("first room after b announced 12 forwarded tracks: on %s, want a (idle)", rt.Owner)
+		}
+		count[rt.Owner]++
+	}
+	// b forwards 12 tracks; a none (its 10 empty rooms weigh 10): a first,
+	// then both, never c.
+	if count["c"] != 0 || count["a"] < 2 || count["b"] < 2 {
+		t.Errorf("6 rooms with b forwarding 12 tracks and c draining: %v, want them on a and b only, both used", count)
 	}
 }
 
