@@ -212,7 +212,9 @@ func ownerOf(t testing.TB, ctx context.Context, servers []*server, via *server, 
 }
 
 // forwarded reads roomcast_forwarded_tracks from a live server's /metrics.
-func forwarded(t testing.TB, s *server) int { return int(serverMetric(t, s, "roomcast_forwarded_tracks")) }
+func forwarded(t testing.TB, s *server) int {
+	return int(serverMetric(t, s, "roomcast_forwarded_tracks"))
+}
 
 // serverMetric reads a gauge from a live server's /metrics.
 func serverMetric(t testing.TB, s *server, name string) float64 {
