@@ -39,7 +39,7 @@ test-unit: ## fast unit tests (-short)
 test-e2e: ## end-to-end tests with real Chromium, ffmpeg, nginx-rtmp and the real binary (one package at a time: they time media)
 	CI=true go test -p 1 -count=1 -timeout 25m ./test/... ./internal/...
 
-RACE_E2E = TestBeamStopsOnItsOwn|TestFinding3|TestKilledWorkerRecordingIsRecovered|TestRemoteWorkerLostMidJob|TestHostStartsFromMeetingAppPeersSeeState|TestTwoServersShareOneTruth|TestStreamKeysNeverLeak|TestDrainedWorkerStopsItsJobCleanly|TestTrackRecordingStoppedThroughAnotherServer
+RACE_E2E = TestBeamStopsOnItsOwn|TestFinding3|TestKilledWorkerRecordingIsRecovered|TestRemoteWorkerLostMidJob|TestHostStartsFromMeetingAppPeersSeeState|TestTwoServersShareOneTruth|TestStreamKeysNeverLeak|TestDrainedWorkerStopsItsJobCleanly|TestTrackRecordingStoppedThroughAnotherServer|TestRoomSpansServers|TestDrainingRoomServerMovesItsRooms|TestRoomServerLostPeersAndBeamMoveOn
 
 test-e2e-race: ## the worker and control-plane end-to-end tests again, on a race-built binary (a race report fails them)
 	ROOMCAST_E2E_RACE=1 CI=true go test -p 1 -count=1 -timeout 10m -run '$(RACE_E2E)' ./test/

@@ -160,6 +160,31 @@ func TestRoomSpansServers(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// Track recording started through a server the room does not live on
+	// runs on the room's server and records the publisher.
+	var via *server
+	for _, s := range servers {
+		if wsURL(s) != owner {
+			via = s
+		}
+	}
+	c := client(t, via)
+	if _, err := c.StartTrackRecording(ctx, "many"); err != nil {
+		t.Fatal(err)
+	}
+	waitBeam(t, c, "many", 15*time.Second, "track recording started", func(st roomcast.BeamState) bool { return st.Recording.Server.Running })
+	time.Sleep(2 * time.Second) // what is recorded
+	if _, err := c.StopTrackRecording(ctx, "many"); err != nil {
+		t.Fatal(err)
+	}
+	man := downloadRecording(t, via, onlyRecording(t, c, "many", roomcast.RecordingKindTracks), t.TempDir())
+	// (The synthetic video has no VP8 keyframe to record from; its Opus
+	// plays.)
+	if len(man.Tracks) != 2 || man.Tracks[0].Identity != "p0" || man.Tracks[1].Identity != "p0" ||
+		man.Tracks[0].Kind != "audio" || man.Tracks[0].DurationMs < 1500 {
+		t.Errorf("track recording through another server: %+v, want p0's two tracks, its sound over 1.5 s", man.Tracks)
+	}
+
 	// Two people at two servers' pages meet in one room.
 	browser := newBrowser(t)
 	alice := joinPage(t, servers[0], browser, "pair", "alice", "host")
@@ -344,7 +369,7 @@ func TestRoomServerLostPeersAndBeamMoveOn(t *testing.T) {
 // drains, keeps its rooms' peers until --drain-timeout, then sends them to
 // another server, and exits.
 func TestDrainingRoomServerMovesItsRooms(t *testing.T) {
-	need(t)
+	need(t, "chromium")
 	servers, _ := startFleet(t, 2)
 	ctx := testContext(t, 60*time.Second)
 	owner, _ := ownerOf(t, ctx, servers, servers[0], "d")
@@ -369,6 +394,9 @@ func TestDrainingRoomServerMovesItsRooms(t *testing.T) {
 	if at, _ := peer.Server(); at != wsURL(owner) {
 		t.Fatalf("the peer joined %s, the room lives on %s", at, wsURL(owner))
 	}
+	// A person in the room, through the other server's page.
+	page := joinPage(t, other, newBrowser(t), "d", "carol", "guest")
+	waitJS(t, page, 20*time.Second, "window.roomcast.joined === true && (window.firstPC = window.roomcast.client.pc) !== null")
 	stopped := make(chan struct{})
 	sent := time.Now()
 	go func() { defer close(stopped); owner.stop(t) }()
@@ -390,6 +418,12 @@ func TestDrainingRoomServerMovesItsRooms(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the draining server never sent its room's peer to another server")
+	}
+	// The person's page follows the redirect: a new media connection on
+	// the other server.
+	waitJS(t, page, 10*time.Second, "window.roomcast.client.pc && window.roomcast.client.pc !== window.firstPC && window.roomcast.client.store.getState().connection === 'connected'")
+	if n := serverMetric(t, other, "roomcast_peers"); n != 1 {
+		t.Errorf("the other server has %v peers after the drain, want carol", n)
 	}
 	<-stopped
 	c, err := rtcclient.Dial(ctx, rtcclient.Options{URL: wsURL(other), Room: "d", Token: other.joinToken(t, "d", "p2", "guest")})

@@ -25,6 +25,7 @@ import (
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/metrics"
+	"github.com/roomcast/roomcast/internal/procstat"
 	"github.com/roomcast/roomcast/internal/rooms"
 	"github.com/roomcast/roomcast/internal/sfu"
 	"github.com/roomcast/roomcast/internal/signal"
@@ -160,11 +161,12 @@ func (a *App) openControl(secret []byte) error {
 // SFU's and those it records the tracks of; a room that moves sends its
 // peers to its new server.
 func (a *App) openRooms(ctx context.Context, id string) (*rooms.Directory, error) {
+	var busy procstat.Busy // the machine's busy cores between announcements
 	return rooms.Open(ctx, a.bus.NC, a.bus.JS, rooms.Options{
 		ID: id, URL: a.botURL(),
 		Load: func() rooms.Load {
 			r, p, t, f := a.sfu.Load()
-			return rooms.Load{Rooms: r, Peers: p, Tracks: t, Forwarded: f}
+			return rooms.Load{Rooms: r, Peers: p, Tracks: t, Forwarded: f, CPU: busy.Sample()}
 		},
 		Open: func() []string {
 			open := a.sfu.RoomNames()

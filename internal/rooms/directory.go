@@ -57,10 +57,11 @@ func pingSubject(id string) string {
 
 // Load is what a server carries.
 type Load struct {
-	Rooms     int `json:"rooms"`
-	Peers     int `json:"peers"`
-	Tracks    int `json:"tracks"`    // published
-	Forwarded int `json:"forwarded"` // track × subscriber
+	Rooms     int     `json:"rooms"`
+	Peers     int     `json:"peers"`
+	Tracks    int     `json:"tracks"`    // published
+	Forwarded int     `json:"forwarded"` // track × subscriber
+	CPU       float64 `json:"cpu"`       // busy cores of its machine
 }
 
 // Server is a room server as it announces itself.
@@ -294,7 +295,8 @@ func (d *Directory) gone(ctx context.Context, id string) bool {
 // forwards, or, when more, its rooms (those placed on it since it last
 // announced included) times the most forwarded tracks per room of any
 // server: a room just placed, whose peers are still on their way, weighs
-// as a busy one. Ties go to the fewer rooms, then peers, then the lower id.
+// as a busy one. Ties go to the fewer rooms, then peers, then the less busy
+// machine, then the lower id.
 func (d *Directory) pick() Server {
 	servers := d.Servers()
 	d.mu.Lock()
@@ -315,7 +317,7 @@ func (d *Directory) pick() Server {
 	less := func(a, b Server) bool {
 		pa, pb := len(d.pending[a.ID]), len(d.pending[b.ID])
 		return cmp.Or(cmp.Compare(load(a), load(b)), cmp.Compare(a.Load.Rooms+pa, b.Load.Rooms+pb),
-			cmp.Compare(a.Load.Peers, b.Load.Peers), cmp.Compare(a.ID, b.ID)) < 0
+			cmp.Compare(a.Load.Peers, b.Load.Peers), cmp.Compare(a.Load.CPU, b.Load.CPU), cmp.Compare(a.ID, b.ID)) < 0
 	}
 	for _, s := range servers {
 		if s.ID == d.opts.ID && d.draining {

@@ -225,6 +225,8 @@ export function createClient(options = {}) {
       if (redirectTo) {
         const to = redirectTo;
         if (++redirects > maxRedirects) { fail('unavailable', `sent on through more than ${maxRedirects} servers; the room's server could not be found`); return; }
+        // Moved while in the room: its media comes back once joined there.
+        if (session.joined) store.update(() => ({ connection: ConnectionState.RECONNECTING }));
         connect(to);
         return;
       }
