@@ -20,6 +20,8 @@ const beamUsage = `Usage:
   roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--meeting-url URL] [--max-duration D]
   roomcast beam stop   --room R
   roomcast beam status --room R
+  roomcast beam add-url    --room R --url URL   (stream the running job to one more destination)
+  roomcast beam remove-url --room R --index I   (stop streaming to destination I, from 0, as status lists them)
 
 Common flags: --server URL (or ROOMCAST_SERVER), --token T (or ROOMCAST_TOKEN;
 else a short-lived management token is signed with the secret of --data or
@@ -34,8 +36,10 @@ const beamTokenTTL = 5 * time.Minute
 
 // beamArgs is a parsed beam command line.
 type beamArgs struct {
-	action string // start, stop or status
+	action string // start, stop, status, add-url or remove-url
 	room   string
+	url    string // add-url
+	index  int    // remove-url
 	server string
 	token  string
 	data   string
@@ -78,6 +82,10 @@ func beam(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		st, err = c.StartRTMPOrRecording(ctx, a.room, a.params)
 	case "stop":
 		st, err = c.StopRTMPAndRecording(ctx, a.room)
+	case "add-url":
+		st, err = c.AddDestination(ctx, a.room, a.url)
+	case "remove-url":
+		st, err = c.RemoveDestination(ctx, a.room, a.index)
 	default:
 		st, err = c.BeamState(ctx, a.room)
 	}
@@ -97,17 +105,17 @@ func beam(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) (beamArgs, error) {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, beamUsage)
-		return beamArgs{}, errors.New("beam: an action is required: start, stop or status")
+		return beamArgs{}, errors.New("beam: an action is required: start, stop, status, add-url or remove-url")
 	}
 	a := beamArgs{action: args[0]}
 	switch a.action {
-	case "start", "stop", "status":
+	case "start", "stop", "status", "add-url", "remove-url":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stderr, beamUsage)
 		return beamArgs{}, flag.ErrHelp
 	default:
 		fmt.Fprint(stderr, beamUsage)
-		return beamArgs{}, fmt.Errorf("beam: unknown action %q (want start, stop or status)", a.action)
+		return beamArgs{}, fmt.Errorf("beam: unknown action %q (want start, stop, status, add-url or remove-url)", a.action)
 	}
 	fs := flag.NewFlagSet("beam "+a.action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -122,9 +130,23 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 		fs.StringVar(&a.params.MeetingURL, "meeting-url", "", "page the bot opens (default: the server's meeting app)")
 		fs.StringVar(&maxDuration, "max-duration", "", "end on its own after this long: seconds or a duration like 90m (default and most: the server's --max-duration)")
 	}
+	index := -1
+	switch a.action {
+	case "add-url":
+		fs.StringVar(&a.url, "url", "", "RTMP(S) ingest URL rtmp://host[:port]/app/KEY (required)")
+	case "remove-url":
+		fs.IntVar(&index, "index", -1, "the destination's place in status's destinations, from 0 (required)")
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return beamArgs{}, err
 	}
+	if a.action == "add-url" && a.url == "" {
+		return beamArgs{}, errors.New("beam add-url: --url is required")
+	}
+	if a.action == "remove-url" && index < 0 {
+		return beamArgs{}, errors.New("beam remove-url: --index is required (0, 1 or 2, as beam status lists the destinations)")
+	}
+	a.index = index
 	a.server, a.token, a.data = conn.server, conn.token, conn.data
 	if fs.NArg() > 0 {
 		return beamArgs{}, fmt.Errorf("beam %s: unexpected argument %q", a.action, fs.Arg(0))

@@ -81,6 +81,9 @@ func TestParseBeamArgsErrors(t *testing.T) {
 		{"fractional max duration", []string{"start", "--room", "r", "--record", "--max-duration", "1.5s"}, "--max-duration"},
 		{"start flag on stop", []string{"stop", "--room", "r", "--record"}, "not defined"},
 		{"extra argument", []string{"status", "--room", "r", "now"}, "unexpected argument"},
+		{"add-url without url", []string{"add-url", "--room", "r"}, "--url is required"},
+		{"remove-url without index", []string{"remove-url", "--room", "r"}, "--index is required"},
+		{"remove-url negative", []string{"remove-url", "--room", "r", "--index", "-2"}, "--index is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +152,18 @@ func TestBeamCommand(t *testing.T) {
 	var st roomcast.BeamState
 	if err := json.Unmarshal(stdout.Bytes(), &st); err != nil || st.Message != "POST /v1/rooms/demo/beam/stop" {
 		t.Errorf("stdout %q: %v", stdout.String(), err)
+	}
+	for args, want := range map[string]string{
+		"add-url --room demo --url rtmp://h/live/KEY": "POST /v1/rooms/demo/beam/destinations",
+		"remove-url --room demo --index 2":            "DELETE /v1/rooms/demo/beam/destinations/2",
+	} {
+		stdout.Reset()
+		if err := beam(t.Context(), append(strings.Fields(args), "--server", srv.URL), &stdout, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &st); err != nil || st.Message != want {
+			t.Errorf("%s: stdout %q, want the state of %s", args, stdout.String(), want)
+		}
 	}
 	err = beam(t.Context(), []string{"start", "--room", "busy", "--record", "--server", srv.URL}, io.Discard, io.Discard)
 	if err == nil || err.Error() != "conflict: recording is running; stop it first" {

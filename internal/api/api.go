@@ -45,9 +45,10 @@ type API struct {
 	signer  *auth.Signer
 	log     *slog.Logger
 	recs    Recordings
-	remote  RemoteFiles // nil unless recordings go to object storage
-	workers Workers     // nil: GET /v1/workers is not served
-	list    RoomList    // nil: GET /v1/rooms is not served
+	remote  RemoteFiles  // nil unless recordings go to object storage
+	workers Workers      // nil: GET /v1/workers is not served
+	list    RoomList     // nil: GET /v1/rooms is not served
+	dests   Destinations // nil: destinations are fixed at start
 }
 
 // RoomList returns the live rooms with their visible peers, by name (the
@@ -91,6 +92,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/start", a.route(startStop, a.action(http.StatusAccepted, Beams.StartTracks)))
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.route(startStop, a.action(http.StatusOK, Beams.StopTracks)))
 	a.registerRecordings(mux)
+	a.registerDestinations(mux)
 	if a.list != nil {
 		mux.HandleFunc("GET /v1/rooms", a.route(management, a.listRooms))
 	}

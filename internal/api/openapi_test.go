@@ -49,6 +49,8 @@ var openAPIRoutes = []struct {
 	{"GET /v1/recordings/{id}", "GET", "/v1/recordings/0123456789abcdef01234567", true},
 	{"GET /v1/recordings/{id}/files/{name}", "GET", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4", true},
 	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
+	{"POST /v1/rooms/{room}/beam/destinations", "POST", "/v1/rooms/demo/beam/destinations", true},
+	{"DELETE /v1/rooms/{room}/beam/destinations/{index}", "DELETE", "/v1/rooms/demo/beam/destinations/1", true},
 	{"GET /v1/rooms", "GET", "/v1/rooms", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
@@ -111,7 +113,7 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 	}
 	mux := http.NewServeMux()
 	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithWorkers(noWorkers{}).
-		WithRoomList(func(context.Context) []roomcast.Room { return nil }).Register(mux)
+		WithRoomList(func(context.Context) []roomcast.Room { return nil }).WithDestinations(noDestinations{}).Register(mux)
 	return mux
 }
 
@@ -468,4 +470,14 @@ func TestOpenAPIServed(t *testing.T) {
 	if !reflect.DeepEqual(served, embedded) {
 		t.Error("served document differs from the embedded openapi.json")
 	}
+}
+
+type noDestinations struct{}
+
+func (noDestinations) AddDestination(context.Context, string, string) (roomcast.BeamState, error) {
+	return roomcast.BeamState{}, nil
+}
+
+func (noDestinations) RemoveDestination(context.Context, string, int) (roomcast.BeamState, error) {
+	return roomcast.BeamState{}, nil
 }

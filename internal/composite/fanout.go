@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,13 @@ func newFanout() *Fanout {
 func (f *Fanout) add(ch chan<- frame) {
 	f.mu.Lock()
 	f.sinks = append(f.sinks, ch)
+	f.mu.Unlock()
+}
+
+// remove stops feeding a sink.
+func (f *Fanout) remove(ch chan<- frame) {
+	f.mu.Lock()
+	f.sinks = slices.DeleteFunc(f.sinks, func(c chan<- frame) bool { return c == ch })
 	f.mu.Unlock()
 }
 

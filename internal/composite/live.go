@@ -16,11 +16,11 @@ import (
 var live sync.Map
 
 type liveJob struct {
-	room  string
-	mon   *monitor
-	enc   *Encoder
-	fan   *Fanout
-	dests []*destination // fixed once the job runs
+	room string
+	mon  *monitor
+	enc  *Encoder
+	fan  *Fanout
+	out  *outputs // its destinations change while it runs (livedests.go)
 }
 
 // DestinationStats is one RTMP destination of a running job, for /metrics.
@@ -40,7 +40,7 @@ func LiveDestinations() []DestinationStats {
 	var out []DestinationStats
 	live.Range(func(k, v any) bool {
 		j := v.(*liveJob)
-		for _, d := range j.dests {
+		for _, d := range j.out.destinations() {
 			st := d.status()
 			out = append(out, DestinationStats{Job: k.(string), Room: j.room, Index: d.index, URL: st.URL, State: st.State,
 				Frames: d.sentFrames.Load(), Bytes: d.sentBytes.Load(), Reconnects: d.reconnects.Load()})
@@ -86,7 +86,8 @@ func LiveHealth() []JobHealth {
 
 // watch starts job's live monitor on the encoder's taps and the room's
 // activity. stop ends it once the encoder has exited.
-func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, dests []*destination, log *slog.Logger) (*monitor, func()) {
+func (r *Runner) watch(job jobs.Job, o *outputs, log *slog.Logger) (*monitor, func()) {
+	enc := o.enc
 	var latest func() (activity.Report, bool)
 	stopRoom := func() {}
 	if r.RoomActivity != nil {
@@ -103,7 +104,7 @@ func (r *Runner) watch(job jobs.Job, enc *Encoder, fan *Fanout, dests []*destina
 		wg.Go(func() { mon.readLevels(enc.Levels) })
 		wg.Go(enc.readProgress)
 	}
-	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, enc: enc, fan: fan, dests: dests})
+	live.Store(job.ID, &liveJob{room: job.Room, mon: mon, enc: enc, fan: o.fan, out: o})
 	return mon, func() {
 		live.Delete(job.ID)
 		stopRoom()

@@ -27,17 +27,22 @@ type outputs struct {
 	fan      *Fanout
 	mon      *monitor
 	stopMon  func()
-	sinks    []sink
-	dests    []*destination // the sinks that stream, fixed once started
-	rec      *fileSink      // the sink that records; nil: the job does not
+	rec      *fileSink // the sink that records; nil: the job does not
 	send     func(jobs.Progress)
 	log      *slog.Logger
 	reportMu sync.Mutex // one report at a time, each with every sink's state then
+	opts     DestinationOptions
 
-	cancel context.CancelFunc // ends the sinks and the health loop
-	wg     sync.WaitGroup     // the sinks and the health loop
-	fanErr chan error
-	ended  chan struct{} // a sink ended before the stop (one value each)
+	destMu sync.Mutex
+	dests  []*destination // the sinks that stream, in the state's order (livedests.go)
+	stops  map[*destination]context.CancelFunc
+	next   int // the next destination's number (its log and metrics label)
+
+	sinkCtx context.Context
+	cancel  context.CancelFunc // ends the sinks and the health loop
+	wg      sync.WaitGroup     // the sinks and the health loop
+	fanErr  chan error
+	ended   chan struct{} // a sink ended before the stop (coalesced)
 }
 
 // outputsConfig is what a job's outputs are made of.
@@ -67,28 +72,34 @@ func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig
 	if err != nil {
 		return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
-	o := &outputs{enc: enc, fan: newFanout(), send: report, log: log, fanErr: make(chan error, 1)}
-	for i, u := range job.Params.RTMPURLs {
-		d := newDestination(i, u, o.fan, r.Destinations, log, func() { o.report() })
-		o.dests, o.sinks = append(o.dests, d), append(o.sinks, d)
+	o := &outputs{enc: enc, fan: newFanout(), send: report, log: log, fanErr: make(chan error, 1), opts: r.Destinations,
+		stops: map[*destination]context.CancelFunc{}, ended: make(chan struct{}, 1)}
+	o.sinkCtx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	for _, u := range job.Params.RTMPURLs {
+		o.addDestination(u)
 	}
-	o.mon, o.stopMon = r.watch(job, enc, o.fan, o.dests, log)
+	o.mon, o.stopMon = r.watch(job, o, log)
+	for _, d := range o.destinations() {
+		o.runDestination(d)
+	}
 	if oc.recording != "" {
 		o.rec = newFileSink(oc.recording, o.fan, log)
-		o.sinks = append(o.sinks, o.rec)
-	}
-	o.ended = make(chan struct{}, len(o.sinks))
-	sinkCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	o.cancel = cancel
-	for _, s := range o.sinks {
-		o.wg.Go(func() {
-			s.run(sinkCtx)
-			o.ended <- struct{}{}
-		})
+		o.runSink(o.rec, o.sinkCtx)
 	}
 	go func() { o.fanErr <- o.fan.run(enc.Stream) }()
-	o.wg.Go(func() { r.followMedia(sinkCtx, o.fan.first, o.mon, oc.skew, o.report, log) })
+	o.wg.Go(func() { r.followMedia(o.sinkCtx, o.fan.first, o.mon, oc.skew, o.report, log) })
 	return o, nil
+}
+
+// runSink runs s until ctx ends and then says it ended.
+func (o *outputs) runSink(s sink, ctx context.Context) {
+	o.wg.Go(func() {
+		s.run(ctx)
+		select {
+		case o.ended <- struct{}{}:
+		default: // one is pending: wait looks at every sink anyway
+		}
+	})
 }
 
 // report sends the job's progress: started (media flows), every
@@ -97,15 +108,16 @@ func (o *outputs) report() {
 	o.reportMu.Lock()
 	defer o.reportMu.Unlock()
 	h := o.mon.current()
-	p := jobs.Progress{Started: true, Destinations: make([]roomcast.Destination, len(o.dests)), Health: &h}
+	dests := o.destinations()
+	p := jobs.Progress{Started: true, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
 	if pts, ok := o.fan.startPTS(); ok {
 		at := o.enc.Epoch.Add(pts) // when the first picture was captured
 		p.StartedAt = &at
 	}
-	for i, d := range o.dests {
+	for i, d := range dests {
 		p.Destinations[i] = d.status()
 	}
-	if len(o.dests) > 0 && o.failed() == len(o.dests) {
+	if len(dests) > 0 && o.failed() == len(dests) {
 		p.RTMPError = &roomcast.Error{Code: roomcast.CodeDestination, Message: "every destination failed; see each destination's error"}
 	}
 	if o.rec != nil && o.rec.failure() != nil {
@@ -117,7 +129,7 @@ func (o *outputs) report() {
 // failed counts the destinations that gave up.
 func (o *outputs) failed() int {
 	n := 0
-	for _, d := range o.dests {
+	for _, d := range o.destinations() {
 		if d.status().State == roomcast.DestinationFailed {
 			n++
 		}
@@ -149,7 +161,7 @@ func (o *outputs) wait(ctx context.Context, auto <-chan jobs.Outcome) jobs.Outco
 
 // over says whether no sink is left, and so the job fails.
 func (o *outputs) over() (jobs.Outcome, bool) {
-	streaming := len(o.dests) > o.failed()
+	streaming := len(o.destinations()) > o.failed()
 	recording := o.rec != nil && o.rec.failure() == nil
 	switch {
 	case streaming || recording:

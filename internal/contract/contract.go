@@ -208,6 +208,7 @@ var WireTypes = []reflect.Type{
 	reflect.TypeFor[roomcast.WorkerMemory](),
 	reflect.TypeFor[roomcast.Room](),
 	reflect.TypeFor[roomcast.RoomPeer](),
+	reflect.TypeFor[roomcast.DestinationParams](),
 }
 
 // Field is one JSON field of a wire type.

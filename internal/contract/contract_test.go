@@ -42,7 +42,7 @@ func TestEnumsAreReadFromTheGoSDK(t *testing.T) {
 		"RecordingState":   {"none", "starting", "started", "stopped", "failed"},
 		"DestinationState": {"starting", "started", "reconnecting", "failed", "stopped"},
 		"ErrorCode":        {"invalid_argument", "unauthenticated", "permission_denied", "not_found", "conflict", "resource_exhausted", "unavailable", "destination", "internal"},
-		"EventName":        {"beam.started", "beam.stopped", "beam.failed", "beam.destination.failed", "beam.warning", "recording.ready"},
+		"EventName":        {"beam.started", "beam.stopped", "beam.failed", "beam.destination.failed", "beam.destination.added", "beam.destination.removed", "beam.warning", "recording.ready"},
 	} {
 		if got := Values(enums, name); !slices.Equal(got, want) {
 			t.Errorf("%s = %v, want %v", name, got, want)

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -27,13 +28,13 @@ type running struct {
 	reason   string      // the first stop's reason ("": on request)
 	stops    int         // stops asked
 	requests []*nats.Msg // stop requests, answered once the job's end is recorded
-	sub      *nats.Subscription
+	subs     []*nats.Subscription
 }
 
 // listen takes the job's stop requests from now on (before the job is
-// claimed, so a stop right after the claim finds it listening); stopSub
-// ends that.
-func (j *running) listen(nc *nats.Conn, log *slog.Logger) {
+// claimed, so a stop right after the claim finds it listening), and its
+// changes when the runner is a Changer; stopSub ends that.
+func (j *running) listen(nc *nats.Conn, r Runner, log *slog.Logger) {
 	sub, err := nc.Subscribe(stopSubject(j.job.ID), func(m *nats.Msg) {
 		log.Info("stop requested", "job", j.job, "reason", string(m.Data))
 		j.stop(string(m.Data), m)
@@ -42,12 +43,36 @@ func (j *running) listen(nc *nats.Conn, log *slog.Logger) {
 		log.Error("subscribe to stop requests", "job", j.job, "err", err)
 		return
 	}
-	j.sub = sub
+	j.subs = append(j.subs, sub)
+	ch, ok := r.(Changer)
+	if !ok {
+		return
+	}
+	sub, err = nc.Subscribe(changeSubject(j.job.ID), func(m *nats.Msg) {
+		var c jobs.Change
+		err := json.Unmarshal(m.Data, &c)
+		if err == nil {
+			err = ch.Change(j.job.ID, c)
+		}
+		var a changeAnswer
+		if err != nil {
+			code, msg := rcerr.Public(err)
+			a = changeAnswer{Code: code, Message: msg}
+			log.Info("change refused", "job", j.job, "err", err)
+		}
+		b, _ := json.Marshal(a)
+		m.Respond(b)
+	})
+	if err != nil {
+		log.Error("subscribe to changes", "job", j.job, "err", err)
+		return
+	}
+	j.subs = append(j.subs, sub)
 }
 
 func (j *running) stopSub() {
-	if j.sub != nil {
-		j.sub.Unsubscribe()
+	for _, s := range j.subs {
+		s.Unsubscribe()
 	}
 }
 

@@ -95,6 +95,12 @@ type Ender interface {
 	Ended(job jobs.Job)
 }
 
+// Changer is a Runner that changes a job it runs while it runs (a
+// composite job's destinations): the error goes back to the caller.
+type Changer interface {
+	Change(jobID string, c jobs.Change) error
+}
+
 // RunnerFunc adapts a function to Runner.
 type RunnerFunc func(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 
@@ -358,7 +364,7 @@ func (w *Worker) take(ctx context.Context, msg jetstream.Msg) {
 	}
 	j := &running{job: job}
 	j.ctx, j.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	j.listen(w.nc, w.log)
+	j.listen(w.nc, w.runner, w.log)
 	_, _, err := w.store.Update(ctx, job.Room, func(r jobs.Record) (jobs.Record, error) {
 		return jobs.Claim(r, w.kind, job.ID, w.ID, time.Now().UTC())
 	})

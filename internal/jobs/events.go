@@ -23,7 +23,15 @@ func Events(room string, before, after Record, now time.Time) []roomcast.Event {
 		}
 		out = append(out, e)
 	}
+	sameJob := before.Job != nil && after.Job != nil && before.Job.ID == after.Job.ID
+	if db, da := b.RTMP.Destinations, a.RTMP.Destinations; sameJob && len(da) != len(db) {
+		out = append(out, destinationChange(ev, db, da)...)
+	}
 	for i, d := range a.RTMP.Destinations {
+		// (After a removal the indices moved: nothing failed by it.)
+		if len(a.RTMP.Destinations) < len(b.RTMP.Destinations) {
+			break
+		}
 		if d.State == roomcast.DestinationFailed && (i >= len(b.RTMP.Destinations) || b.RTMP.Destinations[i].State != roomcast.DestinationFailed) {
 			e := ev(roomcast.EventBeamDestinationFailed)
 			e.Destination = &d
@@ -63,4 +71,25 @@ func startedNow(b, a roomcast.BeamState) bool {
 	rtmp := b.RTMP.State == roomcast.StreamingStateStarting && a.RTMP.State == roomcast.StreamingStateStarted
 	rec := b.Recording.Browser.State == roomcast.RecordingStateStarting && a.Recording.Browser.State == roomcast.RecordingStateStarted
 	return rtmp || rec
+}
+
+// destinationChange is the event of a destination added to a running job
+// (appended) or removed from it (the first place the lists differ).
+func destinationChange(ev func(string) roomcast.Event, before, after []roomcast.Destination) []roomcast.Event {
+	if len(after) == len(before)+1 {
+		e := ev(roomcast.EventBeamDestinationAdded)
+		e.Destination = &after[len(after)-1]
+		return []roomcast.Event{e}
+	}
+	if len(after)+1 != len(before) {
+		return nil
+	}
+	i := 0
+	for i < len(after) && after[i].URL == before[i].URL {
+		i++
+	}
+	e := ev(roomcast.EventBeamDestinationRemoved)
+	d := before[i]
+	e.Destination, e.Index = &d, &i
+	return []roomcast.Event{e}
 }

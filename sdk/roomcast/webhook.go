@@ -23,6 +23,11 @@ const (
 	EventBeamStopped           = "beam.stopped"
 	EventBeamFailed            = "beam.failed"
 	EventBeamDestinationFailed = "beam.destination.failed"
+	// EventBeamDestinationAdded and EventBeamDestinationRemoved: a
+	// destination was added to a running job (the last of its
+	// destinations now) or removed from it (Index is where it was).
+	EventBeamDestinationAdded   = "beam.destination.added"
+	EventBeamDestinationRemoved = "beam.destination.removed"
 	// EventBeamWarning: the output's health turned bad (sound lost, picture
 	// frozen or black); the event carries the health.
 	EventBeamWarning    = "beam.warning"
@@ -41,8 +46,12 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Error (beam.failed, beam.destination.failed): what went wrong.
 	Error *Error `json:"error,omitempty"`
-	// Destination (beam.destination.failed), its URL redacted.
+	// Destination (beam.destination.failed, .added, .removed), its URL
+	// redacted.
 	Destination *Destination `json:"destination,omitempty"`
+	// Index (beam.destination.removed): the place it had in the
+	// destinations.
+	Index *int `json:"index,omitempty"`
 	// Recording (recording.ready): files, duration, size and id.
 	Recording *Recording `json:"recording,omitempty"`
 	// Health (beam.warning): the output's health when it turned bad.
