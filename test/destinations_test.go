@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +20,9 @@ import (
 // Destinations change while live: a job that streams to A and records
 // gets B added (B receives within a few seconds, A sees no gap), then B
 // removed (B's stream ends, A and the recording go on). Bad changes are
-// refused with the field named, and nothing changes.
-func TestDestinationsChangeWhileLive(t *testing.T) {
+// refused with the field named, and nothing changes. Meanwhile the
+// thumbnail shows the output, moving, and the recording gets a poster.
+func TestDestinationsAndPicturesWhileLive(t *testing.T) {
 	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium")
 	a := testkit.StartFFmpegRTMP(t, "key-a-"+secretKey)
 	b := testkit.StartFFmpegRTMP(t, "key-b-"+secretKey)
@@ -25,6 +32,9 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 	beamRoom(t, s, "live")
 	c := client(t, s)
 	ctx := testContext(t, 3*time.Minute)
+	if _, err := c.Thumbnail(ctx, "live"); !isCode(err, "not_found") {
+		t.Errorf("thumbnail with nothing running: %v, want not_found", err)
+	}
 	if _, err := c.StartRTMPOrRecording(ctx, "live", roomcast.StartParams{RTMPURLs: []string{a.URL()}, Record: true,
 		Resolution: &roomcast.Resolution{Width: 640, Height: 360}}); err != nil {
 		t.Fatal(err)
@@ -33,6 +43,7 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 		return st.RTMP.Running && allDestinations(st, roomcast.DestinationStarted)
 	})
 	started := *st.RTMP.StartedAt
+	first := thumbnail(t, c, "live")
 	time.Sleep(3 * time.Second) // A alone
 
 	// Refused, nothing changed: a bad URL, A again.
@@ -60,6 +71,9 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 		t.Errorf("B took %v to start, want within 5 s", took)
 	}
 	time.Sleep(4 * time.Second) // both
+	if d := meanDiff(first, thumbnail(t, c, "live")); d < 1 {
+		t.Errorf("two thumbnails 7 s apart differ by %.2f levels on average: the picture does not follow the output", d)
+	}
 
 	removedAt := time.Now()
 	st, err = c.RemoveDestination(ctx, "live", 1)
@@ -78,6 +92,22 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitBeam(t, c, "live", 30*time.Second, "stopped", func(st roomcast.BeamState) bool { return st.RTMP.State == roomcast.StreamingStateStopped })
+	if _, err := c.Thumbnail(ctx, "live"); !isCode(err, "not_found") {
+		t.Errorf("thumbnail after the stop: %v, want not_found", err)
+	}
+	// The recording has a poster: a picture of the room, at its size.
+	rec := waitRecording(t, c, "live", 60*time.Second)
+	if !slices.ContainsFunc(rec.Files, func(f roomcast.RecordingFile) bool { return f.Name == "poster.jpg" }) {
+		t.Fatalf("recording files %+v: no poster.jpg", rec.Files)
+	}
+	status, body := api(t, s, "GET", "/v1/recordings/"+rec.ID+"/files/poster.jpg", s.token(t, "--management"), "")
+	poster, err := jpeg.Decode(strings.NewReader(body))
+	if status != 200 || err != nil {
+		t.Fatalf("poster: %d %v", status, err)
+	}
+	if b := poster.Bounds(); b.Dx() != 640 || b.Dy() != 360 || lumaVariance(poster) < 20 {
+		t.Errorf("poster %v, luma variance %.0f: want 640x360 showing the room", b, lumaVariance(poster))
+	}
 
 	// B got what was sent between the add and the removal.
 	bFile, aFile := b.File(), a.File()
@@ -90,7 +120,9 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 	}
 	wantB := removedAt.Sub(addedAt).Seconds()
 	t.Logf("B received %.1f s (added for %.1f s)", bA.VideoSpan(), wantB)
-	if d := bA.VideoSpan(); d < wantB-2 || d > wantB+1 {
+	// (It starts at the latest keyframe, which the fan-out keeps: a GOP
+	// (2 s) earlier at most.)
+	if d := bA.VideoSpan(); d < wantB-1 || d > wantB+2.5 {
 		t.Errorf("B received %.1f s of video, want about %.1f s", d, wantB)
 	}
 	// A never noticed: one picture timeline over the whole job, no still
@@ -126,4 +158,40 @@ func TestDestinationsChangeWhileLive(t *testing.T) {
 	if strings.Contains(s.Logs(), secretKey) {
 		t.Error("the server logged the stream key")
 	}
+}
+
+// thumbnail fetches room's thumbnail and checks it is a picture of the
+// output: a JPEG at the job's size, not one flat colour.
+func thumbnail(t *testing.T, c *roomcast.Client, room string) image.Image {
+	t.Helper()
+	b, err := c.Thumbnail(context.Background(), room)
+	if err != nil {
+		t.Fatalf("thumbnail: %v", err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("thumbnail is not a JPEG: %v", err)
+	}
+	if bd := img.Bounds(); bd.Dx() != 640 || bd.Dy() != 360 || lumaVariance(img) < 20 {
+		t.Errorf("thumbnail %v, luma variance %.0f: want 640x360 showing the room", bd, lumaVariance(img))
+	}
+	return img
+}
+
+// meanDiff is the mean absolute luma difference of two same-sized pictures
+// (0–255), sampled every 4 pixels.
+func meanDiff(a, b image.Image) float64 {
+	luma := func(img image.Image, x, y int) float64 {
+		r, g, bl, _ := img.At(x, y).RGBA()
+		return (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257
+	}
+	bd := a.Bounds()
+	var sum, n float64
+	for y := bd.Min.Y; y < bd.Max.Y; y += 4 {
+		for x := bd.Min.X; x < bd.Max.X; x += 4 {
+			sum += math.Abs(luma(a, x, y) - luma(b, x, y))
+			n++
+		}
+	}
+	return sum / n
 }

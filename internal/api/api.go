@@ -49,6 +49,7 @@ type API struct {
 	workers Workers      // nil: GET /v1/workers is not served
 	list    RoomList     // nil: GET /v1/rooms is not served
 	dests   Destinations // nil: destinations are fixed at start
+	thumbs  Thumbnails   // nil: no thumbnail
 }
 
 // RoomList returns the live rooms with their visible peers, by name (the
@@ -93,6 +94,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/rooms/{room}/track-recording/stop", a.route(startStop, a.action(http.StatusOK, Beams.StopTracks)))
 	a.registerRecordings(mux)
 	a.registerDestinations(mux)
+	a.registerThumbnails(mux)
 	if a.list != nil {
 		mux.HandleFunc("GET /v1/rooms", a.route(management, a.listRooms))
 	}

@@ -51,6 +51,7 @@ var openAPIRoutes = []struct {
 	{"DELETE /v1/recordings/{id}", "DELETE", "/v1/recordings/0123456789abcdef01234567", true},
 	{"POST /v1/rooms/{room}/beam/destinations", "POST", "/v1/rooms/demo/beam/destinations", true},
 	{"DELETE /v1/rooms/{room}/beam/destinations/{index}", "DELETE", "/v1/rooms/demo/beam/destinations/1", true},
+	{"GET /v1/rooms/{room}/beam/thumbnail.jpg", "GET", "/v1/rooms/demo/beam/thumbnail.jpg", true},
 	{"GET /v1/rooms", "GET", "/v1/rooms", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
@@ -113,7 +114,8 @@ func newOpenAPIMux(t *testing.T, signer *auth.Signer) *http.ServeMux {
 	}
 	mux := http.NewServeMux()
 	New(nil, nil, signer, slog.New(slog.DiscardHandler)).WithRecordings(recordings.Local{Store: recs}).WithWorkers(noWorkers{}).
-		WithRoomList(func(context.Context) []roomcast.Room { return nil }).WithDestinations(noDestinations{}).Register(mux)
+		WithRoomList(func(context.Context) []roomcast.Room { return nil }).WithDestinations(noDestinations{}).
+		WithThumbnails(noDestinations{}).Register(mux)
 	return mux
 }
 
@@ -481,3 +483,5 @@ func (noDestinations) AddDestination(context.Context, string, string) (roomcast.
 func (noDestinations) RemoveDestination(context.Context, string, int) (roomcast.BeamState, error) {
 	return roomcast.BeamState{}, nil
 }
+
+func (noDestinations) Thumbnail(context.Context, string) ([]byte, error) { return nil, nil }

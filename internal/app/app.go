@@ -233,7 +233,7 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(func(room string) bool { return a.sfu.Has(room) || a.rooms.Placed(room) }), a.signer, a.log).
-		WithRecordings(a.work.index).WithWorkers(a.ctl).WithRoomList(a.listRooms).WithDestinations(a.ctl)
+		WithRecordings(a.work.index).WithWorkers(a.ctl).WithRoomList(a.listRooms).WithDestinations(a.ctl).WithThumbnails(a.ctl)
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
 	}

@@ -78,17 +78,33 @@ type Fanout struct {
 	seq uint64 // frames published
 
 	lastAudio, lastVideo atomic.Int64 // latest pts sent of each (ns)
+	lastKey              atomic.Pointer[keyframe]
+	gop                  []frame // the frames since the latest keyframe, for a sink that joins
+
+	thumbs               thumbnails
 }
 
 func newFanout() *Fanout {
 	return &Fanout{ready: make(chan struct{}), first: make(chan struct{})}
 }
 
-// add registers a sink.
+// maxGOP bounds the frames kept since the latest keyframe (a 2 s GOP at
+// 30 fps is 60 pictures and ~94 AAC frames).
+const maxGOP = 400
+
+// add registers a sink. One that joins a running stream gets the frames
+// since its latest keyframe first, so it starts at once (with a picture
+// up to a GOP old) instead of waiting for the next keyframe.
 func (f *Fanout) add(ch chan<- frame) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fr := range f.gop {
+		select {
+		case ch <- fr:
+		default: // its queue is full: it resyncs on the next keyframe
+		}
+	}
 	f.sinks = append(f.sinks, ch)
-	f.mu.Unlock()
 }
 
 // remove stops feeding a sink.
@@ -113,6 +129,12 @@ func (f *Fanout) publish(fr frame) {
 	defer f.mu.Unlock()
 	f.seq++
 	fr.seq = f.seq
+	switch {
+	case fr.key:
+		f.gop = append(f.gop[:0], fr)
+	case len(f.gop) > 0 && len(f.gop) < maxGOP:
+		f.gop = append(f.gop, fr)
+	}
 	for _, ch := range f.sinks {
 		select {
 		case ch <- fr:
@@ -149,9 +171,10 @@ func (f *Fanout) run(r io.Reader) error {
 		return errors.New("composite: encoder stream lacks H.264 video or AAC audio")
 	}
 	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
-		key := h264.IsRandomAccess(au)
+		key := isKey(au)
 		if key {
 			f.learn(au, audioCfg)
+			f.lastKey.Store(&keyframe{pts: ticks(pts), au: au})
 		}
 		f.publish(frame{video: true, key: key, pts: ticks(pts), dts: ticks(dts), au: au})
 		return nil
@@ -164,6 +187,25 @@ func (f *Fanout) run(r io.Reader) error {
 			}
 			return err
 		}
+	}
+}
+
+// latestKey is the latest keyframe passed on, once there is one.
+func (f *Fanout) latestKey() (keyframe, bool) {
+	k := f.lastKey.Load()
+	if k == nil {
+		return keyframe{}, false
+	}
+	return *k, true
+}
+
+// knownTracks is the stream's description once the first keyframe came.
+func (f *Fanout) knownTracks() tracks {
+	select {
+	case <-f.ready:
+		return f.tracks
+	default:
+		return tracks{}
 	}
 }
 

@@ -262,6 +262,9 @@ func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logge
 		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
 	}
+	if err := writePoster(out, filepath.Join(dir, posterName), dur); err != nil {
+		log.Warn("no poster for the recording", "recording", id, "err", err)
+	}
 	if ended != nil {
 		select {
 		case <-ended:

@@ -137,3 +137,38 @@ func (c *Controller) settled(ctx context.Context, roomName string, rec jobs.Reco
 	}
 	return rec.State, nil
 }
+
+// thumbnailSubject is where the worker running job answers with a JPEG of
+// its output; an error has its code in the errorCodeHeader.
+func thumbnailSubject(jobID string) string { return "roomcast.job." + jobID + ".thumbnail" }
+
+const errorCodeHeader = "Roomcast-Error-Code"
+
+// Thumbnail returns a JPEG of the output of room's running composite job
+// (refreshed at each keyframe, every 2 s); not_found when none runs or it
+// has no picture yet.
+func (c *Controller) Thumbnail(ctx context.Context, roomName string) ([]byte, error) {
+	if err := room.ValidateName(roomName); err != nil {
+		return nil, err
+	}
+	rec, _, err := c.store.Get(ctx, roomName)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Job == nil || rec.Job.Worker == "" || rec.Running() == "" {
+		return nil, rcerr.New(rcerr.NotFound, "no streaming or recording with a picture runs in room %q", roomName)
+	}
+	rctx, cancel := context.WithTimeout(ctx, changeTimeout)
+	defer cancel()
+	m, err := c.nc.RequestWithContext(rctx, thumbnailSubject(rec.Job.ID), nil)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, rcerr.New(rcerr.NotFound, "no streaming or recording with a picture runs in room %q", roomName)
+	}
+	if err != nil {
+		return nil, rcerr.Wrap(rcerr.Unavailable, fmt.Errorf("control: thumbnail: %w", err), "the job's worker did not answer; try again")
+	}
+	if code := m.Header.Get(errorCodeHeader); code != "" {
+		return nil, rcerr.New(rcerr.Code(code), "%s", m.Data)
+	}
+	return m.Data, nil
+}

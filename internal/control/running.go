@@ -44,6 +44,24 @@ func (j *running) listen(nc *nats.Conn, r Runner, log *slog.Logger) {
 		return
 	}
 	j.subs = append(j.subs, sub)
+	if th, ok := r.(Thumbnailer); ok {
+		sub, err = nc.Subscribe(thumbnailSubject(j.job.ID), func(m *nats.Msg) {
+			b, err := th.Thumbnail(j.ctx, j.job.ID)
+			reply := nats.NewMsg(m.Reply)
+			if err != nil {
+				code, msg := rcerr.Public(err)
+				reply.Header.Set(errorCodeHeader, string(code))
+				b = []byte(msg)
+			}
+			reply.Data = b
+			m.RespondMsg(reply)
+		})
+		if err != nil {
+			log.Error("subscribe to thumbnail requests", "job", j.job, "err", err)
+			return
+		}
+		j.subs = append(j.subs, sub)
+	}
 	ch, ok := r.(Changer)
 	if !ok {
 		return

@@ -101,6 +101,12 @@ type Changer interface {
 	Change(jobID string, c jobs.Change) error
 }
 
+// Thumbnailer is a Runner that shows a picture of a job's output while it
+// runs (a composite job's latest keyframe as JPEG).
+type Thumbnailer interface {
+	Thumbnail(ctx context.Context, jobID string) ([]byte, error)
+}
+
 // RunnerFunc adapts a function to Runner.
 type RunnerFunc func(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome
 

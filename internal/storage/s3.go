@@ -270,6 +270,8 @@ func contentType(key string) string {
 		return "video/webm"
 	case ".ogg":
 		return "audio/ogg"
+	case ".jpg":
+		return "image/jpeg"
 	}
 	return "application/octet-stream"
 }

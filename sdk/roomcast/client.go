@@ -107,7 +107,7 @@ func (c *Client) roomState(ctx context.Context, method, room, suffix string, bod
 }
 
 // do sends one request to path (already escaped) with body as JSON when not
-// nil, and decodes a 2xx answer into out. Errors name the method and path,
+// nil, and decodes a 2xx answer into out (a *[]byte gets the bytes). Errors name the method and path,
 // never the token.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
@@ -134,6 +134,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return errorFrom(resp)
+	}
+	if raw, ok := out.(*[]byte); ok { // not JSON: the bytes themselves
+		if *raw, err = io.ReadAll(resp.Body); err != nil {
+			return fmt.Errorf("roomcast: %s %s: read answer: %w", method, path, err)
+		}
+		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("roomcast: %s %s: decode %d answer: %w", method, path, resp.StatusCode, err)

@@ -3,6 +3,7 @@ package roomcast
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 )
 
@@ -24,4 +25,13 @@ func (c *Client) AddDestination(ctx context.Context, room, rtmpURL string) (Beam
 // while the job records: a job that only streams is stopped instead.
 func (c *Client) RemoveDestination(ctx context.Context, room string, index int) (BeamState, error) {
 	return c.roomState(ctx, http.MethodDelete, room, "/beam/destinations/"+strconv.Itoa(index), nil)
+}
+
+// Thumbnail returns a JPEG of what room's running job sends now (its
+// latest keyframe, at most 2 s old); a *Error with CodeNotFound when no
+// job with video runs.
+func (c *Client) Thumbnail(ctx context.Context, room string) ([]byte, error) {
+	var b []byte
+	err := c.do(ctx, http.MethodGet, "/v1/rooms/"+url.PathEscape(room)+"/beam/thumbnail.jpg", nil, &b)
+	return b, err
 }
