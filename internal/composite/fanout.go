@@ -81,7 +81,7 @@ type Fanout struct {
 	lastKey              atomic.Pointer[keyframe]
 	gop                  []frame // the frames since the latest keyframe, for a sink that joins
 
-	thumbs               thumbnails
+	thumbs thumbnails
 }
 
 func newFanout() *Fanout {
