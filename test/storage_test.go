@@ -44,12 +44,16 @@ func TestRecordingGoesToS3(t *testing.T) {
 		t.Errorf("reason %q; want the start's maximum duration of 4s", st.Recording.Browser.Reason)
 	}
 	rec := waitRecording(t, c, "bucket", 30*time.Second)
-	if want := "s3://media/e2e/" + rec.ID + "/"; rec.Location != want || len(rec.Files) != 1 {
-		t.Fatalf("ready recording %+v; want one file at %s", rec, want)
+	if want := "s3://media/e2e/" + rec.ID + "/"; rec.Location != want || len(rec.Files) != 2 ||
+		rec.Files[0].Name != "composite.mp4" || rec.Files[1].Name != "poster.jpg" {
+		t.Fatalf("ready recording %+v; want composite.mp4 and poster.jpg at %s", rec, want)
 	}
 	stored, ok := bucket.Object(t, "e2e/"+rec.ID+"/composite.mp4")
-	if !ok || int64(len(stored)) != rec.Size {
-		t.Fatalf("bucket has %d bytes (exists %v); the recording lists %d", len(stored), ok, rec.Size)
+	if !ok || int64(len(stored)) != rec.Files[0].Size {
+		t.Fatalf("bucket has %d bytes (exists %v); the recording lists %d", len(stored), ok, rec.Files[0].Size)
+	}
+	if poster, ok := bucket.Object(t, "e2e/"+rec.ID+"/poster.jpg"); !ok || int64(len(poster)) != rec.Files[1].Size {
+		t.Errorf("bucket's poster: %d bytes (exists %v); the recording lists %d", len(poster), ok, rec.Files[1].Size)
 	}
 	if _, err := os.Stat(filepath.Join(s.data, "recordings", rec.ID, "composite.mp4")); !os.IsNotExist(err) {
 		t.Errorf("the local copy is still there after the upload: %v", err)

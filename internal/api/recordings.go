@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -99,12 +98,7 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer f.Close()
-	switch filepath.Ext(name) {
-	case ".mp4":
-		w.Header().Set("Content-Type", "video/mp4")
-	case ".json":
-		w.Header().Set("Content-Type", "application/json")
-	}
+	w.Header().Set("Content-Type", recordings.ContentType(name))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	// An hours-long recording takes longer to send than the server's
 	// WriteTimeout allows a response; only the management token gets here.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -383,4 +384,21 @@ func WriteJSON(dir, name string, v any) error {
 		return fmt.Errorf("recordings: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// ContentType is the Content-Type of a recording file, by its name.
+func ContentType(name string) string {
+	switch path.Ext(name) {
+	case ".mp4":
+		return "video/mp4"
+	case ".json":
+		return "application/json"
+	case ".webm":
+		return "video/webm"
+	case ".ogg":
+		return "audio/ogg"
+	case ".jpg":
+		return "image/jpeg"
+	}
+	return "application/octet-stream"
 }

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/roomcast/roomcast/internal/logging"
+	"github.com/roomcast/roomcast/internal/recordings"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -182,7 +182,7 @@ func (s *S3) putFile(ctx context.Context, key, file string, size int64) error {
 		return fmt.Errorf("%s is not the %d bytes that were recorded (%v)", file, size, err)
 	}
 	info, err := s.client.PutObject(ctx, s.bucket, key, f, size, minio.PutObjectOptions{
-		PartSize: s.partSize, ContentType: contentType(key)})
+		PartSize: s.partSize, ContentType: recordings.ContentType(key)})
 	if err != nil {
 		return err
 	}
@@ -257,21 +257,4 @@ func parseLocation(loc string) (bucket, keys string, err error) {
 		return "", "", fmt.Errorf("storage: %q is not an s3://bucket/prefix/ location", loc)
 	}
 	return bucket, keys, nil
-}
-
-// contentType is the stored Content-Type of a recording file.
-func contentType(key string) string {
-	switch path.Ext(key) {
-	case ".mp4":
-		return "video/mp4"
-	case ".json":
-		return "application/json"
-	case ".webm":
-		return "video/webm"
-	case ".ogg":
-		return "audio/ogg"
-	case ".jpg":
-		return "image/jpeg"
-	}
-	return "application/octet-stream"
 }
