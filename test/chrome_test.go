@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -184,14 +183,21 @@ func screenshot(t testing.TB, page context.Context, name string) []byte {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
+	saveArtifact(t, name+".png", png)
+	return png
+}
+
+// saveArtifact keeps b as name under $ROOMCAST_ARTIFACTS (default: a
+// roomcast-artifacts folder in the temp dir), for a person to look at.
+func saveArtifact(t testing.TB, name string, b []byte) {
+	t.Helper()
 	dir := os.Getenv("ROOMCAST_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "roomcast-artifacts")
 	}
 	os.MkdirAll(dir, 0o755)
-	path := filepath.Join(dir, fmt.Sprintf("%s.png", name))
-	if err := os.WriteFile(path, png, 0o644); err == nil {
-		t.Logf("screenshot: %s", path)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o644); err == nil {
+		t.Logf("saved %s", path)
 	}
-	return png
 }

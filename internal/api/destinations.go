@@ -9,16 +9,17 @@ import (
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
-// Destinations changes a running job's RTMP destinations
+// Destinations changes a running job's RTMP destinations and layout
 // (control.Controller).
 type Destinations interface {
 	AddDestination(ctx context.Context, room, rawURL string) (roomcast.BeamState, error)
 	RemoveDestination(ctx context.Context, room string, index int) (roomcast.BeamState, error)
+	SetLayout(ctx context.Context, room string, l roomcast.Layout) (roomcast.BeamState, error)
 }
 
-// WithDestinations serves POST /v1/rooms/{room}/beam/destinations and
-// DELETE .../destinations/{index} (who may start and stop may change
-// them); call it before Register.
+// WithDestinations serves POST /v1/rooms/{room}/beam/destinations,
+// DELETE .../destinations/{index} and POST .../beam/layout (who may start
+// and stop may change them); call it before Register.
 func (a *API) WithDestinations(d Destinations) *API {
 	a.dests = d
 	return a
@@ -37,6 +38,18 @@ func (a *API) registerDestinations(mux *http.ServeMux) {
 			return rcerr.New(rcerr.InvalidArgument, "url: required, the rtmp:// or rtmps:// URL to stream to as well")
 		}
 		st, err := a.dests.AddDestination(r.Context(), r.PathValue("room"), p.URL)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, st)
+		return nil
+	}))
+	mux.HandleFunc("POST /v1/rooms/{room}/beam/layout", a.route(startStop, func(w http.ResponseWriter, r *http.Request) error {
+		var p roomcast.LayoutParams
+		if err := decodeBody(r, &p); err != nil {
+			return err
+		}
+		st, err := a.dests.SetLayout(r.Context(), r.PathValue("room"), p.Layout)
 		if err != nil {
 			return err
 		}

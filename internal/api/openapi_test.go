@@ -52,6 +52,7 @@ var openAPIRoutes = []struct {
 	{"POST /v1/rooms/{room}/beam/destinations", "POST", "/v1/rooms/demo/beam/destinations", true},
 	{"DELETE /v1/rooms/{room}/beam/destinations/{index}", "DELETE", "/v1/rooms/demo/beam/destinations/1", true},
 	{"GET /v1/rooms/{room}/beam/thumbnail.jpg", "GET", "/v1/rooms/demo/beam/thumbnail.jpg", true},
+	{"POST /v1/rooms/{room}/beam/layout", "POST", "/v1/rooms/demo/beam/layout", true},
 	{"GET /v1/rooms", "GET", "/v1/rooms", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
@@ -485,3 +486,7 @@ func (noDestinations) RemoveDestination(context.Context, string, int) (roomcast.
 }
 
 func (noDestinations) Thumbnail(context.Context, string) ([]byte, error) { return nil, nil }
+
+func (noDestinations) SetLayout(context.Context, string, roomcast.Layout) (roomcast.BeamState, error) {
+	return roomcast.BeamState{}, nil
+}

@@ -209,6 +209,7 @@ var WireTypes = []reflect.Type{
 	reflect.TypeFor[roomcast.Room](),
 	reflect.TypeFor[roomcast.RoomPeer](),
 	reflect.TypeFor[roomcast.DestinationParams](),
+	reflect.TypeFor[roomcast.LayoutParams](),
 }
 
 // Field is one JSON field of a wire type.

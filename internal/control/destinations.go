@@ -172,3 +172,19 @@ func (c *Controller) Thumbnail(ctx context.Context, roomName string) ([]byte, er
 	}
 	return m.Data, nil
 }
+
+// SetLayout changes the layout of room's running composite job: the state
+// changes, and the bot's page, which gets every state change as a peer of
+// the room, arranges its tiles anew.
+func (c *Controller) SetLayout(ctx context.Context, roomName string, l roomcast.Layout) (roomcast.BeamState, error) {
+	if err := room.ValidateName(roomName); err != nil {
+		return roomcast.BeamState{}, err
+	}
+	if err := jobs.ValidateLayout(l); err != nil {
+		return roomcast.BeamState{}, err
+	}
+	rec, _, err := c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		return jobs.SetLayout(r, roomName, l)
+	})
+	return rec.State, err
+}

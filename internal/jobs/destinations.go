@@ -86,3 +86,12 @@ func RemoveDestination(r Record, room string, index int) (Record, error) {
 	r.State = st
 	return r, nil
 }
+
+// SetLayout changes the layout of r's running composite job.
+func SetLayout(r Record, room string, l roomcast.Layout) (Record, error) {
+	if _, err := running(r, room); err != nil {
+		return r, err
+	}
+	r.State.Layout = l
+	return r, nil
+}

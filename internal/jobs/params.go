@@ -54,6 +54,12 @@ func Validate(ctx context.Context, p roomcast.StartParams, pol Policy) (roomcast
 	if err := validateMaxDuration(p.MaxDuration, pol.MaxDuration); err != nil {
 		return p, err
 	}
+	if p.Layout == "" {
+		p.Layout = roomcast.LayoutGrid
+	}
+	if err := ValidateLayout(p.Layout); err != nil {
+		return p, err
+	}
 	if p.MeetingURL != "" {
 		if err := pol.Check(ctx, p.MeetingURL); err != nil {
 			return p, err
@@ -130,4 +136,13 @@ func (pol Policy) Check(ctx context.Context, raw string) error {
 		return invalid("meetingURL: %v", err)
 	}
 	return nil
+}
+
+// ValidateLayout checks a layout (start parameter or change).
+func ValidateLayout(l roomcast.Layout) error {
+	switch l {
+	case roomcast.LayoutGrid, roomcast.LayoutSpeaker, roomcast.LayoutSingleSpeaker:
+		return nil
+	}
+	return invalid("layout: %q is not a layout; want grid, speaker or single-speaker", l)
 }

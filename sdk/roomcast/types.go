@@ -40,6 +40,8 @@ type StartParams struct {
 	// (stopped, with the reason). Zero means the server's --max-duration,
 	// which is also the most it may be.
 	MaxDuration int `json:"maxDuration,omitempty"`
+	// Layout is how the composite arranges the room; empty means grid.
+	Layout Layout `json:"layout,omitempty"`
 }
 
 // RecordingState is the seed's recording state enum.
@@ -175,6 +177,9 @@ type BeamState struct {
 	// Health is the live monitor's view of the output while a composite job
 	// runs (nil otherwise).
 	Health *Health `json:"health,omitempty"`
+	// Layout is the composite's layout while a composite job runs (empty
+	// otherwise).
+	Layout Layout `json:"layout,omitempty"`
 	// Message explains a no-op, e.g. "nothing is running" on stop.
 	Message string `json:"message,omitempty"`
 }

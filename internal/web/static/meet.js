@@ -13,6 +13,7 @@ import {
   createClient, ConnectionState, selectConnection, selectLocalPeer, selectRemotePeers,
   selectTracks, selectLocalTracks, selectError, selectRTMPState, selectRecordingState,
 } from '/sdk/roomcast.js';
+import { createStage } from '/static/stage.js';
 
 const $ = sel => document.querySelector(sel);
 const room = decodeURIComponent(location.pathname.replace(/^\/meet\//, '').replace(/\/$/, ''));
@@ -25,6 +26,8 @@ const canStartStop = claims.role === 'host';
 const client = createClient();
 const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0, playoutSkew: null };
 const tiles = new Map(); // peer id (or 'local') → tile element
+const stage = createStage($('#grid'));
+page.stage = stage; // (for tests: stage.speaker)
 
 // decodeClaims reads the token's payload for display only; the server
 // verifies the token.
@@ -50,6 +53,11 @@ function setup() {
     document.body.classList.add('beam');
     warmAudioOutput();
     setInterval(syncPlayout, 1000);
+    setInterval(() => {
+      const peerOf = {};
+      for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
+      stage.listen(client.pc, peerOf);
+    }, 250);
     $('#lobby').hidden = true;
     join();
     return;
@@ -112,6 +120,7 @@ function setupBeamPanel() {
 // renderBeam shows every peer what runs (header badges) and the host the
 // per-destination state.
 function renderBeam() {
+  if (isBeam) stage.setLayout(client.store.getState().beam.layout || 'grid');
   const rtmp = client.store.getState(selectRTMPState);
   const rec = client.store.getState(selectRecordingState);
   const badge = (label, st) => {
@@ -354,8 +363,10 @@ function markJoined() {
   document.body.dataset.joined = 'true';
 }
 
-// layout picks the column count that makes 16:9 tiles largest.
+// layout picks the column count that makes 16:9 tiles largest (the beam
+// view's speaker layouts place the tiles their own way, stage.js).
 function layout() {
+  if (isBeam) stage.apply();
   const grid = $('#grid');
   const n = Math.max(tiles.size, 1);
   const W = grid.clientWidth || innerWidth, H = grid.clientHeight || innerHeight;

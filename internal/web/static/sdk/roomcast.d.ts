@@ -18,6 +18,7 @@ export declare const ErrorCode: {
   readonly DESTINATION: 'destination';
   readonly INTERNAL: 'internal';
 };
+export type Layout = 'grid' | 'speaker' | 'single-speaker';
 export type RecordingKind = 'composite' | 'tracks';
 export type RecordingPhase = 'recording' | 'processing' | 'ready' | 'upload_failed' | 'failed';
 export type RecordingState = 'none' | 'starting' | 'started' | 'stopped' | 'failed';
@@ -45,6 +46,7 @@ export interface StartParams {
   record?: boolean;
   resolution?: Resolution;
   maxDuration?: number;
+  layout?: Layout;
 }
 
 export interface Resolution {
@@ -56,6 +58,7 @@ export interface BeamState {
   rtmp: RTMPState;
   recording: RecordingStates;
   health?: Health;
+  layout?: Layout;
   message?: string;
 }
 

@@ -125,6 +125,7 @@ function normalizeBeam(b) {
     rtmp: Object.freeze({ ...status(b.rtmp), destinations: Object.freeze((b.rtmp.destinations || []).map(d => Object.freeze({ ...d }))) }),
     recording: Object.freeze({ browser: status(b.recording.browser), server: status(b.recording.server) }),
     health: b.health ? Object.freeze({ ...b.health, since: new Date(b.health.since) }) : undefined,
+    layout: b.layout || undefined,
   });
 }
 
