@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/jobs"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/internal/testkit"
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
@@ -27,7 +27,7 @@ type fixture struct {
 	url    string
 	signer *auth.Signer
 	mgmt   string
-	logs   *bytes.Buffer
+	logs   *testkit.LogBuffer
 }
 
 // newFixture serves the API over a real controller on an embedded NATS,
@@ -35,7 +35,7 @@ type fixture struct {
 // "starting".
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	logs := &bytes.Buffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir()}, log)
 	if err != nil {
