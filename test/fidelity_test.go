@@ -117,8 +117,11 @@ type fidelity struct {
 
 // settle is how long the beam page takes to line a new peer's sound up
 // with its picture (Chromium's synchronizer): offsets before it are up to
-// ~300 ms off.
-const settle = 6
+// ~300 ms off. The page's own skew log has shown it still swinging to
+// -77 ms at 8 s in some runs (66–68 ms spreads measured from 6 s), so the
+// settled spread is measured from 10 s; the whole job's spread is issue
+// 12's open goal.
+const settle = 10
 
 func measure(t *testing.T, file string) fidelity {
 	t.Helper()
