@@ -171,7 +171,7 @@ func (f *Fanout) run(r io.Reader) error {
 		return errors.New("composite: encoder stream lacks H.264 video or AAC audio")
 	}
 	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
-		key := isKey(au)
+		key := h264.IsRandomAccess(au)
 		if key {
 			f.learn(au, audioCfg)
 			f.lastKey.Store(&keyframe{pts: ticks(pts), au: au})

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
 	"github.com/roomcast/roomcast/internal/rcerr"
 )
 
@@ -87,8 +85,6 @@ type keyframe struct {
 	pts time.Duration
 	au  [][]byte
 }
-
-func isKey(au [][]byte) bool { return h264.IsRandomAccess(au) }
 
 // Thumbnail returns a JPEG of job jobID's output (its latest keyframe)
 // while the job runs here (control.Thumbnailer).
