@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,9 @@ type EncoderConfig struct {
 	// signalstats) to fd 3 and the sound's level every half second (astats)
 	// to fd 4, both as ffmpeg's metadata print lines.
 	Monitor bool
+	// AudioOnly encodes the sink's sound alone: no display grab, no video
+	// encode (fd 3 stays silent).
+	AudioOnly bool
 }
 
 // videoBitrate picks a bitrate for the size: ~2.5 Mbit/s at 720p.
@@ -76,26 +80,34 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	if c.Monitor {
 		progress = []string{"-progress", "pipe:5"}
 	}
-	return append(progress,
-		"-hide_banner", "-loglevel", "warning", "-nostdin",
-		"-copyts",
-		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
-		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2*c.FrameRate), "-i", display+".0",
-		"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "pulse", "-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840",
-		"-i", sinkName+".monitor",
-		"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
+	head := slices.Concat(progress, []string{"-hide_banner", "-loglevel", "warning", "-nostdin", "-copyts"})
+	if c.AudioOnly {
+		return slices.Concat(head, pulseInput,
+			[]string{"-filter_complex", audioGraph("[0:a]", epoch, c.Monitor), "-map", "[a]"}, aacOutput, tsOutput)
+	}
+	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
+		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2 * c.FrameRate), "-i", display + ".0"}
+	h264 := []string{"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
-		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2*br),
-		"-x264-params", "repeat-headers=1",
-		"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2",
-		"-flags", "+global_header",
-		// pts = time since the epoch, no muxer offset; each AAC frame in a
-		// PES of its own (by default the muxer gathered ~8, holding the
-		// sound back up to ~200 ms behind the picture it sent).
-		"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "pipe:1",
-	)
+		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
+		"-x264-params", "repeat-headers=1"}
+	return slices.Concat(head, grab, pulseInput, h264, aacOutput, tsOutput)
 }
+
+// aacOutput encodes the sound: AAC-LC 48 kHz stereo.
+var aacOutput = []string{"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-flags", "+global_header"}
+
+// tsOutput is the MPEG-TS on stdout: pts = time since the epoch, no muxer
+// offset; each AAC frame in a PES of its own (by default the muxer
+// gathered ~8, holding the sound back up to ~200 ms behind the picture it
+// sent).
+var tsOutput = []string{"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "pipe:1"}
+
+// pulseInput is the sink's monitor as ffmpeg's input, stamped with the
+// wall clock as it is read.
+var pulseInput = []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "pulse",
+	"-sample_rate", "48000", "-channels", "2", "-fragment_size", "3840", "-i", sinkName + ".monitor"}
 
 // dedupe drops a grab identical to the one before it (at most two in a
 // row, so a still picture keeps flowing). The display is grabbed at twice
@@ -112,12 +124,21 @@ const dedupe = "mpdecimate=hi=1:lo=1:frac=0:max=2"
 // astats over 0.5 s windows) printed to fds 3 and 4.
 func filterGraph(epoch string, monitor bool) string {
 	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB"
-	a := "[1:a]asetpts=PTS-" + epoch + "/TB"
 	if !monitor {
-		return v + "[v];" + a + "[a]"
+		return v + "[v];" + audioGraph("[1:a]", epoch, false)
 	}
 	return v + ",split=2[v][vm];[vm]fps=2,scale=64:36,signalstats,metadata=mode=print:file=/dev/fd/3:direct=1,nullsink;" +
-		a + ",asplit=2[a][am];[am]asetnsamples=n=24000:p=0,astats=metadata=1:reset=1," +
+		audioGraph("[1:a]", epoch, true)
+}
+
+// audioGraph shifts the sound (input in) by the epoch to [a] and, for the
+// monitor, prints its level over 0.5 s windows to fd 4.
+func audioGraph(in, epoch string, monitor bool) string {
+	a := in + "asetpts=PTS-" + epoch + "/TB"
+	if !monitor {
+		return a + "[a]"
+	}
+	return a + ",asplit=2[a][am];[am]asetnsamples=n=24000:p=0,astats=metadata=1:reset=1," +
 		"ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=/dev/fd/4:direct=1,anullsink"
 }
 

@@ -23,7 +23,7 @@ import (
 // frame is one encoded access unit of the stream.
 type frame struct {
 	video    bool
-	key      bool
+	key      bool // a sink may start here: a keyframe, or any sound of an audio-only stream
 	pts, dts time.Duration
 	au       [][]byte // H.264 NAL units
 	aac      []byte   // one AAC access unit
@@ -33,7 +33,7 @@ type frame struct {
 
 // tracks describe the stream for its sinks (as RTMP tracks, and the
 // parameters an MP4 needs); known once the first keyframe carried SPS and
-// PPS.
+// PPS (an audio-only stream's at once). video is nil for audio only.
 type tracks struct {
 	video       *gortmplib.Track
 	audio       *gortmplib.Track
@@ -41,8 +41,8 @@ type tracks struct {
 	audioConfig mpeg4audio.AudioSpecificConfig
 }
 
-// startPTS is the first video frame's pts (time since the encoder's
-// epoch); ok is false until there is one.
+// startPTS is the first video frame's pts (an audio-only stream's first
+// sound; time since the encoder's epoch); ok is false until there is one.
 func (f *Fanout) startPTS() (time.Duration, bool) {
 	select {
 	case <-f.first:
@@ -67,13 +67,15 @@ func (f *Fanout) sentSkew() (time.Duration, bool) {
 // sink without ever blocking on one: a slow or disconnected destination
 // drops frames in its own queue, the others are untouched.
 type Fanout struct {
+	audioOnly bool // the stream has no picture: every sound frame is a start
+
 	mu     sync.Mutex
 	sinks  []chan<- frame
 	ready  chan struct{} // closed when tracks are known
 	tracks tracks
-	first  chan struct{} // closed at the first video frame
+	first  chan struct{} // closed at the first video frame (audio-only: the first frame)
 	once   sync.Once
-	start  time.Duration // the first video frame's pts, once first is closed
+	start  time.Duration // that frame's pts, once first is closed
 
 	seq uint64 // frames published
 
@@ -84,8 +86,8 @@ type Fanout struct {
 	thumbs thumbnails
 }
 
-func newFanout() *Fanout {
-	return &Fanout{ready: make(chan struct{}), first: make(chan struct{})}
+func newFanout(audioOnly bool) *Fanout {
+	return &Fanout{audioOnly: audioOnly, ready: make(chan struct{}), first: make(chan struct{})}
 }
 
 // maxGOP bounds the frames kept since the latest keyframe (a 2 s GOP at
@@ -115,11 +117,13 @@ func (f *Fanout) remove(ch chan<- frame) {
 }
 
 func (f *Fanout) publish(fr frame) {
-	if fr.video {
+	if fr.video || f.audioOnly {
 		f.once.Do(func() {
 			f.start = fr.pts
 			close(f.first)
 		})
+	}
+	if fr.video {
 		f.lastVideo.Store(int64(fr.pts))
 	} else {
 		f.lastAudio.Store(int64(fr.pts))
@@ -161,24 +165,23 @@ func (f *Fanout) run(r io.Reader) error {
 				for i, au := range aus {
 					// AAC frames are 1024 samples at 48 kHz.
 					p := ticks(pts) + time.Duration(i)*1024*time.Second/48000
-					f.publish(frame{pts: p, dts: p, aac: au})
+					f.publish(frame{pts: p, dts: p, aac: au, key: f.audioOnly})
 				}
 				return nil
 			})
 		}
 	}
-	if videoTrack == nil || audioCfg == nil {
-		return errors.New("composite: encoder stream lacks H.264 video or AAC audio")
+	switch {
+	case audioCfg == nil:
+		return errors.New("composite: encoder stream lacks AAC audio")
+	case f.audioOnly:
+		f.learnAudio(audioCfg)
+	case videoTrack == nil:
+		return errors.New("composite: encoder stream lacks H.264 video")
 	}
-	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
-		key := h264.IsRandomAccess(au)
-		if key {
-			f.learn(au, audioCfg)
-			f.lastKey.Store(&keyframe{pts: ticks(pts), au: au})
-		}
-		f.publish(frame{video: true, key: key, pts: ticks(pts), dts: ticks(dts), au: au})
-		return nil
-	})
+	if videoTrack != nil && !f.audioOnly {
+		f.onVideo(rd, videoTrack, audioCfg)
+	}
 	rd.OnDecodeError(func(error) {})
 	for {
 		if err := rd.Read(); err != nil {
@@ -188,6 +191,20 @@ func (f *Fanout) run(r io.Reader) error {
 			return err
 		}
 	}
+}
+
+// onVideo publishes the stream's pictures, learning the tracks at the
+// first keyframe.
+func (f *Fanout) onVideo(rd *mpegts.Reader, videoTrack *mpegts.Track, audioCfg *tscodecs.MPEG4Audio) {
+	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
+		key := h264.IsRandomAccess(au)
+		if key {
+			f.learn(au, audioCfg)
+			f.lastKey.Store(&keyframe{pts: ticks(pts), au: au})
+		}
+		f.publish(frame{video: true, key: key, pts: ticks(pts), dts: ticks(dts), au: au})
+		return nil
+	})
 }
 
 // latestKey is the latest keyframe passed on, once there is one.
@@ -238,6 +255,21 @@ func (f *Fanout) learn(au [][]byte, audio *tscodecs.MPEG4Audio) {
 		sps:   sps, pps: pps, audioConfig: cfg,
 	}
 	close(f.ready)
+}
+
+// learnAudio describes an audio-only stream.
+func (f *Fanout) learnAudio(audio *tscodecs.MPEG4Audio) {
+	cfg := audio.Config
+	f.tracks = tracks{audio: &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: &cfg}}, audioConfig: cfg}
+	close(f.ready)
+}
+
+// list is the stream's tracks for an RTMP writer: video (if any), audio.
+func (t tracks) list() []*gortmplib.Track {
+	if t.video == nil {
+		return []*gortmplib.Track{t.audio}
+	}
+	return []*gortmplib.Track{t.video, t.audio}
 }
 
 // ticks converts 90 kHz MPEG-TS time to a duration.

@@ -103,10 +103,10 @@ func (s *fileSink) fail(err error) {
 }
 
 // write adds one frame; the file is created at the first keyframe (the
-// stream's tracks are known by then).
+// stream's tracks are known by then; an audio-only stream's first sound).
 func (s *fileSink) write(w *mp4Writer, fr frame) error {
 	if w.f == nil {
-		if !fr.video || !fr.key {
+		if !fr.key {
 			return nil // sound before the first picture is not kept
 		}
 		if err := w.open(s.path, s.fan.tracks, fr.dts); err != nil {
@@ -122,7 +122,8 @@ func (s *fileSink) write(w *mp4Writer, fr frame) error {
 }
 
 // mp4Writer is the fragmented MP4 itself: video is track 1, audio track
-// 2, times from the first picture's dts. A sample is complete once the
+// 2 (track 1 of an audio-only stream), times from the first picture's dts
+// (the first sound's). A sample is complete once the
 // next one of its track gives its duration; a fragment (a GOP's picture
 // and the sound up to it) is written when the next keyframe arrives.
 type mp4Writer struct {
@@ -135,13 +136,18 @@ type mp4Writer struct {
 	video, audio   *mp4.FullSample  // each track's latest sample, its duration unknown yet
 	videoQ, audioQ []mp4.FullSample // complete samples of the fragment being built
 	lastVideoDur   uint32
+	audioID        uint32 // the sound's track id
 }
 
 func (w *mp4Writer) open(path string, tr tracks, start time.Duration) error {
 	init := mp4.CreateEmptyInit()
-	v := init.AddEmptyTrack(videoTimescale, "video", "und")
-	if err := v.SetAVCDescriptor("avc1", [][]byte{tr.sps}, [][]byte{tr.pps}, true); err != nil {
-		return fmt.Errorf("composite: recording: video track: %w", err)
+	w.audioID = 1
+	if tr.video != nil {
+		v := init.AddEmptyTrack(videoTimescale, "video", "und")
+		if err := v.SetAVCDescriptor("avc1", [][]byte{tr.sps}, [][]byte{tr.pps}, true); err != nil {
+			return fmt.Errorf("composite: recording: video track: %w", err)
+		}
+		w.audioID = 2
 	}
 	asc, err := tr.audioConfig.Marshal()
 	if err != nil {
@@ -214,18 +220,21 @@ func (w *mp4Writer) flush() error {
 		ids = append(ids, 1)
 	}
 	if len(w.audioQ) > 0 {
-		ids = append(ids, 2)
+		ids = append(ids, w.audioID)
 	}
 	w.seq++
 	frag, err := mp4.CreateMultiTrackFragment(w.seq, ids)
 	if err != nil {
 		return fmt.Errorf("composite: recording: fragment: %w", err)
 	}
-	for i, q := range [][]mp4.FullSample{w.videoQ, w.audioQ} {
-		for _, s := range q {
-			if err := frag.AddFullSampleToTrack(s, uint32(i+1)); err != nil {
-				return fmt.Errorf("composite: recording: fragment: %w", err)
-			}
+	for _, s := range w.videoQ {
+		if err := frag.AddFullSampleToTrack(s, 1); err != nil {
+			return fmt.Errorf("composite: recording: fragment: %w", err)
+		}
+	}
+	for _, s := range w.audioQ {
+		if err := frag.AddFullSampleToTrack(s, w.audioID); err != nil {
+			return fmt.Errorf("composite: recording: fragment: %w", err)
 		}
 	}
 	w.videoQ, w.audioQ = w.videoQ[:0], w.audioQ[:0]

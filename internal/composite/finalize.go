@@ -122,3 +122,10 @@ func Probe(path string) (time.Duration, error) {
 	}
 	return time.Duration(sec * float64(time.Second)), nil
 }
+
+// hasVideo says whether the file at path has a picture (an audio-only
+// job's has none; a missing file neither).
+func hasVideo(path string) bool {
+	_, ok := spans(path)["video"]
+	return ok
+}

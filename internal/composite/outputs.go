@@ -72,7 +72,7 @@ func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig
 	if err != nil {
 		return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the encoder")
 	}
-	o := &outputs{enc: enc, fan: newFanout(), send: report, log: log, fanErr: make(chan error, 1), opts: r.Destinations,
+	o := &outputs{enc: enc, fan: newFanout(cfg.AudioOnly), send: report, log: log, fanErr: make(chan error, 1), opts: r.Destinations,
 		stops: map[*destination]context.CancelFunc{}, ended: make(chan struct{}, 1)}
 	o.sinkCtx, o.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, u := range job.Params.RTMPURLs {

@@ -171,7 +171,7 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 	}
 	defer c.Close()
 	tr := d.fan.tracks
-	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{tr.video, tr.audio}}
+	w := &gortmplib.Writer{Conn: c, Tracks: tr.list()}
 	c.NetConn().SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := w.Initialize(); err != nil {
 		return fmt.Errorf("publish: %w", err)
@@ -227,7 +227,7 @@ func (d *destination) resume() []frame {
 		break
 	}
 	for i := len(q) - 1; i >= 0; i-- {
-		if q[i].video && q[i].key {
+		if q[i].key {
 			if time.Since(q[i].at) > 3*time.Second {
 				return nil // stale: wait for the next keyframe
 			}
@@ -237,11 +237,11 @@ func (d *destination) resume() []frame {
 	return nil
 }
 
-// write sends one frame, starting each connection at a keyframe with
-// timestamps from zero.
+// write sends one frame, starting each connection at a keyframe (any
+// sound of an audio-only stream) with timestamps from zero.
 func (d *destination) write(w *gortmplib.Writer, c *rtmpclient.Conn, fr frame, started *bool, base *time.Duration) error {
 	if !*started {
-		if !fr.video || !fr.key {
+		if !fr.key {
 			return nil
 		}
 		*started, *base = true, fr.dts

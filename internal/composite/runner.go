@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,12 +18,18 @@ import (
 	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
-// partName is the fragmented MP4 being written; recordingName the final file.
+// partName is the fragmented MP4 being written; recordingName the final
+// file, audioRecordingName an audio-only job's.
 const (
-	partName      = "composite.part.mp4"
-	recordingName = "composite.mp4"
-	minRecording  = 4096 // bytes: less is headers without media
+	partName           = "composite.part.mp4"
+	recordingName      = "composite.mp4"
+	audioRecordingName = "composite.m4a"
+	minRecording       = 4096 // bytes: less is headers without media
 )
+
+// audioSandbox is the display of an audio-only job that finds no warm
+// sandbox: Chromium needs one, but nothing captures it.
+var audioSandbox = roomcast.Resolution{Width: 640, Height: 360}
 
 // Runner runs beam jobs: it implements control.Runner.
 type Runner struct {
@@ -125,7 +132,10 @@ func offer(ctx context.Context, ch chan<- jobs.Outcome, out jobs.Outcome) {
 // Run runs job until ctx ends (a stop), it stops on its own or it fails.
 func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	log := r.Log.With("job", job)
-	res := *job.Params.Resolution
+	res := audioSandbox
+	if !job.Params.AudioOnly {
+		res = *job.Params.Resolution
+	}
 	sb, br, err := r.prepare(ctx, job, res, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -145,7 +155,7 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
-	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height}, skew: br.PlayoutSkew}
+	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height, AudioOnly: job.Params.AudioOnly}, skew: br.PlayoutSkew}
 	var recID, recDir string
 	if job.Params.Record {
 		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
@@ -194,12 +204,29 @@ func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolut
 			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
 		}
 	}
-	if err := br.Join(ctx, job.Params.MeetingURL, job.URLs, log); err != nil {
+	page := job.Params.MeetingURL
+	if job.Params.AudioOnly {
+		page = audioOnlyPage(page)
+	}
+	if err := br.Join(ctx, page, job.URLs, log); err != nil {
 		br.Close()
 		sb.Close()
 		return nil, nil, err
 	}
 	return sb, br, nil
+}
+
+// audioOnlyPage is the meeting URL with audioOnly=1 added to its query:
+// the meeting app's beam view then receives the room's sound only.
+func audioOnlyPage(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // validated at the start; Join refuses it anyway
+	}
+	q := u.Query()
+	q.Set("audioOnly", "1")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Wait waits for recordings still being finalized.
@@ -242,7 +269,11 @@ func isInterrupt(err error) bool {
 // at the front, lists it and hands it to Keep.
 // With ended set, the recording is listed once it closes (or endWait).
 func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logger) error {
-	part, out := filepath.Join(dir, partName), filepath.Join(dir, recordingName)
+	part := filepath.Join(dir, partName)
+	out := filepath.Join(dir, recordingName)
+	if !fileExists(out) && (fileExists(filepath.Join(dir, audioRecordingName)) || !hasVideo(part)) {
+		out = filepath.Join(dir, audioRecordingName)
+	}
 	var dur time.Duration
 	var err error
 	switch fi, serr := os.Stat(part); {
@@ -262,8 +293,10 @@ func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logge
 		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
 	}
-	if err := writePoster(out, filepath.Join(dir, posterName), dur); err != nil {
-		log.Warn("no poster for the recording", "recording", id, "err", err)
+	if filepath.Base(out) == recordingName {
+		if err := writePoster(out, filepath.Join(dir, posterName), dur); err != nil {
+			log.Warn("no poster for the recording", "recording", id, "err", err)
+		}
 	}
 	if ended != nil {
 		select {

@@ -158,6 +158,9 @@ func (c *Controller) Thumbnail(ctx context.Context, roomName string) ([]byte, er
 	if rec.Job == nil || rec.Job.Worker == "" || rec.Running() == "" {
 		return nil, rcerr.New(rcerr.NotFound, "no streaming or recording with a picture runs in room %q", roomName)
 	}
+	if rec.State.AudioOnly {
+		return nil, rcerr.New(rcerr.NotFound, "room %q's job is audio-only: it has no picture", roomName)
+	}
 	rctx, cancel := context.WithTimeout(ctx, changeTimeout)
 	defer cancel()
 	m, err := c.nc.RequestWithContext(rctx, thumbnailSubject(rec.Job.ID), nil)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -98,16 +99,20 @@ rounds:
 		clear(asked)
 		declined = declined[:0]
 	}
-	res := roomcast.DefaultResolution
-	if job.Params.Resolution != nil {
-		res = *job.Params.Resolution
+	what := "an audio-only"
+	if !job.Params.AudioOnly {
+		res := roomcast.DefaultResolution
+		if job.Params.Resolution != nil {
+			res = *job.Params.Resolution
+		}
+		what = fmt.Sprintf("a %dx%d", res.Width, res.Height)
 	}
 	why := "no worker is running"
 	if all := append(declined, skipped...); len(all) > 0 {
 		why = joinN(all, 3)
 	}
-	return "", rcerr.NoCapacity("no worker can take a %dx%d job now (%s); try again later or add workers (roomcast worker --nats URL)",
-		res.Width, res.Height, why)
+	return "", rcerr.NoCapacity("no worker can take %s job now (%s); try again later or add workers (roomcast worker --nats URL)",
+		what, why)
 }
 
 // pick returns the least loaded ready worker not asked yet and counts job

@@ -43,11 +43,19 @@ var DefaultCostModel = CostModel{
 	{Height: 1080, Cost: Cost{CPU: 1.5, MemoryMB: 700}},
 }
 
+// AudioOnlyCost is the cost of an audio-only composite job: Chromium
+// playing the room's sound and an AAC encode, no capture or video encode
+// (docs/BENCHMARKS.md, "Audio-only jobs").
+var AudioOnlyCost = Cost{CPU: 0.1, MemoryMB: 250}
+
 // Of is the cost of a job with params p (a track recording job is the
 // SFU's and costs nothing here).
 func (m CostModel) Of(k Kind, p roomcast.StartParams) Cost {
 	if k == KindTracks || len(m) == 0 {
 		return Cost{}
+	}
+	if p.AudioOnly {
+		return AudioOnlyCost
 	}
 	h := roomcast.DefaultResolution.Height
 	if p.Resolution != nil {

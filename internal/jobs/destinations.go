@@ -92,6 +92,9 @@ func SetLayout(r Record, room string, l roomcast.Layout) (Record, error) {
 	if _, err := running(r, room); err != nil {
 		return r, err
 	}
+	if r.State.AudioOnly {
+		return r, rcerr.New(rcerr.Conflict, "room %q's job is audio-only: it has no picture to lay out", room)
+	}
 	r.State.Layout = l
 	return r, nil
 }

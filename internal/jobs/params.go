@@ -44,20 +44,10 @@ func Validate(ctx context.Context, p roomcast.StartParams, pol Policy) (roomcast
 	if err := validateRTMPURLs(p.RTMPURLs); err != nil {
 		return p, err
 	}
-	if p.Resolution == nil {
-		r := roomcast.DefaultResolution
-		p.Resolution = &r
-	}
-	if err := validateResolution(*p.Resolution); err != nil {
-		return p, err
-	}
 	if err := validateMaxDuration(p.MaxDuration, pol.MaxDuration); err != nil {
 		return p, err
 	}
-	if p.Layout == "" {
-		p.Layout = roomcast.LayoutGrid
-	}
-	if err := ValidateLayout(p.Layout); err != nil {
+	if err := validatePicture(&p); err != nil {
 		return p, err
 	}
 	if p.MeetingURL != "" {
@@ -136,6 +126,32 @@ func (pol Policy) Check(ctx context.Context, raw string) error {
 		return invalid("meetingURL: %v", err)
 	}
 	return nil
+}
+
+// validatePicture checks and fills in the picture's parameters: the
+// default resolution and layout, or none at all for an audio-only job
+// (one that names either is refused rather than silently ignored).
+func validatePicture(p *roomcast.StartParams) error {
+	if p.AudioOnly {
+		switch {
+		case p.Resolution != nil:
+			return invalid("resolution: an audioOnly job has no picture; leave resolution out")
+		case p.Layout != "":
+			return invalid("layout: an audioOnly job has no picture; leave layout out")
+		}
+		return nil
+	}
+	if p.Resolution == nil {
+		r := roomcast.DefaultResolution
+		p.Resolution = &r
+	}
+	if err := validateResolution(*p.Resolution); err != nil {
+		return err
+	}
+	if p.Layout == "" {
+		p.Layout = roomcast.LayoutGrid
+	}
+	return ValidateLayout(p.Layout)
 }
 
 // ValidateLayout checks a layout (start parameter or change).

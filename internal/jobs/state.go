@@ -97,8 +97,8 @@ func Start(r Record, room string, p roomcast.StartParams, jobID, worker string, 
 	} else {
 		st.Recording.Browser = roomcast.RecordingStatus{State: roomcast.RecordingStateNone}
 	}
-	st.Layout = p.Layout
-	if st.Layout == "" {
+	st.Layout, st.AudioOnly = p.Layout, p.AudioOnly
+	if st.Layout == "" && !p.AudioOnly {
 		st.Layout = roomcast.LayoutGrid
 	}
 	r.State, r.Job = st, &JobRef{ID: jobID, CreatedAt: now, Target: worker}
@@ -166,7 +166,7 @@ func Stop(r Record) (out Record, ok bool) {
 
 func finishState(st roomcast.BeamState, out Outcome) roomcast.BeamState {
 	e, reason := out.public(), out.reason()
-	st.Message, st.Health, st.Layout = "", nil, ""
+	st.Message, st.Health, st.Layout, st.AudioOnly = "", nil, "", false
 	if streamingActive(st.RTMP) {
 		st.RTMP.Running = false
 		st.RTMP.State, st.RTMP.Error, st.RTMP.Reason = roomcast.StreamingStateStopped, nil, reason

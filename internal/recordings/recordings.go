@@ -397,6 +397,8 @@ func ContentType(name string) string {
 		return "video/webm"
 	case ".ogg":
 		return "audio/ogg"
+	case ".m4a":
+		return "audio/mp4"
 	case ".jpg":
 		return "image/jpeg"
 	}

@@ -29,6 +29,8 @@ type JoinRequest struct {
 	Room     string
 	Identity string
 	Role     room.Role
+	// AudioOnly: the peer receives the others' sound only.
+	AudioOnly bool
 }
 
 // Peer is one participant's connection to the SFU.
@@ -37,6 +39,7 @@ type Peer struct {
 	identity string
 	role     room.Role
 	perms    room.Permissions
+	noVideo  bool // receives sound only (JoinRequest.AudioOnly)
 	sfu      *SFU
 	room     *Room // set by SFU.enter
 	pc       *webrtc.PeerConnection
@@ -76,6 +79,7 @@ func (s *SFU) Join(req JoinRequest, sig Signaler) (*Peer, []PeerInfo, error) {
 		identity: req.Identity,
 		role:     req.Role,
 		perms:    req.Role.Permissions(),
+		noVideo:  req.AudioOnly,
 		sfu:      s,
 		pc:       pc,
 		sig:      sig,

@@ -3,6 +3,8 @@ package sfu
 import (
 	"log/slog"
 	"sync"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // PeerInfo is what other peers see of a peer.
@@ -100,7 +102,7 @@ func (r *Room) tracksFor(p *Peer) map[string]*forwardTrack {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id, t := range r.tracks {
-		if t.publisher != p {
+		if t.publisher != p && !(p.noVideo && t.kind == webrtc.RTPCodecTypeVideo) {
 			out[id] = t
 		}
 	}

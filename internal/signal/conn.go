@@ -128,7 +128,7 @@ func (h *Handler) readJoin(ctx context.Context, c *conn) (sfu.JoinRequest, strin
 	if err != nil {
 		return sfu.JoinRequest{}, "", err
 	}
-	return sfu.JoinRequest{Room: m.Room, Identity: claims.Identity(), Role: claims.Role}, m.Token, nil
+	return sfu.JoinRequest{Room: m.Room, Identity: claims.Identity(), Role: claims.Role, AudioOnly: m.Receive == "audio"}, m.Token, nil
 }
 
 // conn is one client's socket; it implements sfu.Signaler.

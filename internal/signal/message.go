@@ -50,6 +50,9 @@ type ClientMessage struct {
 	Audio     *bool                    `json:"audio,omitempty"`
 	Video     *bool                    `json:"video,omitempty"`
 	Params    *roomcast.StartParams    `json:"params,omitempty"`
+	// Receive (join): "audio" receives the room's sound only (an
+	// audio-only beam); empty receives every track.
+	Receive string `json:"receive,omitempty"`
 }
 
 // ErrInvalidMessage is wrapped by every decoding or validation error.
@@ -82,6 +85,8 @@ func (m *ClientMessage) validate() error {
 			return invalid("join: %s", msg)
 		case m.Token == "":
 			return invalid("join: token is required")
+		case m.Receive != "" && m.Receive != "audio":
+			return invalid("join: receive must be \"audio\" or left out, got %q", m.Receive)
 		}
 	case TypePublish:
 		if m.Audio == nil && m.Video == nil {

@@ -42,6 +42,10 @@ type StartParams struct {
 	MaxDuration int `json:"maxDuration,omitempty"`
 	// Layout is how the composite arranges the room; empty means grid.
 	Layout Layout `json:"layout,omitempty"`
+	// AudioOnly: the room's sound only, no picture (RTMP with one AAC
+	// stream, the recording composite.m4a); resolution and layout do not
+	// apply.
+	AudioOnly bool `json:"audioOnly,omitempty"`
 }
 
 // RecordingState is the seed's recording state enum.
@@ -180,6 +184,9 @@ type BeamState struct {
 	// Layout is the composite's layout while a composite job runs (empty
 	// otherwise).
 	Layout Layout `json:"layout,omitempty"`
+	// AudioOnly: the running composite job carries sound only (no
+	// layout, no thumbnail).
+	AudioOnly bool `json:"audioOnly,omitempty"`
 	// Message explains a no-op, e.g. "nothing is running" on stop.
 	Message string `json:"message,omitempty"`
 }

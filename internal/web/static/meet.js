@@ -20,6 +20,8 @@ const room = decodeURIComponent(location.pathname.replace(/^\/meet\//, '').repla
 const token = new URLSearchParams(location.search).get('token') || '';
 const claims = decodeClaims(token);
 const isBeam = claims.role === 'beam';
+// An audio-only beam (?audioOnly=1) receives the room's sound and no video.
+const audioOnly = isBeam && new URLSearchParams(location.search).get('audioOnly') === '1';
 const canPublish = claims.role === 'host' || claims.role === 'guest';
 const canStartStop = claims.role === 'host';
 
@@ -156,7 +158,7 @@ async function join() {
   $('#error').hidden = true;
   $('#join').disabled = true;
   try {
-    await client.actions.join({ room, token });
+    await client.actions.join({ room, token, ...(audioOnly ? { receive: 'audio' } : {}) });
     page.timing.joined = performance.now();
     $('#lobby').hidden = true;
     $('#stage').hidden = false;
@@ -227,7 +229,7 @@ function render() {
   mics.textContent = localTracks.audio && !localTracks.audio.enabled ? 'Unmute mic' : 'Mute mic';
   mics.setAttribute('aria-pressed', String(!!localTracks.audio && !localTracks.audio.enabled));
   // Nobody is sending video: there is nothing to wait for.
-  if (!page.joined && !remote.some(p => p.video)) markJoined();
+  if (!page.joined && (audioOnly || !remote.some(p => p.video))) markJoined();
 }
 
 function updateTile(id, { peer, tracks, local }) {

@@ -182,7 +182,8 @@ export interface PublishOptions {
 
 /** Every action's promise rejects with a RoomcastError. */
 export interface Actions {
-  join(options: { room: string; token: string }): Promise<Peer>;
+  /** receive: 'audio' gets the others' sound only (no video is sent to this client). */
+  join(options: { room: string; token: string; receive?: 'audio' }): Promise<Peer>;
   publish(options?: PublishOptions): Promise<MediaStream>;
   startRTMPOrRecording(params?: StartParams): Promise<void>;
   stopRTMPAndRecording(): Promise<void>;

@@ -210,9 +210,9 @@ export function createClient(options = {}) {
     redirectTo = null;
     retryable = false;
     client.pc = newPeerConnection();
-    const { room, token } = session;
+    const { room, token, receive } = session;
     const sock = ws = new WebSocket(url);
-    sock.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token });
+    sock.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token, ...(receive ? { receive } : {}) });
     sock.onmessage = e => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
@@ -355,12 +355,17 @@ export function createClient(options = {}) {
     }
   }
 
-  /** join connects to room with a join token; resolves with the local peer. */
-  function join({ room, token }) {
+  /**
+   * join connects to room with a join token; resolves with the local peer.
+   * receive: 'audio' receives the others' sound only (no video is sent to
+   * this client at all).
+   */
+  function join({ room, token, receive }) {
     if (!room || !token) return Promise.reject(new RoomcastError('invalid_argument', 'join needs room and token'));
     if (session) return Promise.reject(new RoomcastError('conflict', 'already joined; leave first'));
     store.update(() => ({ ...initialState, connection: ConnectionState.CONNECTING, room }));
-    session = { room, token, joined: false };
+    if (receive !== undefined && receive !== 'audio') return Promise.reject(new RoomcastError('invalid_argument', "join: receive must be 'audio' or left out"));
+    session = { room, token, receive, joined: false };
     redirects = 0;
     return new Promise((resolve, reject) => {
       joinWaiter = { resolve, reject };
