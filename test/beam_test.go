@@ -212,17 +212,18 @@ func waitRecording(t *testing.T, c *roomcast.Client, room string, timeout time.D
 	}
 }
 
-// download fetches the recording's mp4 through the API.
+// download fetches the recording's mp4 (an audio-only job's m4a) through
+// the API.
 func download(t *testing.T, s *server, rec roomcast.Recording) string {
 	t.Helper()
 	var name string
 	for _, f := range rec.Files {
-		if strings.HasSuffix(f.Name, ".mp4") {
+		if strings.HasSuffix(f.Name, ".mp4") || strings.HasSuffix(f.Name, ".m4a") {
 			name = f.Name
 		}
 	}
 	if name == "" {
-		t.Fatalf("recording has no mp4: %+v", rec.Files)
+		t.Fatalf("recording has no mp4 or m4a: %+v", rec.Files)
 	}
 	status, body := api(t, s, "GET", "/v1/recordings/"+rec.ID+"/files/"+name, s.token(t, "--management"), "")
 	if status != 200 {

@@ -17,7 +17,7 @@ import (
 )
 
 const beamUsage = `Usage:
-  roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--meeting-url URL] [--max-duration D]
+  roomcast beam start  --room R [--rtmp URL]... [--record] [--resolution WxH] [--layout L] [--audio-only] [--meeting-url URL] [--max-duration D]
   roomcast beam stop   --room R
   roomcast beam status --room R
   roomcast beam add-url    --room R --url URL   (stream the running job to one more destination)
@@ -127,6 +127,8 @@ func parseBeamArgs(args []string, stderr io.Writer, getenv func(string) string) 
 		fs.Var(&rtmp, "rtmp", "RTMP(S) ingest URL rtmp://host[:port]/app/KEY; repeat for up to 3")
 		fs.BoolVar(&a.params.Record, "record", false, "also record to a file")
 		fs.StringVar(&resolution, "resolution", "", "output size WxH (default 1280x720)")
+		fs.Func("layout", "grid, speaker or single-speaker (default grid)", func(s string) error { a.params.Layout = roomcast.Layout(s); return nil })
+		fs.BoolVar(&a.params.AudioOnly, "audio-only", false, "the room's sound only: no picture, the recording an .m4a")
 		fs.StringVar(&a.params.MeetingURL, "meeting-url", "", "page the bot opens (default: the server's meeting app)")
 		fs.StringVar(&maxDuration, "max-duration", "", "end on its own after this long: seconds or a duration like 90m (default and most: the server's --max-duration)")
 	}

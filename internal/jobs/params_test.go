@@ -130,6 +130,42 @@ func TestDefaultResolution(t *testing.T) {
 	}
 }
 
+// An audio-only start has no picture: no default resolution or layout is
+// filled in, and one that names either is refused naming the field; its
+// state says audioOnly and has no layout, and its cost is the audio one.
+func TestAudioOnlyHasNoPicture(t *testing.T) {
+	got, err := Validate(context.Background(), roomcast.StartParams{Record: true, AudioOnly: true}, Policy{})
+	if err != nil || got.Resolution != nil || got.Layout != "" {
+		t.Fatalf("got %+v, %v; want no resolution and no layout", got, err)
+	}
+	for field, p := range map[string]roomcast.StartParams{
+		"resolution": {Record: true, AudioOnly: true, Resolution: &roomcast.DefaultResolution},
+		"layout":     {Record: true, AudioOnly: true, Layout: roomcast.LayoutGrid},
+	} {
+		_, err := Validate(context.Background(), p, Policy{})
+		if code, msg := rcerr.Public(err); code != rcerr.InvalidArgument || !strings.HasPrefix(msg, field+":") {
+			t.Errorf("audio-only with %s: %s %q, want invalid_argument naming it", field, code, msg)
+		}
+	}
+	r, err := Start(Record{}, "room", got, "j1", "", time.Now())
+	if err != nil || !r.State.AudioOnly || r.State.Layout != "" {
+		t.Fatalf("state %+v, %v; want audioOnly and no layout", r.State, err)
+	}
+	if _, err := SetLayout(r, "room", roomcast.LayoutSpeaker); !strings.Contains(errString(err), "audio-only") {
+		t.Errorf("layout change of an audio-only job: %v, want conflict", err)
+	}
+	if c := DefaultCostModel.Of(KindComposite, got); c != AudioOnlyCost {
+		t.Errorf("audio-only cost %+v, want %+v", c, AudioOnlyCost)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 // TestFinding4TrailingSlashLeaksTheKey is issue 13's finding 4: an ingest URL with a
 // trailing slash, one without an app, a bad port, or a multibyte key is
 // refused with a 400 naming the field, and neither the message nor the

@@ -52,6 +52,8 @@ type Options struct {
 	URL   string // ws://host:port/rtc
 	Room  string
 	Token string
+	// Receive "audio" receives the others' sound only; empty, everything.
+	Receive string
 	// OnTrack is called for every remote track, on its own goroutine.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
 	// OnMessage, when set, sees every server message type (for tests).
@@ -163,7 +165,11 @@ func dialJoin(ctx context.Context, opts Options) (*websocket.Conn, string, int, 
 
 // join sends the join on ws and reads the answer: joined, or a redirect.
 func join(ctx context.Context, ws *websocket.Conn, opts Options) (message, error) {
-	b, _ := json.Marshal(map[string]any{"type": "join", "v": 1, "room": opts.Room, "token": opts.Token})
+	req := map[string]any{"type": "join", "v": 1, "room": opts.Room, "token": opts.Token}
+	if opts.Receive != "" {
+		req["receive"] = opts.Receive
+	}
+	b, _ := json.Marshal(req)
 	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
 		return message{}, fmt.Errorf("rtcclient: join: %w", err)
 	}

@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,6 +116,72 @@ func publish(t *testing.T, c *rtcclient.Client, codec ...string) {
 		t.Fatalf("publish: %v", err)
 	}
 	t.Cleanup(func() { cancel(); <-done })
+}
+
+// A peer that joins to receive sound only (an audio-only beam) gets the
+// publisher's audio and never its video, whether it joined before the
+// tracks were published or after; an unknown receive value is refused.
+func TestAudioOnlyPeerReceivesNoVideo(t *testing.T) {
+	ts := newTestServer(t)
+	kinds := func() (func(*webrtc.TrackRemote, *webrtc.RTPReceiver), func() []string) {
+		var mu sync.Mutex
+		var got []string
+		var packets int
+		return func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+				mu.Lock()
+				got = append(got, tr.Kind().String())
+				mu.Unlock()
+				for {
+					if _, _, err := tr.ReadRTP(); err != nil {
+						return
+					}
+					mu.Lock()
+					packets++
+					mu.Unlock()
+				}
+			}, func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				if packets < 100 { // ~2 s of sound: video, were it sent, would be here
+					return nil
+				}
+				return slices.Clone(got)
+			}
+	}
+	dialAudio := func(identity string, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) {
+		opts := rtcclient.Options{URL: ts.url, Room: "r1", Token: ts.token(t, "r1", identity, room.Beam), Receive: "audio", OnTrack: onTrack}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := rtcclient.Dial(ctx, opts)
+		if err != nil {
+			t.Fatalf("dial %s: %v", identity, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	earlyTrack, early := kinds()
+	dialAudio("early", earlyTrack)
+	pub := ts.dial(t, "r1", "pub", room.Host, nil)
+	publish(t, pub)
+	lateTrack, late := kinds()
+	dialAudio("late", lateTrack)
+	var all receiver
+	ts.dial(t, "r1", "all", room.Viewer, &all)
+	testkit.WaitFor(t, 10*time.Second, "every track at the peer receiving everything", func() bool { return all.tracks.Load() == 2 })
+	for name, got := range map[string]func() []string{"early": early, "late": late} {
+		testkit.WaitFor(t, 10*time.Second, name+"'s first 2 s of sound", func() bool { return len(got()) > 0 })
+		if k := got(); !slices.Equal(k, []string{"audio"}) {
+			t.Errorf("%s (receive audio) got tracks %v, want audio only", name, k)
+		}
+	}
+	opts := rtcclient.Options{URL: ts.url, Room: "r1", Token: ts.token(t, "r1", "bad", room.Beam), Receive: "video"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c, err := rtcclient.Dial(ctx, opts); err == nil || !strings.Contains(err.Error(), "receive") {
+		t.Errorf("join with receive video: %v, want refused naming receive", err)
+		if c != nil {
+			c.Close()
+		}
+	}
 }
 
 func TestForwardingAndRenegotiation(t *testing.T) {

@@ -53,13 +53,18 @@ function setup() {
   $('#room-name').textContent = room;
   if (isBeam) {
     document.body.classList.add('beam');
-    warmAudioOutput();
-    setInterval(syncPlayout, 1000);
-    setInterval(() => {
-      const peerOf = {};
-      for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
-      stage.listen(client.pc, peerOf);
-    }, 250);
+    // Lip sync and the active speaker are the picture's business: an
+    // audio-only beam has neither (and spares their getStats calls and a
+    // second, silent, audio output).
+    if (!audioOnly) {
+      warmAudioOutput();
+      setInterval(syncPlayout, 1000);
+      setInterval(() => {
+        const peerOf = {};
+        for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
+        stage.listen(client.pc, peerOf);
+      }, 250);
+    }
     $('#lobby').hidden = true;
     join();
     return;
