@@ -21,8 +21,18 @@ import (
 // syntheticJS replaces getUserMedia before the page loads: the camera is
 // a canvas of one colour (with a dot moving along its top edge, so the
 // picture is not still) and the microphone a 1 kHz tone, silent until the
-// test calls window.speak(true).
+// test calls window.speak(true). getDisplayMedia (a screen share) gives a
+// green canvas with a moving dot.
 const syntheticJS = `(() => {
+  navigator.mediaDevices.getDisplayMedia = async () => {
+    const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 360 });
+    const g = canvas.getContext('2d');
+    setInterval(() => {
+      g.fillStyle = '#00c000'; g.fillRect(0, 0, 640, 360);
+      g.fillStyle = '#fff'; g.fillRect((Date.now() / 5) %% 620, 340, 16, 8);
+    }, 66);
+    return canvas.captureStream(15);
+  };
   navigator.mediaDevices.getUserMedia = async () => {
     const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 360 });
     const g = canvas.getContext('2d');
@@ -94,12 +104,12 @@ func TestLayoutsFollowTheSpeaker(t *testing.T) {
 	if st.Layout != roomcast.LayoutSpeaker {
 		t.Errorf("state layout %q, want speaker", st.Layout)
 	}
-	waitPicture(t, c, "alice (red) on the stage, bob in the strip", 20*time.Second, column("red", "red", "blue"))
+	waitPicture(t, c, "talk", "alice (red) on the stage, bob in the strip", 20*time.Second, column("red", "red", "blue"))
 	t.Logf("alice on the stage %v after she began to speak", time.Since(spoke).Round(100*time.Millisecond))
 	speak(t, alice, false)
 	speak(t, bob, true)
 	spoke = time.Now()
-	waitPicture(t, c, "bob (blue) takes the stage when he speaks", 10*time.Second, column("blue", "blue", "red"))
+	waitPicture(t, c, "talk", "bob (blue) takes the stage when he speaks", 10*time.Second, column("blue", "blue", "red"))
 	took := time.Since(spoke)
 	t.Logf("bob on the stage %v after he began to speak", took.Round(100*time.Millisecond))
 	if took < 900*time.Millisecond {
@@ -111,7 +121,7 @@ func TestLayoutsFollowTheSpeaker(t *testing.T) {
 	speak(t, alice, false)
 	for range 8 { // the next 2 s of pictures
 		time.Sleep(250 * time.Millisecond)
-		waitPicture(t, c, "bob still on the stage after alice's cough", time.Second, column("blue", "blue", "red"))
+		waitPicture(t, c, "talk", "bob still on the stage after alice's cough", time.Second, column("blue", "blue", "red"))
 	}
 
 	for _, step := range []struct {
@@ -128,7 +138,7 @@ func TestLayoutsFollowTheSpeaker(t *testing.T) {
 		if err != nil || st.Layout != step.layout {
 			t.Fatalf("set layout %s: %v, state %q", step.layout, err, st.Layout)
 		}
-		waitPicture(t, c, string(step.layout), 10*time.Second, step.want)
+		waitPicture(t, c, "talk", string(step.layout), 10*time.Second, step.want)
 		t.Logf("%s on the output %v after the change", step.layout, time.Since(changed).Round(100*time.Millisecond))
 	}
 	if _, err := c.SetLayout(ctx, "talk", "mosaic"); !isCode(err, "invalid_argument") {
@@ -166,13 +176,13 @@ func column(top, middle, bottom string) []spot {
 }
 
 // waitPicture polls the thumbnail until every spot shows its colour.
-func waitPicture(t *testing.T, c *roomcast.Client, what string, timeout time.Duration, want []spot) {
+func waitPicture(t *testing.T, c *roomcast.Client, room, what string, timeout time.Duration, want []spot) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got []string
 	var last []byte
 	for {
-		if b, err := c.Thumbnail(context.Background(), "talk"); err == nil {
+		if b, err := c.Thumbnail(context.Background(), room); err == nil {
 			if img, err := jpeg.Decode(bytes.NewReader(b)); err == nil {
 				last, got = b, nil
 				ok := true
@@ -215,6 +225,8 @@ func colorAt(img image.Image, fx, fy float64) string {
 		return "red"
 	case bl > 150 && r < 90 && g < 90:
 		return "blue"
+	case g > 140 && r < 90 && bl < 90:
+		return "green"
 	}
 	return fmt.Sprintf("rgb(%d,%d,%d)", r, g, bl)
 }

@@ -26,14 +26,16 @@ export interface RemoteTrack {
   id: string;
   peerId: string;
   kind: 'audio' | 'video';
+  source: 'microphone' | 'camera' | 'screen';
   track: MediaStreamTrack;
   stream: MediaStream;
 }
 
-/** An own published track, by kind. */
+/** An own published track, by kind (the screen share under 'screen'). */
 export interface LocalTrack {
   id: string;
   kind: 'audio' | 'video';
+  source?: 'screen';
   track: MediaStreamTrack;
   enabled: boolean;
 }
@@ -49,7 +51,7 @@ export interface State {
   peers: Record<string, Peer>;
   /** Remote tracks by id. */
   tracks: Record<string, RemoteTrack>;
-  localTracks: Partial<Record<'audio' | 'video', LocalTrack>>;
+  localTracks: Partial<Record<'audio' | 'video' | 'screen', LocalTrack>>;
   beam: BeamState;
 }
 
@@ -72,7 +74,8 @@ export interface PublishOptions {
 
 /** Every action's promise rejects with a RoomcastError. */
 export interface Actions {
-  join(options: { room: string; token: string }): Promise<Peer>;
+  /** receive: 'audio' gets the others' sound only (no video is sent to this client). */
+  join(options: { room: string; token: string; receive?: 'audio' }): Promise<Peer>;
   publish(options?: PublishOptions): Promise<MediaStream>;
   startRTMPOrRecording(params?: StartParams): Promise<void>;
   stopRTMPAndRecording(): Promise<void>;
@@ -80,6 +83,9 @@ export interface Actions {
   stopTrackRecording(): Promise<void>;
   setAudioEnabled(enabled: boolean): void;
   setVideoEnabled(enabled: boolean): void;
+  /** Shares a screen (getDisplayMedia, or options.stream's video) as a second video track; ends with the browser's own stop button too. */
+  startScreenShare(options?: { stream?: MediaStream }): Promise<MediaStream>;
+  stopScreenShare(): Promise<void>;
   leave(): void;
 }
 

@@ -133,7 +133,7 @@ func ActionNames() []string {
 		case in && l == "}":
 			sort.Strings(names)
 			return names
-		case in && strings.HasPrefix(l, "  ") && strings.Contains(l, "("):
+		case in && strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "  /*") && strings.Contains(l, "("):
 			names = append(names, strings.TrimSpace(l[:strings.Index(l, "(")]))
 		}
 	}

@@ -14,6 +14,7 @@ type negotiation struct {
 	senders    map[string]*webrtc.RTPSender // by forwarded track id
 	audioSlot  bool                         // recvonly transceivers added for publishing
 	videoSlot  bool
+	screenSlot bool
 	awaiting   bool                      // an offer is out, no answer yet
 	pending    bool                      // something changed while awaiting
 	candidates []webrtc.ICECandidateInit // arrived before the remote description
@@ -104,20 +105,28 @@ func (p *Peer) syncSenders() (bool, error) {
 // syncSlots adds the receive-only transceivers the client publishes into.
 func (p *Peer) syncSlots() (bool, error) {
 	p.mu.Lock()
-	wantAudio, wantVideo := p.wantAudio, p.wantVideo
+	wantAudio, wantVideo, wantScreen := p.wantAudio, p.wantVideo, p.wantScreen
 	p.mu.Unlock()
 	n := &p.neg
 	added := false
 	for _, s := range []struct {
-		want bool
-		have *bool
-		kind webrtc.RTPCodecType
-	}{{wantAudio, &n.audioSlot, webrtc.RTPCodecTypeAudio}, {wantVideo, &n.videoSlot, webrtc.RTPCodecTypeVideo}} {
+		want   bool
+		have   *bool
+		kind   webrtc.RTPCodecType
+		screen bool
+	}{{wantAudio, &n.audioSlot, webrtc.RTPCodecTypeAudio, false}, {wantVideo, &n.videoSlot, webrtc.RTPCodecTypeVideo, false},
+		{wantScreen, &n.screenSlot, webrtc.RTPCodecTypeVideo, true}} {
 		if !s.want || *s.have {
 			continue
 		}
-		if _, err := p.pc.AddTransceiverFromKind(s.kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		tr, err := p.pc.AddTransceiverFromKind(s.kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
 			return false, fmt.Errorf("add %s slot: %w", s.kind, err)
+		}
+		if s.screen {
+			p.mu.Lock()
+			p.screenRecv = tr.Receiver()
+			p.mu.Unlock()
 		}
 		*s.have = true
 		added = true

@@ -55,8 +55,12 @@ type Peer struct {
 
 	mu           sync.Mutex // guards the fields below and the closing of done
 	audio, video bool       // enabled flags shown to others
+	screen       bool       // sharing the screen (shown to others)
 	wantAudio    bool       // publish slots asked for
 	wantVideo    bool
+	wantScreen   bool
+	screenRecv   *webrtc.RTPReceiver // the screen slot's receiver, once it exists
+	screenTrack  *forwardTrack       // what arrives on it, once something has
 
 	neg negotiation // owned by the run goroutine
 }
@@ -142,7 +146,7 @@ func (p *Peer) Err() error {
 func (p *Peer) Info() PeerInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return PeerInfo{ID: p.id, Identity: p.identity, Role: string(p.role), Audio: p.audio, Video: p.video}
+	return PeerInfo{ID: p.id, Identity: p.identity, Role: string(p.role), Audio: p.audio, Video: p.video, Screen: p.screen}
 }
 
 // Publish asks for send slots for the given kinds; the next offer carries
@@ -159,6 +163,32 @@ func (p *Peer) Publish(audio, video bool) error {
 	p.wantVideo = p.wantVideo || video
 	p.audio, p.video = p.audio || audio, p.video || video
 	p.mu.Unlock()
+	p.room.peerUpdated(p)
+	p.kick()
+	return nil
+}
+
+// ShareScreen starts or stops the peer's screen share. The first start
+// asks for a slot of its own (a second video transceiver; the next offer
+// carries it); what arrives there is forwarded as a screen track while the
+// share is on. A stop takes it from the others and the recordings at once;
+// the client keeps the slot and sends a later share on it again.
+func (p *Peer) ShareScreen(on bool) error {
+	if !p.perms.Publish {
+		return rcerr.New(rcerr.PermissionDenied, "role %q may not share a screen", p.role)
+	}
+	p.mu.Lock()
+	p.screen = on
+	p.wantScreen = p.wantScreen || on
+	t := p.screenTrack
+	p.mu.Unlock()
+	if t != nil {
+		if on {
+			p.room.addTrack(t)
+		} else {
+			p.room.removeTrack(t)
+		}
+	}
 	p.room.peerUpdated(p)
 	p.kick()
 	return nil
@@ -262,7 +292,10 @@ func (p *Peer) spawn(fn func()) {
 // loop and report reader are the peer's goroutines, ended by its
 // connection's close. An ended peer's track is not forwarded.
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	t, err := newForwardTrack(p, remote)
+	p.mu.Lock()
+	screen := receiver == p.screenRecv
+	p.mu.Unlock()
+	t, err := newForwardTrack(p, remote, screen)
 	if err != nil {
 		p.log.Warn("cannot forward track", "err", err)
 		return
@@ -271,7 +304,15 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	if !p.hold(2) {
 		return
 	}
-	p.room.addTrack(t)
+	p.mu.Lock()
+	sharing := p.screen
+	if screen {
+		p.screenTrack = t
+	}
+	p.mu.Unlock()
+	if !screen || sharing {
+		p.room.addTrack(t)
+	}
 	if tap := p.room.sfu.tap(p.room.name); tap != nil {
 		t.attach(tap)
 	}

@@ -14,6 +14,7 @@ type PeerInfo struct {
 	Role     string `json:"role"`
 	Audio    bool   `json:"audio"`
 	Video    bool   `json:"video"`
+	Screen   bool   `json:"screen,omitempty"` // sharing a screen
 }
 
 // Room is the set of peers that exchange media, and the tracks they publish.

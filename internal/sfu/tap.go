@@ -16,6 +16,7 @@ type TrackInfo struct {
 	PeerID   string
 	Identity string
 	Kind     webrtc.RTPCodecType
+	Screen   bool // a screen share (a video track)
 	Codec    webrtc.RTPCodecParameters
 }
 
@@ -136,7 +137,7 @@ type sinks struct {
 }
 
 func (t *forwardTrack) info() TrackInfo {
-	return TrackInfo{ID: t.id, PeerID: t.publisher.id, Identity: t.publisher.identity, Kind: t.kind, Codec: t.remote.Codec()}
+	return TrackInfo{ID: t.id, PeerID: t.publisher.id, Identity: t.publisher.identity, Kind: t.kind, Screen: t.screen, Codec: t.remote.Codec()}
 }
 
 // attach gives tap a sink for t, once.

@@ -18,6 +18,7 @@ const keyframeInterval = 200 * time.Millisecond
 type forwardTrack struct {
 	id        string
 	kind      webrtc.RTPCodecType
+	screen    bool // a screen share (its id starts with ScreenPrefix)
 	publisher *Peer
 	remote    *webrtc.TrackRemote
 	local     *webrtc.TrackLocalStaticRTP
@@ -37,14 +38,23 @@ type forwardTrack struct {
 	pliStopped bool        // the track ended: no more PLIs
 }
 
-func newForwardTrack(p *Peer, remote *webrtc.TrackRemote) (*forwardTrack, error) {
+// ScreenPrefix starts the track and stream ids of a forwarded screen
+// share: subscribers tell it from the publisher's camera by it
+// (docs/PROTOCOL.md).
+const ScreenPrefix = "screen:"
+
+func newForwardTrack(p *Peer, remote *webrtc.TrackRemote, screen bool) (*forwardTrack, error) {
 	// The stream id is the publisher's peer id: clients put the track on
-	// that peer's tile.
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.id)
+	// that peer's tile (a screen share's: "screen:" and the peer id).
+	id, stream := remote.ID(), p.id
+	if screen {
+		id, stream = ScreenPrefix+id, ScreenPrefix+p.id
+	}
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, id, stream)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: local track: %w", err)
 	}
-	return &forwardTrack{id: remote.ID(), kind: remote.Kind(), publisher: p, remote: remote, local: local,
+	return &forwardTrack{id: id, kind: remote.Kind(), screen: screen, publisher: p, remote: remote, local: local,
 		subs: map[*webrtc.RTPSender]*Peer{}}, nil
 }
 

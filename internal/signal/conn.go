@@ -204,6 +204,12 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sf
 		peer.AddCandidate(*m.Candidate)
 	case TypeMedia:
 		peer.SetMedia(*m.Audio, *m.Video)
+	case TypeScreen:
+		if err := peer.ShareScreen(*m.On); err != nil {
+			c.sendError(m.ID, err)
+			return
+		}
+		c.send(okMsg{Type: "ok", ID: m.ID})
 	case TypeJoin:
 		c.sendError(m.ID, rcerr.New(rcerr.InvalidArgument, "already joined"))
 	}

@@ -29,6 +29,7 @@ const (
 	TypeAnswer    = "answer"
 	TypeCandidate = "candidate"
 	TypeMedia     = "media"
+	TypeScreen    = "screen"
 	TypeLeave     = "leave"
 	TypeBeamStart = "beam-start"
 	TypeBeamStop  = "beam-stop"
@@ -50,6 +51,8 @@ type ClientMessage struct {
 	Audio     *bool                    `json:"audio,omitempty"`
 	Video     *bool                    `json:"video,omitempty"`
 	Params    *roomcast.StartParams    `json:"params,omitempty"`
+	// On (screen): the screen share starts (true) or stops (false).
+	On *bool `json:"on,omitempty"`
 	// Receive (join): "audio" receives the room's sound only (an
 	// audio-only beam); empty receives every track.
 	Receive string `json:"receive,omitempty"`
@@ -103,6 +106,10 @@ func (m *ClientMessage) validate() error {
 	case TypeMedia:
 		if m.Audio == nil || m.Video == nil {
 			return invalid("media: audio and video are required")
+		}
+	case TypeScreen:
+		if m.On == nil {
+			return invalid("screen: on is required (true starts the screen share, false stops it)")
 		}
 	case TypeBeamStart:
 		if m.Params == nil {

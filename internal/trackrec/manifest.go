@@ -29,7 +29,7 @@ type ManifestTrack struct {
 	ID       string `json:"id"`
 	PeerID   string `json:"peerId"`
 	Identity string `json:"identity"`
-	Kind     string `json:"kind"`  // audio or video
+	Kind     string `json:"kind"`  // audio, video, or screen (a screen share)
 	Codec    string `json:"codec"` // MIME type, e.g. video/VP8
 	File     string `json:"file"`  // empty when the codec is not recorded
 	// StartOffsetMs is when the track's first packet arrived, in ms after

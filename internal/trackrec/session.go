@@ -49,7 +49,7 @@ func (s *Session) TrackPublished(info sfu.TrackInfo, keyframe func()) sfu.TrackS
 	}
 	n := len(s.manifest.Tracks)
 	entry := ManifestTrack{ID: info.ID, PeerID: info.PeerID, Identity: info.Identity,
-		Kind: info.Kind.String(), Codec: info.Codec.MimeType,
+		Kind: kindName(info), Codec: info.Codec.MimeType,
 		StartOffsetMs: time.Since(s.started).Milliseconds()}
 	file, name, err := s.openFile(n, info)
 	if err != nil {
@@ -87,11 +87,20 @@ func (s *Session) openFile(n int, info sfu.TrackInfo) (frameFile, string, error)
 		return f, name, err
 	}
 	if strings.EqualFold(info.Codec.MimeType, webrtc.MimeTypeH264) {
-		name := fmt.Sprintf("%02d-%s-video.mp4", n, who)
+		name := fmt.Sprintf("%02d-%s-%s.mp4", n, who, kindName(info))
 		return newMP4File(filepath.Join(s.dir, name)), name, nil
 	}
-	name := fmt.Sprintf("%02d-%s-video.webm", n, who)
+	name := fmt.Sprintf("%02d-%s-%s.webm", n, who, kindName(info))
 	return newWebMFile(filepath.Join(s.dir, name)), name, nil
+}
+
+// kindName is the manifest's kind of a track: audio, video, or screen for
+// a screen share.
+func kindName(info sfu.TrackInfo) string {
+	if info.Screen {
+		return "screen"
+	}
+	return info.Kind.String()
 }
 
 // trackEnded puts a finished track's numbers in the manifest.

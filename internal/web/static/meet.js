@@ -81,6 +81,10 @@ function setup() {
   $('#leave').addEventListener('click', leave);
   $('#toggle-mic').addEventListener('click', () => toggle('audio'));
   $('#toggle-cam').addEventListener('click', () => toggle('video'));
+  $('#share-screen').addEventListener('click', () => {
+    const act = client.store.getState(selectLocalTracks).screen ? client.actions.stopScreenShare() : client.actions.startScreenShare();
+    act.catch(err => { if (err.code !== 'permission_denied') showError(err); });
+  });
   if (canStartStop) setupBeamPanel();
 }
 
@@ -172,7 +176,7 @@ async function join() {
       await client.actions.publish({ audio: true, video: true }).catch(showError);
       page.timing.published = performance.now();
     }
-    if (!canPublish) $('#toggle-mic').hidden = $('#toggle-cam').hidden = true;
+    if (!canPublish) $('#toggle-mic').hidden = $('#toggle-cam').hidden = $('#share-screen').hidden = true;
     render();
   } catch (err) {
     showError(err);
@@ -218,9 +222,15 @@ function render() {
   if (!isBeam && self && localTracks.video) {
     want.set('local', { peer: self, tracks: [localTracks.video.track], local: true });
   }
+  if (!isBeam && self && localTracks.screen) {
+    want.set('local:screen', { peer: self, tracks: [localTracks.screen.track], local: true, screen: true });
+  }
   for (const peer of remote) {
-    const mine = tracks.filter(t => t.peerId === peer.id).map(t => t.track);
+    const mine = tracks.filter(t => t.peerId === peer.id && t.source !== 'screen').map(t => t.track);
     if (showsTile(peer, mine)) want.set(peer.id, { peer, tracks: mine, local: false });
+    // A screen share is a tile of its own (the stage, in the beam view).
+    const screen = tracks.filter(t => t.peerId === peer.id && t.source === 'screen').map(t => t.track);
+    if (screen.length) want.set(peer.id + ':screen', { peer: { ...peer, video: true, audio: true }, tracks: screen, local: false, screen: true });
   }
   for (const [id, tile] of tiles) {
     if (!want.has(id)) { tile.remove(); tiles.delete(id); }
@@ -229,6 +239,8 @@ function render() {
   layout();
   renderParticipants(self, remote);
   const cams = $('#toggle-cam'), mics = $('#toggle-mic');
+  $('#share-screen').textContent = localTracks.screen ? 'Stop sharing' : 'Share screen';
+  $('#share-screen').setAttribute('aria-pressed', String(!!localTracks.screen));
   cams.textContent = localTracks.video && !localTracks.video.enabled ? 'Start camera' : 'Stop camera';
   cams.setAttribute('aria-pressed', String(!!localTracks.video && !localTracks.video.enabled));
   mics.textContent = localTracks.audio && !localTracks.audio.enabled ? 'Unmute mic' : 'Mute mic';
@@ -237,11 +249,11 @@ function render() {
   if (!page.joined && (audioOnly || !remote.some(p => p.video))) markJoined();
 }
 
-function updateTile(id, { peer, tracks, local }) {
+function updateTile(id, { peer, tracks, local, screen }) {
   let tile = tiles.get(id);
   if (!tile) {
     tile = document.createElement('div');
-    tile.className = 'tile' + (local ? ' local' : '');
+    tile.className = 'tile' + (local ? ' local' : '') + (screen ? ' screen' : '');
     tile.dataset.peer = id;
     tile.innerHTML = '<video autoplay playsinline muted></video><audio autoplay></audio><div class="avatar"></div>' +
       '<div class="label"><span class="name"></span><span class="mic-off" title="muted">muted</span></div>';
@@ -251,7 +263,8 @@ function updateTile(id, { peer, tracks, local }) {
     if (local) $('#grid').prepend(tile); else $('#grid').append(tile);
     tiles.set(id, tile);
   }
-  tile.querySelector('.name').textContent = local ? `${peer.identity} (you)` : peer.identity;
+  const who = local ? `${peer.identity} (you)` : peer.identity;
+  tile.querySelector('.name').textContent = screen ? `${who}: screen` : who;
   tile.querySelector('.avatar').textContent = (peer.identity || '?').slice(0, 1).toUpperCase();
   tile.classList.toggle('no-video', !peer.video || !tracks.some(t => t.kind === 'video'));
   tile.classList.toggle('no-audio', !local && !peer.audio);

@@ -3,8 +3,10 @@
 // below; single-speaker, only the active speaker. The active speaker is
 // the loudest peer (inbound audioLevel, 4 times a second) once it has
 // been the loudest for a second (hysteresis: a cough does not take the
-// stage); before anyone spoke, the first tile. Tiles keep their order
-// whatever the layout: the stage is a grid placement, not a reshuffle.
+// stage); before anyone spoke, the first tile. A screen share takes the
+// stage in every layout (grid turns speaker while it lasts). Tiles keep
+// their order whatever the layout: the stage is a grid placement, not a
+// reshuffle.
 
 const speakingLevel = 0.02; // audioLevel (0–1) above which a peer speaks
 const holdMs = 1000;        // how long the loudest must lead to take the stage
@@ -19,8 +21,11 @@ export function createStage(grid) {
   function apply() {
     const all = tiles();
     if (!all.some(t => t.dataset.peer === current)) current = all.length ? all[0].dataset.peer : null;
-    document.body.dataset.layout = layout;
-    for (const t of all) t.classList.toggle('on-stage', layout !== 'grid' && t.dataset.peer === current);
+    const screen = all.find(t => t.classList.contains('screen'));
+    const shown = screen && layout === 'grid' ? 'speaker' : layout;
+    const onStage = screen ? screen.dataset.peer : current;
+    document.body.dataset.layout = shown;
+    for (const t of all) t.classList.toggle('on-stage', shown !== 'grid' && t.dataset.peer === onStage);
     grid.style.setProperty('--strip', Math.max(all.length - 1, 1));
   }
 

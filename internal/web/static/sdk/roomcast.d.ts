@@ -47,6 +47,7 @@ export interface StartParams {
   resolution?: Resolution;
   maxDuration?: number;
   layout?: Layout;
+  audioOnly?: boolean;
 }
 
 export interface Resolution {
@@ -59,6 +60,7 @@ export interface BeamState {
   recording: RecordingStates;
   health?: Health;
   layout?: Layout;
+  audioOnly?: boolean;
   message?: string;
 }
 
@@ -112,6 +114,7 @@ export interface Peer {
   role: string;
   audio: boolean;
   video: boolean;
+  screen?: boolean;
 }
 
 /** Connection states of a client. */
@@ -136,14 +139,16 @@ export interface RemoteTrack {
   id: string;
   peerId: string;
   kind: 'audio' | 'video';
+  source: 'microphone' | 'camera' | 'screen';
   track: MediaStreamTrack;
   stream: MediaStream;
 }
 
-/** An own published track, by kind. */
+/** An own published track, by kind (the screen share under 'screen'). */
 export interface LocalTrack {
   id: string;
   kind: 'audio' | 'video';
+  source?: 'screen';
   track: MediaStreamTrack;
   enabled: boolean;
 }
@@ -159,7 +164,7 @@ export interface State {
   peers: Record<string, Peer>;
   /** Remote tracks by id. */
   tracks: Record<string, RemoteTrack>;
-  localTracks: Partial<Record<'audio' | 'video', LocalTrack>>;
+  localTracks: Partial<Record<'audio' | 'video' | 'screen', LocalTrack>>;
   beam: BeamState;
 }
 
@@ -191,6 +196,9 @@ export interface Actions {
   stopTrackRecording(): Promise<void>;
   setAudioEnabled(enabled: boolean): void;
   setVideoEnabled(enabled: boolean): void;
+  /** Shares a screen (getDisplayMedia, or options.stream's video) as a second video track; ends with the browser's own stop button too. */
+  startScreenShare(options?: { stream?: MediaStream }): Promise<MediaStream>;
+  stopScreenShare(): Promise<void>;
   leave(): void;
 }
 

@@ -12,6 +12,8 @@
 // changed, so selectors can be compared by reference.
 
 const PROTOCOL_VERSION = 1;
+// A forwarded screen share's stream id is this and the peer's id.
+const SCREEN_PREFIX = 'screen:';
 
 /** Seed enum: the state of a recording. */
 export const RecordingState = Object.freeze({
@@ -53,7 +55,7 @@ const initialState = Object.freeze({
   room: null,
   localPeer: null,    // {id, identity, role, audio, video}
   peers: {},          // visible remote peers by id
-  tracks: {},         // remote tracks by id: {id, peerId, kind, track, stream}
+  tracks: {},         // remote tracks by id: {id, peerId, kind, source ('microphone' | 'camera' | 'screen'), track, stream}
   localTracks: {},    // own tracks by kind: {id, kind, track, enabled}
   beam: { rtmp: { ...idle, destinations: [] }, recording: { browser: idle, server: idle } },
 });
@@ -159,6 +161,7 @@ export function createClient(options = {}) {
   let joinWaiter = null;          // {resolve, reject} until `joined`
   let remoteCandidates = [];      // server candidates that arrived before the offer
   let negotiation = Promise.resolve(); // serialises offers
+  let screenSender = null;        // the screen share's sender on the current media connection
 
   const send = msg => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg)); };
 
@@ -210,6 +213,7 @@ export function createClient(options = {}) {
     redirectTo = null;
     retryable = false;
     client.pc = newPeerConnection();
+    screenSender = null;
     const { room, token, receive } = session;
     const sock = ws = new WebSocket(url);
     sock.onopen = () => send({ type: 'join', v: PROTOCOL_VERSION, room, token, ...(receive ? { receive } : {}) });
@@ -255,7 +259,9 @@ export function createClient(options = {}) {
   // publishAgain sends the own tracks on the new media connection after a
   // reconnect, muted or not as they were.
   async function publishAgain() {
-    const local = Object.values(store.getState().localTracks);
+    const { screen, ...own } = store.getState().localTracks;
+    if (screen) shareScreen(screen.track).catch(e => console.error('roomcast: sharing the screen again after a reconnect failed', e));
+    const local = Object.values(own);
     if (!local.length || !client.pc) return;
     const stream = new MediaStream(local.map(l => l.track));
     for (const l of local) client.pc.addTrack(l.track, stream);
@@ -277,7 +283,12 @@ export function createClient(options = {}) {
       const stream = e.streams[0];
       if (!stream) return;
       const track = e.track;
-      const entry = Object.freeze({ id: track.id, peerId: stream.id, kind: track.kind, track, stream });
+      // A screen share comes in a stream of its own, "screen:" + the peer id.
+      const screen = stream.id.startsWith(SCREEN_PREFIX);
+      const entry = Object.freeze({
+        id: track.id, peerId: screen ? stream.id.slice(SCREEN_PREFIX.length) : stream.id, kind: track.kind,
+        source: screen ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera', track, stream,
+      });
       store.update(s => ({ tracks: { ...s.tracks, [track.id]: entry } }));
       const drop = () => store.update(s => ({ tracks: without(s.tracks, k => k === track.id) }));
       track.addEventListener('ended', drop);
@@ -405,6 +416,63 @@ export function createClient(options = {}) {
     return media;
   }
 
+  /**
+   * startScreenShare asks the browser for a screen (getDisplayMedia) and
+   * sends it as a second video track of this peer (localTracks.screen;
+   * others see it with source 'screen' and the peer's screen: true). It
+   * stops on its own when the person ends the share in the browser's UI.
+   * options.stream may carry the video track to share instead.
+   */
+  async function startScreenShare({ stream } = {}) {
+    const pc = client.pc;
+    if (!pc || store.getState().connection !== ConnectionState.CONNECTED) {
+      throw new RoomcastError('unavailable', 'join a room before sharing a screen');
+    }
+    if (store.getState().localTracks.screen) throw new RoomcastError('conflict', 'already sharing a screen; stop it first');
+    const media = stream || await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false })
+      .catch(e => { throw new RoomcastError('permission_denied', `screen share: ${e.message}`); });
+    const track = media.getVideoTracks()[0];
+    if (!track) throw new RoomcastError('invalid_argument', 'screen share: the stream has no video track');
+    try {
+      await shareScreen(track);
+    } catch (e) {
+      if (!stream) track.stop();
+      throw e;
+    }
+    track.addEventListener('ended', () => { if (store.getState().localTracks.screen?.track === track) stopScreenShare().catch(() => {}); });
+    return media;
+  }
+
+  // shareScreen sends track on the screen slot: a new sender the first
+  // time (the server's next offer brings the slot it attaches to), the same
+  // one after (no renegotiation).
+  async function shareScreen(track) {
+    const pc = client.pc;
+    let added = null;
+    if (screenSender) await screenSender.replaceTrack(track);
+    else screenSender = added = pc.addTrack(track, new MediaStream([track]));
+    try {
+      await request({ type: 'screen', on: true });
+    } catch (e) {
+      if (added) { try { pc.removeTrack(added); } catch { /* closed */ } screenSender = null; }
+      throw e;
+    }
+    store.update(s => ({
+      localTracks: { ...s.localTracks, screen: Object.freeze({ id: track.id, kind: 'video', source: 'screen', track, enabled: true }) },
+      localPeer: Object.freeze({ ...s.localPeer, screen: true }),
+    }));
+  }
+
+  /** stopScreenShare ends the screen share; the camera and mic go on. */
+  async function stopScreenShare() {
+    const local = store.getState().localTracks.screen;
+    if (!local) return;
+    store.update(s => ({ localTracks: without(s.localTracks, k => k === 'screen'), localPeer: Object.freeze({ ...s.localPeer, screen: false }) }));
+    local.track.stop();
+    if (screenSender) await screenSender.replaceTrack(null).catch(() => {});
+    if (store.getState().connection === ConnectionState.CONNECTED) await request({ type: 'screen', on: false });
+  }
+
   function setEnabled(kind, enabled) {
     const s = store.getState();
     const local = s.localTracks[kind];
@@ -476,6 +544,8 @@ export function createClient(options = {}) {
     stopTrackRecording,
     setAudioEnabled: enabled => setEnabled('audio', enabled),
     setVideoEnabled: enabled => setEnabled('video', enabled),
+    startScreenShare,
+    stopScreenShare,
     leave,
   };
   return client;
