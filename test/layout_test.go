@@ -50,9 +50,16 @@ const syntheticJS = `(() => {
   };
 })()`
 
-// syntheticPerson joins room in the meeting app with a synthetic camera
-// of color and a microphone the test turns on (window.speak).
+// syntheticPerson joins room in the meeting app as a guest with a
+// synthetic camera of color and a microphone the test turns on
+// (window.speak).
 func syntheticPerson(t *testing.T, s *server, browser context.Context, room, identity, color string) context.Context {
+	t.Helper()
+	return syntheticPersonAs(t, s, browser, room, identity, "guest", color)
+}
+
+// syntheticPersonAs is syntheticPerson with the given role.
+func syntheticPersonAs(t *testing.T, s *server, browser context.Context, room, identity, role, color string) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
@@ -61,7 +68,7 @@ func syntheticPerson(t *testing.T, s *server, browser context.Context, room, ide
 		t.Fatalf("synthetic media for %s: %v", identity, err)
 	}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(640, 360),
-		chromedp.Navigate(meetURL(s, room, s.joinToken(t, room, identity, "guest")))); err != nil {
+		chromedp.Navigate(meetURL(s, room, s.joinToken(t, room, identity, role)))); err != nil {
 		t.Fatalf("open %s's page: %v", identity, err)
 	}
 	clickJoin(t, ctx)

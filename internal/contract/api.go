@@ -86,6 +86,10 @@ export interface Actions {
   /** Shares a screen (getDisplayMedia, or options.stream's video) as a second video track; ends with the browser's own stop button too. */
   startScreenShare(options?: { stream?: MediaStream }): Promise<MediaStream>;
   stopScreenShare(): Promise<void>;
+  /** While a composite job runs (host role): its layout, a destination added (3 at most) or removed by its index in the state. */
+  setLayout(layout: Layout): Promise<void>;
+  addDestination(url: string): Promise<void>;
+  removeDestination(index: number): Promise<void>;
   leave(): void;
 }
 

@@ -17,6 +17,9 @@ type Beams interface {
 	State(ctx context.Context, room string) (roomcast.BeamState, uint64, error)
 	StartTracks(ctx context.Context, room string) (roomcast.BeamState, error)
 	StopTracks(ctx context.Context, room string) (roomcast.BeamState, error)
+	SetLayout(ctx context.Context, room string, l roomcast.Layout) (roomcast.BeamState, error)
+	AddDestination(ctx context.Context, room, rawURL string) (roomcast.BeamState, error)
+	RemoveDestination(ctx context.Context, room string, index int) (roomcast.BeamState, error)
 }
 
 type stateMsg struct {
@@ -87,6 +90,12 @@ func (b *beamSide) request(ctx context.Context, c *conn, roomName string, role r
 			_, err = b.beams.StartTracks(ctx, roomName)
 		case TypeTracksStop:
 			_, err = b.beams.StopTracks(ctx, roomName)
+		case TypeBeamLayout:
+			_, err = b.beams.SetLayout(ctx, roomName, roomcast.Layout(m.Layout))
+		case TypeBeamAddURL:
+			_, err = b.beams.AddDestination(ctx, roomName, m.URL)
+		case TypeBeamRemoveURL:
+			_, err = b.beams.RemoveDestination(ctx, roomName, *m.Index)
 		}
 		if err != nil {
 			c.sendError(m.ID, err)

@@ -186,7 +186,7 @@ func (c *conn) readLoop(ctx context.Context, handle func(*ClientMessage)) {
 
 func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sfu.Peer, req sfu.JoinRequest, m *ClientMessage) {
 	switch m.Type {
-	case TypeBeamStart, TypeBeamStop, TypeTracksStart, TypeTracksStop:
+	case TypeBeamStart, TypeBeamStop, TypeTracksStart, TypeTracksStop, TypeBeamLayout, TypeBeamAddURL, TypeBeamRemoveURL:
 		if h.beam == nil {
 			c.sendError(m.ID, rcerr.New(rcerr.Unavailable, "streaming and recording are not enabled on this server"))
 			return

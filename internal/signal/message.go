@@ -34,6 +34,11 @@ const (
 	TypeBeamStart = "beam-start"
 	TypeBeamStop  = "beam-stop"
 	// SFU track recording (recording.server).
+	// While live: the composite's layout, a destination added or removed.
+	TypeBeamLayout    = "beam-layout"
+	TypeBeamAddURL    = "beam-add-url"
+	TypeBeamRemoveURL = "beam-remove-url"
+
 	TypeTracksStart = "track-recording-start"
 	TypeTracksStop  = "track-recording-stop"
 )
@@ -51,6 +56,11 @@ type ClientMessage struct {
 	Audio     *bool                    `json:"audio,omitempty"`
 	Video     *bool                    `json:"video,omitempty"`
 	Params    *roomcast.StartParams    `json:"params,omitempty"`
+	// Layout (beam-layout), URL (beam-add-url; secret: it holds the
+	// stream key) and Index (beam-remove-url) change a live job.
+	Layout string `json:"layout,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Index  *int   `json:"index,omitempty"`
 	// On (screen): the screen share starts (true) or stops (false).
 	On *bool `json:"on,omitempty"`
 	// Receive (join): "audio" receives the room's sound only (an
@@ -114,6 +124,18 @@ func (m *ClientMessage) validate() error {
 	case TypeBeamStart:
 		if m.Params == nil {
 			return invalid("beam-start: params is required")
+		}
+	case TypeBeamLayout:
+		if m.Layout == "" {
+			return invalid("beam-layout: layout is required")
+		}
+	case TypeBeamAddURL:
+		if m.URL == "" {
+			return invalid("beam-add-url: url is required")
+		}
+	case TypeBeamRemoveURL:
+		if m.Index == nil {
+			return invalid("beam-remove-url: index is required")
 		}
 	case TypeLeave, TypeBeamStop, TypeTracksStart, TypeTracksStop:
 	case "":

@@ -110,9 +110,28 @@ function setupBeamPanel() {
     const params = {
       rtmpURLs: ['#rtmp-1', '#rtmp-2', '#rtmp-3'].map(q => $(q).value.trim()).filter(Boolean),
       record: $('#record').checked,
-      resolution: { width, height },
     };
+    if ($('#audio-only').checked) params.audioOnly = true;
+    else Object.assign(params, { resolution: { width, height }, layout: $('#layout').value });
     client.actions.startRTMPOrRecording(params).catch(beamError);
+  });
+  $('#audio-only').addEventListener('change', () => { $('#resolution').disabled = $('#audio-only').checked; renderBeam(); });
+  // While live the layout and the destinations change on the fly.
+  $('#layout').addEventListener('change', () => {
+    if (!client.store.getState().beam.layout) return; // not live: it applies at the start
+    beamError(null);
+    client.actions.setLayout($('#layout').value).catch(beamError);
+  });
+  $('#add-url').addEventListener('click', () => {
+    beamError(null);
+    const url = $('#rtmp-add').value.trim();
+    client.actions.addDestination(url).then(() => { $('#rtmp-add').value = ''; }, beamError);
+  });
+  $('#destinations').addEventListener('click', e => {
+    const i = e.target.dataset.remove;
+    if (i === undefined) return;
+    beamError(null);
+    client.actions.removeDestination(Number(i)).catch(beamError);
   });
   $('#beam-stop').addEventListener('click', () => {
     beamError(null);
@@ -143,16 +162,28 @@ function renderBeam() {
     return el;
   };
   $('#beam-status').replaceChildren(...[badge('LIVE', rtmp), badge('REC', rec.browser), badge('TRACKS', rec.server)].filter(Boolean));
-  $('#destinations').replaceChildren(...rtmp.destinations.map(d => {
+  const beam = client.store.getState().beam;
+  // Starting counts: running turns true only once media flows.
+  const active = st => st.state === 'starting' || st.state === 'started';
+  $('#destinations').replaceChildren(...rtmp.destinations.map((d, i) => {
     const li = document.createElement('li');
     const st = document.createElement('span');
     st.className = 'state';
     st.textContent = d.state;
     li.append(st, d.url + (d.error ? ` — ${d.error.message}` : ''));
+    if (canStartStop && active(rtmp)) {
+      const rm = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Remove', className: 'small' });
+      rm.dataset.remove = String(i);
+      rm.setAttribute('aria-label', `Remove destination ${i + 1}`);
+      li.append(rm);
+    }
     return li;
   }));
-  // Starting counts: running turns true only once media flows.
-  const active = st => st.state === 'starting' || st.state === 'started';
+  if (canStartStop) {
+    $('#add-destination').hidden = !(active(rtmp) || active(rec.browser)) || rtmp.destinations.length >= 3;
+    if (beam.layout) $('#layout').value = beam.layout;
+    $('#layout').disabled = !!beam.audioOnly || (!beam.layout && $('#audio-only').checked);
+  }
   const running = active(rtmp) || active(rec.browser);
   $('#beam-start').disabled = running;
   $('#beam-stop').disabled = !running;

@@ -528,11 +528,26 @@ export function createClient(options = {}) {
     return roomRequest('track-recording-stop', 'stopping track recording');
   }
 
-  function roomRequest(type, what) {
+  /** setLayout changes the running composite's layout: 'grid', 'speaker' or 'single-speaker'. Needs the host role. */
+  function setLayout(layout) {
+    return roomRequest('beam-layout', 'changing the layout', { layout });
+  }
+
+  /** addDestination adds an RTMP(S) URL to the running stream (3 at most). Needs the host role. */
+  function addDestination(url) {
+    return roomRequest('beam-add-url', 'adding a destination', { url });
+  }
+
+  /** removeDestination stops streaming to the destination at index (as the state lists them). Needs the host role. */
+  function removeDestination(index) {
+    return roomRequest('beam-remove-url', 'removing a destination', { index });
+  }
+
+  function roomRequest(type, what, fields = {}) {
     if (store.getState().connection !== ConnectionState.CONNECTED) {
       return Promise.reject(new RoomcastError('unavailable', `join a room before ${what}`));
     }
-    return request({ type }).then(() => undefined);
+    return request({ type, ...fields }).then(() => undefined);
   }
 
   client.actions = {
@@ -546,6 +561,9 @@ export function createClient(options = {}) {
     setVideoEnabled: enabled => setEnabled('video', enabled),
     startScreenShare,
     stopScreenShare,
+    setLayout,
+    addDestination,
+    removeDestination,
     leave,
   };
   return client;
