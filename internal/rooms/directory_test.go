@@ -152,12 +152,26 @@ func TestPlacementSpreads(t *testing.T) {
 	servers[2].mu.Lock()
 	servers[2].draining = true
 	servers[2].mu.Unlock()
+	// Each server knows the 10 rooms placed on it before it announces them
+	// (else the announcements' room counts depend on which placement
+	// reached which server first).
+	waitFor(t, "each server to hold its 10 rooms", func() bool {
+		for _, s := range servers {
+			s.Directory.mu.Lock()
+			n := len(s.held)
+			s.Directory.mu.Unlock()
+			if n != 10 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, s := range servers {
 		s.announce() // each new load is known: nothing pending
 	}
 	waitFor(t, "the announcements", func() bool {
 		ss := servers[0].Servers()
-		return len(ss) == 3 && ss[1].Load.Forwarded == 12 && ss[2].State == StateDraining
+		return len(ss) == 3 && ss[0].Load.Rooms == 10 && ss[1].Load.Rooms == 10 && ss[1].Load.Forwarded == 12 && ss[2].State == StateDraining
 	})
 	count = map[string]int{}
 	for i := range 6 {
