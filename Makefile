@@ -21,7 +21,7 @@ deps: ## install missing Debian packages (needs root; skipped otherwise)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
 $(BIN): $(GO_FILES)
-	go build -o $(BIN) ./cmd/roomcast
+	go build -buildvcs=auto -o $(BIN) ./cmd/roomcast
 
 build: $(BIN) ## build bin/roomcast
 

@@ -7,6 +7,8 @@
 //	roomcast token --room R --identity I --role ROLE [--ttl 24h]
 //	roomcast token --management
 //	roomcast beam start|stop|status --room R [--rtmp URL]... [--record] [--resolution WxH]
+//	roomcast config print [serve|worker] [flags]
+//	roomcast version
 package main
 
 import (
@@ -31,6 +33,13 @@ Usage:
   roomcast token [flags]   print a join token or a management token
   roomcast beam start|stop|status [flags]
                            start, stop or show streaming and recording of a room
+  roomcast config print [serve|worker] [flags]
+                           show the effective settings (secrets redacted)
+  roomcast version         show the build
+
+serve and worker read their settings from flags, ROOMCAST_<FLAG> environment variables
+(e.g. ROOMCAST_RTC_UDP_PORT) and a YAML file (--config FILE, keys are the flag names),
+flags first.
 
 Run "roomcast <command> --help" for a command's flags.
 `
@@ -67,6 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return token(args[1:], stdout, stderr)
 	case "beam":
 		return beam(ctx, args[1:], stdout, stderr)
+	case "config":
+		return configPrint(args[1:], stdout)
+	case "version", "--version":
+		return version(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -56,22 +56,7 @@ func TestAudioOnlyStreamsAndRecordsSoundAlone(t *testing.T) {
 	} else if tone := a.ToneLevel(); tone < -15 || tone > -9 {
 		t.Errorf("the -12 dBFS tone reaches the ingest at %.1f dBFS", tone)
 	}
-	stopAt := time.Now()
-	cancel()
-	if o := <-done; o.Failed() {
-		t.Fatalf("the job ended with %v", o)
-	}
-	p.mu.Lock()
-	startedAt := p.last.StartedAt
-	p.mu.Unlock()
-	if startedAt == nil {
-		t.Fatal("no report says when the first sound was captured")
-	}
-	ran := stopAt.Sub(*startedAt).Seconds()
-	dur, err := Finalize(part, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ran, dur := stopAndFinalize(t, cancel, done, &p, part, out)
 	if pr, err = testkit.FFprobe(out); err != nil {
 		t.Fatal(err)
 	}

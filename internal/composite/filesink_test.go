@@ -43,6 +43,29 @@ func playTone(t *testing.T, sb *Sandbox) {
 	}
 }
 
+// stopAndFinalize stops a recording job (cancel), checks it stopped
+// cleanly and finalizes part to out; ran is the time from its first
+// captured frame to the stop, in seconds.
+func stopAndFinalize(t *testing.T, cancel func(), done <-chan jobs.Outcome, p *progress, part, out string) (ran float64, dur time.Duration) {
+	t.Helper()
+	stopAt := time.Now()
+	cancel()
+	if o := <-done; o.Failed() {
+		t.Fatalf("the job ended with %v", o)
+	}
+	p.mu.Lock()
+	startedAt := p.last.StartedAt
+	p.mu.Unlock()
+	if startedAt == nil {
+		t.Fatal("no report says when the first frame was captured")
+	}
+	dur, err := Finalize(part, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stopAt.Sub(*startedAt).Seconds(), dur
+}
+
 // waitStarted waits for the job's first report that media flows.
 func (p *progress) waitStarted(t *testing.T, timeout time.Duration) {
 	t.Helper()
@@ -83,22 +106,7 @@ func TestRecordingIsASinkOfTheEncode(t *testing.T) {
 	}()
 	p.waitStarted(t, 20*time.Second)
 	time.Sleep(5 * time.Second) // the job's length
-	stopAt := time.Now()
-	cancel()
-	if o := <-done; o.Failed() {
-		t.Fatalf("the job ended with %v", o)
-	}
-	p.mu.Lock()
-	startedAt := p.last.StartedAt
-	p.mu.Unlock()
-	if startedAt == nil {
-		t.Fatal("no report says when the first picture was captured")
-	}
-	ran := stopAt.Sub(*startedAt).Seconds()
-	dur, err := Finalize(part, out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ran, dur := stopAndFinalize(t, cancel, done, &p, part, out)
 	pr, err := testkit.FFprobe(out)
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,9 @@ type Config struct {
 	DrainTimeout time.Duration
 
 	Jobs // the local worker's jobs; recordings go to Jobs.S3 when set
+	// Settings is every flag's effective value and its source (config
+	// print).
+	Settings Effective
 }
 
 // Default returns a configuration that runs everything on one machine.
@@ -56,19 +59,20 @@ func Default() Config {
 	}
 }
 
-// Load parses serve's flags (with ROOMCAST_* environment variables as
-// defaults) over Default and validates the result.
+// Load loads serve's settings (parse: flags over ROOMCAST_* environment
+// over --config file) over Default and validates the result, reporting
+// every problem at once.
 func Load(args []string) (Config, error) {
 	c := Default()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.StringVar(&c.Addr, "addr", env("ROOMCAST_ADDR", c.Addr), "HTTP listen address (signaling, API, meeting app); its host, if any, also binds the media UDP port")
-	fs.StringVar(&c.DataDir, "data", env("ROOMCAST_DATA", c.DataDir), "data directory: secret and recordings")
-	fs.StringVar(&c.PublicURL, "public-url", env("ROOMCAST_PUBLIC_URL", ""), "URL the bot (and remote workers' bots) open this server's meeting app at (default: the listen address)")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "HTTP listen address (signaling, API, meeting app); its host, if any, also binds the media UDP port")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory: secret and recordings")
+	fs.StringVar(&c.PublicURL, "public-url", "", "URL the bot (and remote workers' bots) open this server's meeting app at (default: the listen address)")
 	fs.IntVar(&c.RTCUDPPort, "rtc-udp-port", c.RTCUDPPort, "UDP port for all WebRTC media; 0 picks a free port")
-	publicIPs := fs.String("rtc-public-ips", env("ROOMCAST_RTC_PUBLIC_IPS", ""), "comma-separated IPs to announce for media (1:1 NAT)")
+	publicIPs := fs.String("rtc-public-ips", "", "comma-separated IPs to announce for media (1:1 NAT)")
 	logFlags(fs, &c.LogFormat, &c.LogLevel)
-	fs.StringVar(&c.NATSURL, "nats", env("ROOMCAST_NATS", ""), "external NATS URL (default: embedded NATS)")
-	fs.StringVar(&c.NATSListen, "nats-listen", env("ROOMCAST_NATS_LISTEN", ""), "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
+	fs.StringVar(&c.NATSURL, "nats", "", "external NATS URL (default: embedded NATS)")
+	fs.StringVar(&c.NATSListen, "nats-listen", "", "address where the embedded NATS accepts workers, e.g. :4222 (default: no port)")
 	fs.IntVar(&c.WorkerSlots, "worker-slots", c.WorkerSlots, "jobs the local worker runs at once; 0 runs no local worker")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, with other servers on the same NATS: how long this server's rooms go on before their peers are sent to another server (no new rooms are placed here meanwhile)")
 	fs.BoolVar(&c.RecordTracks, "record-tracks", c.RecordTracks, "record every track of every room to its own file (SFU recording) from when the room opens until it closes")
@@ -76,25 +80,20 @@ func Load(args []string) (Config, error) {
 		c.WebhookURLs = append(c.WebhookURLs, v)
 		return nil
 	})
-	jobsEnv := jobFlags(fs, &c.Jobs)
-	meetingHosts := fs.String("meeting-hosts", env("ROOMCAST_MEETING_HOSTS", ""), "comma-separated hosts, addresses or CIDRs the bot may open (.example.com allows subdomains; names listed may be private or loopback; default: any public address, plus this server)")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if err := jobsEnv(); err != nil {
+	jobFlags(fs, &c.Jobs)
+	meetingHosts := fs.String("meeting-hosts", "", "comma-separated hosts, addresses or CIDRs the bot may open (.example.com allows subdomains; names listed may be private or loopback; default: any public address, plus this server)")
+	var err error
+	if c.Settings, err = load(fs, args); err != nil {
 		return c, err
 	}
 	c.WebhookSecret = logging.Secret(os.Getenv("ROOMCAST_WEBHOOK_SECRET"))
 	if *meetingHosts != "" {
 		c.MeetingHosts = strings.Split(*meetingHosts, ",")
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("config: unexpected arguments %q", fs.Args())
-	}
 	if *publicIPs != "" {
 		c.PublicIPs = strings.Split(*publicIPs, ",")
 	}
-	return c, c.Validate()
+	return c, errors.Join(c.Settings.problems, c.Validate())
 }
 
 // Validate reports every problem with c at once.
@@ -147,9 +146,3 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}

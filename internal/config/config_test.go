@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"flag"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -112,5 +113,56 @@ func TestWorkerSharesTheJobsSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad worker flags: %v; want it to mention %q", err, want)
 		}
+	}
+}
+
+// Settings come from a YAML file, the ROOMCAST_* environment and flags:
+// flags over the environment over the file, every flag has its variable,
+// a repeated flag takes a list from the file, and every problem of all
+// three is reported at once, naming where it came from.
+func TestConfigFileEnvAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/roomcast.yaml"
+	os.WriteFile(file, []byte("addr: \":9000\"\nrtc-udp-port: 9002\nworker-slots: 3\nwebhook-url:\n  - https://a.example.com/h\n  - https://b.example.com/h\ns3-secret-key: file-secret-Zk3\nlog-format: json\n"), 0o600)
+	t.Setenv("ROOMCAST_RTC_UDP_PORT", "9102")
+	t.Setenv("ROOMCAST_MAX_DURATION", "90m")
+	c, err := Load([]string{"--config", file, "--worker-slots", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9000" || c.RTCUDPPort != 9102 || c.WorkerSlots != 2 || c.MaxDuration != 90*time.Minute || c.LogFormat != "json" ||
+		!reflect.DeepEqual(c.WebhookURLs, []string{"https://a.example.com/h", "https://b.example.com/h"}) || string(c.S3.SecretKey) != "file-secret-Zk3" {
+		t.Errorf("loaded %+v", c)
+	}
+	var out bytes.Buffer
+	c.Settings.Print(&out)
+	for _, want := range []string{`addr: ":9000" # file`, "rtc-udp-port: 9102 # env", "worker-slots: 2 # flag", "max-duration: 90m # env",
+		`webhook-url: ["https://a.example.com/h", "https://b.example.com/h"] # file`, `s3-secret-key: "[redacted]" # file`, "data: ./roomcast-data # default"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config print lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "file-secret-Zk3") {
+		t.Error("config print shows the S3 secret key")
+	}
+	// Every problem at once: an unknown key, a bad value in the file, one
+	// in the environment, and the validation's own.
+	os.WriteFile(file, []byte("rtc-udp-prot: 1\nworker-slots: many\n"), 0o600)
+	t.Setenv("ROOMCAST_EMPTY_TIMEOUT", "soon")
+	_, err = Load([]string{"--config", file, "--log-format", "xml"})
+	for _, want := range []string{`unknown setting "rtc-udp-prot"`, "worker-slots", "ROOMCAST_EMPTY_TIMEOUT", "--log-format"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("problems: %v; want it to mention %q", err, want)
+		}
+	}
+	if _, err := Load([]string{"--config", dir + "/missing.yaml"}); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("a missing file: %v", err)
+	}
+	// The worker reads the same way.
+	os.WriteFile(file, []byte("nats: nats://h:4222\nslots: 4\n"), 0o600)
+	t.Setenv("ROOMCAST_EMPTY_TIMEOUT", "")
+	t.Setenv("ROOMCAST_CONFIG", file)
+	if w, err := LoadWorker(nil); err != nil || w.NATSURL != "nats://h:4222" || w.Slots != 4 || w.MaxDuration != 90*time.Minute {
+		t.Errorf("worker from ROOMCAST_CONFIG: %+v, %v", w, err)
 	}
 }

@@ -33,9 +33,8 @@ func defaultJobs() Jobs {
 	return Jobs{MaxDuration: 4 * time.Hour, EmptyTimeout: 60 * time.Second, Prewarm: true, Costs: jobs.DefaultCostModel}
 }
 
-// jobFlags adds the jobs' flags to fs. Call the returned func after
-// fs.Parse (S3Flags).
-func jobFlags(fs *flag.FlagSet, j *Jobs) func() error {
+// jobFlags adds the jobs' flags to fs.
+func jobFlags(fs *flag.FlagSet, j *Jobs) {
 	fs.DurationVar(&j.MaxDuration, "max-duration", j.MaxDuration, "streaming/recording jobs end after this long")
 	fs.DurationVar(&j.EmptyTimeout, "empty-timeout", j.EmptyTimeout, "streaming/recording jobs end when the room has had nobody publishing for this long")
 	fs.BoolVar(&j.Prewarm, "prewarm", j.Prewarm, "keep a virtual display and Chromium ready so a job starts ~3 s sooner (costs ~300 MB idle)")
@@ -48,7 +47,7 @@ func jobFlags(fs *flag.FlagSet, j *Jobs) func() error {
 		}
 		return err
 	})
-	return S3Flags(fs, &j.S3)
+	S3Flags(fs, &j.S3)
 }
 
 func (j Jobs) validate() []error {
@@ -67,7 +66,7 @@ func (j Jobs) validate() []error {
 
 // logFlags adds --log-format and --log-level.
 func logFlags(fs *flag.FlagSet, format *string, level *slog.Level) {
-	fs.StringVar(format, "log-format", env("ROOMCAST_LOG_FORMAT", *format), "log format: text or json")
+	fs.StringVar(format, "log-format", *format, "log format: text or json")
 	fs.TextVar(level, "log-level", *level, "log level: debug, info, warn, error")
 }
 
@@ -92,6 +91,9 @@ type Worker struct {
 	LogFormat    string
 	LogLevel     slog.Level
 	Jobs
+	// Settings is every flag's effective value and its source (config
+	// print).
+	Settings Effective
 }
 
 // DefaultWorker returns a worker's configuration before flags.
@@ -100,29 +102,25 @@ func DefaultWorker() Worker {
 		LogFormat: "text", LogLevel: slog.LevelInfo, Jobs: defaultJobs()}
 }
 
-// LoadWorker parses the worker's flags (ROOMCAST_* environment variables as
-// defaults where they exist) over DefaultWorker and validates the result.
+// LoadWorker loads the worker's settings (parse: flags over ROOMCAST_*
+// environment over --config file) over DefaultWorker and validates the
+// result, reporting every problem at once.
 func LoadWorker(args []string) (Worker, error) {
 	w := DefaultWorker()
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.StringVar(&w.NATSURL, "nats", env("ROOMCAST_NATS", ""), "NATS URL of the server (serve --nats-listen) or cluster (required)")
-	fs.StringVar(&w.DataDir, "data", env("ROOMCAST_DATA", w.DataDir), "data directory: the secret (or set ROOMCAST_SECRET), recordings in progress")
+	fs.StringVar(&w.NATSURL, "nats", "", "NATS URL of the server (serve --nats-listen) or cluster (required)")
+	fs.StringVar(&w.DataDir, "data", w.DataDir, "data directory: the secret (or set ROOMCAST_SECRET), recordings in progress")
 	fs.IntVar(&w.Slots, "slots", w.Slots, "jobs this worker runs at once")
 	fs.StringVar(&w.ID, "id", "", "worker id (default: hostname-pid)")
-	fs.StringVar(&w.Addr, "addr", env("ROOMCAST_ADDR", ""), "address serving /healthz (200 ready, 503 draining) and /metrics, e.g. :7890 (default: none)")
+	fs.StringVar(&w.Addr, "addr", "", "address serving /healthz (200 ready, 503 draining) and /metrics, e.g. :7890 (default: none)")
 	fs.DurationVar(&w.DrainTimeout, "drain-timeout", w.DrainTimeout, "on SIGTERM, how long running jobs go on before they are stopped (\"worker drained\")")
 	logFlags(fs, &w.LogFormat, &w.LogLevel)
-	jobsEnv := jobFlags(fs, &w.Jobs)
-	if err := fs.Parse(args); err != nil {
+	jobFlags(fs, &w.Jobs)
+	var err error
+	if w.Settings, err = load(fs, args); err != nil {
 		return w, err
 	}
-	if err := jobsEnv(); err != nil {
-		return w, err
-	}
-	if fs.NArg() > 0 {
-		return w, fmt.Errorf("config: unexpected arguments %q", fs.Args())
-	}
-	return w, w.Validate()
+	return w, errors.Join(w.Settings.problems, w.Validate())
 }
 
 // Validate reports every problem with w at once.

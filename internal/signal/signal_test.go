@@ -90,12 +90,17 @@ func (ts *testServer) dial(t *testing.T, roomName, identity string, role room.Ro
 // dialWith joins with onTrack called for each track the client receives.
 func (ts *testServer) dialWith(t *testing.T, roomName, identity string, role room.Role, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) *rtcclient.Client {
 	t.Helper()
-	opts := rtcclient.Options{URL: ts.url, Room: roomName, Token: ts.token(t, roomName, identity, role), OnTrack: onTrack}
+	return ts.dialOpts(t, rtcclient.Options{URL: ts.url, Room: roomName, Token: ts.token(t, roomName, identity, role), OnTrack: onTrack})
+}
+
+// dialOpts joins with opts; the client closes when the test ends.
+func (ts *testServer) dialOpts(t *testing.T, opts rtcclient.Options) *rtcclient.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := rtcclient.Dial(ctx, opts)
 	if err != nil {
-		t.Fatalf("dial %s: %v", identity, err)
+		t.Fatalf("dial %s: %v", opts.Room, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -149,14 +154,7 @@ func TestAudioOnlyPeerReceivesNoVideo(t *testing.T) {
 			}
 	}
 	dialAudio := func(identity string, onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) {
-		opts := rtcclient.Options{URL: ts.url, Room: "r1", Token: ts.token(t, "r1", identity, room.Beam), Receive: "audio", OnTrack: onTrack}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := rtcclient.Dial(ctx, opts)
-		if err != nil {
-			t.Fatalf("dial %s: %v", identity, err)
-		}
-		t.Cleanup(func() { c.Close() })
+		ts.dialOpts(t, rtcclient.Options{URL: ts.url, Room: "r1", Token: ts.token(t, "r1", identity, room.Beam), Receive: "audio", OnTrack: onTrack})
 	}
 	earlyTrack, early := kinds()
 	dialAudio("early", earlyTrack)
