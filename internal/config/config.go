@@ -145,4 +145,3 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Jobs.validate()...)
 	return errors.Join(errs...)
 }
-
