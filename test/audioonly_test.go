@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -57,7 +60,26 @@ func TestAudioOnlyJobCarriesTheRoomsSound(t *testing.T) {
 	if !slices.Contains(names, "composite.m4a") || slices.Contains(names, "poster.jpg") || slices.Contains(names, "composite.mp4") {
 		t.Errorf("recording files %v; want composite.m4a and no picture", names)
 	}
-	file := download(t, s, rec)
+	// Through the Go SDK: the recording, its file, and (at the end) its deletion.
+	if got, err := c.Recording(ctx, rec.ID); err != nil || got.ID != rec.ID || got.Status != roomcast.RecordingPhaseReady {
+		t.Fatalf("Recording(%s): %+v, %v", rec.ID, got, err)
+	}
+	var m4a bytes.Buffer
+	if err := c.DownloadFile(ctx, rec.ID, "composite.m4a", &m4a); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "composite.m4a")
+	if err := os.WriteFile(file, m4a.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.DeleteRecording(ctx, rec.ID); err != nil {
+			t.Errorf("DeleteRecording: %v", err)
+		}
+		if _, err := c.Recording(ctx, rec.ID); !isCode(err, "not_found") {
+			t.Errorf("the recording after its deletion: %v, want not_found", err)
+		}
+	}()
 	soundOnly(t, "the recording", file)
 	a, err := avcheck.Analyze(ctx, file)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 // Claims are the claims of a roomcast token. A join token names a room, an
@@ -47,12 +48,12 @@ func (s *Signer) JoinToken(roomName, identity string, role room.Role, ttl time.D
 	if _, err := room.ParseRole(string(role)); err != nil {
 		return "", fmt.Errorf("auth: %w", err)
 	}
-	return s.sign(Claims{Room: roomName, Role: role, RegisteredClaims: s.registered(identity, ttl)})
+	return s.sign(roomcast.TokenClaims{Room: roomName, Role: string(role), RegisteredClaims: s.registered(identity, ttl)})
 }
 
 // ManagementToken returns a token for the server API, valid for ttl.
 func (s *Signer) ManagementToken(ttl time.Duration) (string, error) {
-	return s.sign(Claims{Management: true, RegisteredClaims: s.registered("management", ttl)})
+	return s.sign(roomcast.TokenClaims{Management: true, RegisteredClaims: s.registered("management", ttl)})
 }
 
 func (s *Signer) registered(subject string, ttl time.Duration) jwt.RegisteredClaims {
@@ -64,10 +65,12 @@ func (s *Signer) registered(subject string, ttl time.Duration) jwt.RegisteredCla
 	}
 }
 
-func (s *Signer) sign(c Claims) (string, error) {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.secret)
+// sign signs as the Go SDK does (roomcast.SignToken): a backend's
+// tokens and the server's are the same.
+func (s *Signer) sign(c roomcast.TokenClaims) (string, error) {
+	tok, err := roomcast.SignToken(s.secret, c)
 	if err != nil {
-		return "", fmt.Errorf("auth: sign: %w", err)
+		return "", fmt.Errorf("auth: %w", err)
 	}
 	return tok, nil
 }

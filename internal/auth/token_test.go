@@ -9,6 +9,7 @@ import (
 
 	"github.com/roomcast/roomcast/internal/rcerr"
 	"github.com/roomcast/roomcast/internal/room"
+	"github.com/roomcast/roomcast/sdk/roomcast"
 )
 
 func newSigner(t *testing.T, secret string) *Signer {
@@ -99,5 +100,41 @@ func TestLoadSecret(t *testing.T) {
 	env, _ := LoadSecret(dir, false)
 	if string(env) != "from-the-environment" {
 		t.Errorf("env override ignored: %q", env)
+	}
+}
+
+// A backend mints tokens with the Go SDK (no claims re-implemented): the
+// server takes its join token for that room only, with its identity and
+// role, and its management token for the API; the SDK refuses a bad role
+// or a short secret.
+func TestGoSDKTokensAreTheServers(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	s, err := NewSigner(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := roomcast.NewJoinToken(secret, "demo", "ada", roomcast.RoleHost, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.VerifyJoin(tok, "demo")
+	if err != nil || c.Identity() != "ada" || c.Role != room.Host || c.Management {
+		t.Fatalf("SDK join token: %+v, %v", c, err)
+	}
+	if _, err := s.VerifyJoin(tok, "other"); err == nil {
+		t.Error("the SDK's token for demo opens another room")
+	}
+	mgmt, err := roomcast.NewManagementToken(secret, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Verify(mgmt); err != nil || !c.Management {
+		t.Errorf("SDK management token: %+v, %v", c, err)
+	}
+	if _, err := roomcast.NewJoinToken(secret, "demo", "ada", "admin", time.Hour); err == nil {
+		t.Error("the SDK minted a token with role admin")
+	}
+	if _, err := roomcast.NewManagementToken([]byte("short"), time.Hour); err == nil {
+		t.Error("the SDK signed with a 5-byte secret")
 	}
 }

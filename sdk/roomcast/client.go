@@ -96,6 +96,37 @@ func (c *Client) Recordings(ctx context.Context, room string) ([]Recording, erro
 	return recs, nil
 }
 
+// Recording returns one stored recording: its status, duration and files.
+func (c *Client) Recording(ctx context.Context, id string) (Recording, error) {
+	var rec Recording
+	if id == "" {
+		return rec, &Error{Code: CodeInvalidArgument, Message: "recording id is required"}
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/recordings/"+url.PathEscape(id), nil, &rec)
+	return rec, err
+}
+
+// DeleteRecording deletes a recording and its files (in object storage
+// too).
+func (c *Client) DeleteRecording(ctx context.Context, id string) error {
+	if id == "" {
+		return &Error{Code: CodeInvalidArgument, Message: "recording id is required"}
+	}
+	return c.do(ctx, http.MethodDelete, "/v1/recordings/"+url.PathEscape(id), nil, nil)
+}
+
+// DownloadFile writes one file of a recording (a name from its Files) to
+// w, following the server to object storage when the file is there (the
+// token is not sent on). The client's HTTP timeout (30 s by default) bounds
+// the whole download: give a large file's a client of its own
+// (WithHTTPClient).
+func (c *Client) DownloadFile(ctx context.Context, id, name string, w io.Writer) error {
+	if id == "" || name == "" {
+		return &Error{Code: CodeInvalidArgument, Message: "recording id and file name are required"}
+	}
+	return c.do(ctx, http.MethodGet, "/v1/recordings/"+url.PathEscape(id)+"/files/"+url.PathEscape(name), nil, w)
+}
+
 // roomState calls /v1/rooms/{room}{suffix} and decodes the BeamState answer.
 func (c *Client) roomState(ctx context.Context, method, room, suffix string, body any) (BeamState, error) {
 	if room == "" {
@@ -107,8 +138,9 @@ func (c *Client) roomState(ctx context.Context, method, room, suffix string, bod
 }
 
 // do sends one request to path (already escaped) with body as JSON when not
-// nil, and decodes a 2xx answer into out (a *[]byte gets the bytes). Errors name the method and path,
-// never the token.
+// nil, and decodes a 2xx answer into out (a *[]byte gets the bytes, an
+// io.Writer has them written to it, nil drops them). Errors name the
+// method and path, never the token.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -135,8 +167,16 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return errorFrom(resp)
 	}
-	if raw, ok := out.(*[]byte); ok { // not JSON: the bytes themselves
-		if *raw, err = io.ReadAll(resp.Body); err != nil {
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *[]byte: // not JSON: the bytes themselves
+		if *o, err = io.ReadAll(resp.Body); err != nil {
+			return fmt.Errorf("roomcast: %s %s: read answer: %w", method, path, err)
+		}
+		return nil
+	case io.Writer:
+		if _, err := io.Copy(o, resp.Body); err != nil {
 			return fmt.Errorf("roomcast: %s %s: read answer: %w", method, path, err)
 		}
 		return nil
