@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomcast/roomcast/internal/logging"
 )
 
 // Config says which NATS to use.
@@ -58,7 +60,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	url := cfg.URL
 	if url == "" {
-		srv, err := embedded(cfg)
+		srv, err := embedded(cfg, log)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +99,7 @@ func connect(ctx context.Context, url string, opts []nats.Option) (*nats.Conn, e
 	}
 }
 
-func embedded(cfg Config) (*server.Server, error) {
+func embedded(cfg Config, log *slog.Logger) (*server.Server, error) {
 	o := &server.Options{
 		ServerName:    "roomcast",
 		JetStream:     true,
@@ -124,6 +126,7 @@ func embedded(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: embedded nats: %w", err)
 	}
+	srv.SetLoggerV2(logging.NATSLogger(log), log.Enabled(context.Background(), slog.LevelDebug), false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()

@@ -15,6 +15,8 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/roomcast/roomcast/internal/logging"
 )
 
 // Config is what the SFU needs from the server configuration.
@@ -57,7 +59,7 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen udp %s: %w", cfg.UDPAddr, err)
 	}
-	api, mux, err := newAPI(conn, cfg)
+	api, mux, err := newAPI(conn, cfg, log)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -69,7 +71,7 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 // receiver reports, TWCC, stats) but not pion's sender-report generator,
 // one UDP mux, IPv4 only, loopback candidates included so a single machine
 // works, no mDNS.
-func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
+func newAPI(conn net.PacketConn, cfg Config, log *slog.Logger) (*webrtc.API, ice.UDPMux, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register codecs: %w", err)
@@ -83,8 +85,8 @@ func newAPI(conn net.PacketConn, cfg Config) (*webrtc.API, ice.UDPMux, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("sfu: register interceptors: %w", err)
 	}
-	se := webrtc.SettingEngine{}
-	mux := webrtc.NewICEUDPMux(nil, conn)
+	se := webrtc.SettingEngine{LoggerFactory: logging.PionLoggers(log)}
+	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice-udp-mux"), conn)
 	se.SetICEUDPMux(mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
