@@ -8,7 +8,7 @@ APT_PKGS := chromium chromium-driver ffmpeg xvfb pulseaudio libnginx-mod-rtmp ng
 GO_FILES := $(shell find . -name '*.go' -not -path './bin/*') $(shell find internal/web -type f 2>/dev/null) go.mod go.sum
 RUN_ARGS ?=
 
-.PHONY: help setup deps build run test test-unit test-e2e test-e2e-race fuzz check bench clean
+.PHONY: help setup deps build run test test-unit test-e2e test-e2e-race fuzz check bench deb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench: build ## SFU cost, track recording cost, browser join latency, beam worke
 	CI=true go test -run '^$$' -bench JoinToFirstFrame -benchtime 10x ./test/
 	ROOMCAST_FIDELITY=60s@640x360 CI=true go test -count=1 -v -run TestOutputCarriesTheRoomInSync ./test/
 	ROOMCAST_FIDELITY=60s@1280x720 CI=true go test -count=1 -v -run TestOutputCarriesTheRoomInSync ./test/
+
+deb: build ## build bin/roomcast_<version>_<arch>.deb (apt-get install ./bin/roomcast_*.deb: a systemd service as user roomcast, data in /var/lib/roomcast)
+	bash packaging/mkdeb.sh $(BIN) bin
 
 clean: ## remove build output
 	rm -rf bin

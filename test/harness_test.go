@@ -81,8 +81,16 @@ func startServer(t testing.TB, extra ...string) *server {
 	// starting in the background would only compete with the test for CPU.
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--rtc-udp-port", "0", "--prewarm=false",
 		"--data", s.data, "--log-format", "json", "--log-level", "debug"}, extra...)
-	s.cmd = exec.Command(binary, args...)
-	s.cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "ROOMCAST_SECRET=")
+	return s.start(t, cmd)
+}
+
+// start runs cmd, a `roomcast serve` that logs JSON, until the test ends,
+// and waits for its /healthz.
+func (s *server) start(t testing.TB, cmd *exec.Cmd) *server {
+	t.Helper()
+	s.cmd = cmd
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

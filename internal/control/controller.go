@@ -242,6 +242,7 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, 
 	if idle, ok := jobs.Stopping(rec, k, reason); !ok {
 		return idle.State, nil // nothing runs: the message says so
 	}
+	pre := rec
 	if j := rec.Ref(k); j != nil && j.Worker != "" {
 		sctx, cancel := context.WithTimeout(ctx, c.opts.StopTimeout)
 		_, err := c.nc.RequestWithContext(sctx, stopSubject(j.ID), []byte(reason))
@@ -262,6 +263,12 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, 
 	})
 	if errors.Is(err, errNothingToDo) {
 		return rec.State, nil
+	}
+	// A job stopped before its worker claimed it will never run there: the
+	// worker's reservation for it goes now, not when its hold expires (a
+	// start right after the stop found every slot taken).
+	if j := pre.Ref(k); err == nil && j != nil && j.Worker == "" && j.Target != "" && k == jobs.KindComposite {
+		c.placer.cancel(j.Target, j.ID)
 	}
 	return rec.State, err
 }
