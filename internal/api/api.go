@@ -50,6 +50,8 @@ type API struct {
 	list    RoomList     // nil: GET /v1/rooms is not served
 	dests   Destinations // nil: destinations are fixed at start
 	thumbs  Thumbnails   // nil: no thumbnail
+	// loopback: GET /v1/session hands this machine a management token.
+	loopback bool
 }
 
 // RoomList returns the live rooms with their visible peers, by name (the
@@ -112,6 +114,7 @@ func (a *API) Register(mux *http.ServeMux) {
 			return nil
 		}))
 	}
+	a.registerDashboard(mux)
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)

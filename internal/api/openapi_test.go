@@ -56,6 +56,9 @@ var openAPIRoutes = []struct {
 	{"GET /v1/rooms", "GET", "/v1/rooms", true},
 	{"GET /v1/workers", "GET", "/v1/workers", true},
 	{"POST /v1/workers/{id}/drain", "POST", "/v1/workers/host-1-4242/drain", true},
+	{"POST /v1/tokens", "POST", "/v1/tokens", true},
+	{"GET /v1/session", "GET", "/v1/session", true},
+	{"POST /v1/recordings/{id}/files/{name}/link", "POST", "/v1/recordings/0123456789abcdef01234567/files/composite.mp4/link", true},
 	{"/v1/", "GET", "/v1/no-such-route", false},
 }
 

@@ -62,7 +62,7 @@ func (a *API) registerRecordings(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /v1/recordings", a.route(management, a.listRecordings))
 	mux.HandleFunc("GET /v1/recordings/{id}", a.route(management, a.getRecording))
-	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.route(management, a.downloadRecording))
+	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.signedFile(a.downloadRecording))
 	mux.HandleFunc("DELETE /v1/recordings/{id}", a.route(management, a.deleteRecording))
 }
 
@@ -99,7 +99,11 @@ func (a *API) downloadRecording(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", recordings.ContentType(name))
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	disposition := "attachment"
+	if r.URL.Query().Get("sig") != "" {
+		disposition = "inline" // a signed link: played in the page
+	}
+	w.Header().Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": name}))
 	// An hours-long recording takes longer to send than the server's
 	// WriteTimeout allows a response; only the management token gets here.
 	http.NewResponseController(w).SetWriteDeadline(time.Time{})

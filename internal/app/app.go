@@ -233,13 +233,20 @@ func (a *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(a.sfu, w))
 	mux.Handle("GET /rtc", a.sig)
 	v1 := api.New(a.ctl, api.RoomsFunc(func(room string) bool { return a.sfu.Has(room) || a.rooms.Placed(room) }), a.signer, a.log).
-		WithRecordings(a.work.index).WithWorkers(a.ctl).WithRoomList(a.listRooms).WithDestinations(a.ctl).WithThumbnails(a.ctl)
+		WithRecordings(a.work.index).WithWorkers(a.ctl).WithRoomList(a.listRooms).WithDestinations(a.ctl).WithThumbnails(a.ctl).
+		WithLoopbackSession(loopbackOnly(a.ln.Addr()))
 	if a.work.s3 != nil {
 		v1.WithRemoteFiles(a.work.s3)
 	}
 	v1.Register(mux)
 	web.Register(mux)
 	return mux
+}
+
+// loopbackOnly says whether addr can be reached from this machine only.
+func loopbackOnly(addr net.Addr) bool {
+	t, ok := addr.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 // Addr returns the HTTP address the server listens on.

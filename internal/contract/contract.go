@@ -210,6 +210,10 @@ var WireTypes = []reflect.Type{
 	reflect.TypeFor[roomcast.RoomPeer](),
 	reflect.TypeFor[roomcast.DestinationParams](),
 	reflect.TypeFor[roomcast.LayoutParams](),
+	reflect.TypeFor[roomcast.TokenRequest](),
+	reflect.TypeFor[roomcast.TokenResponse](),
+	reflect.TypeFor[roomcast.FileLink](),
+	reflect.TypeFor[roomcast.Session](),
 }
 
 // Field is one JSON field of a wire type.

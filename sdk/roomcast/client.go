@@ -127,6 +127,26 @@ func (c *Client) DownloadFile(ctx context.Context, id, name string, w io.Writer)
 	return c.do(ctx, http.MethodGet, "/v1/recordings/"+url.PathEscape(id)+"/files/"+url.PathEscape(name), nil, w)
 }
 
+// JoinLink mints a join token on the server (POST /v1/tokens) and returns
+// it with the meeting app's path (NewJoinToken does it without a call,
+// given the secret).
+func (c *Client) JoinLink(ctx context.Context, req TokenRequest) (TokenResponse, error) {
+	var out TokenResponse
+	err := c.do(ctx, http.MethodPost, "/v1/tokens", req, &out)
+	return out, err
+}
+
+// FileLink returns a path that serves one file of a recording without a
+// token for an hour (a browser's <video src>, with ranges).
+func (c *Client) FileLink(ctx context.Context, id, name string) (FileLink, error) {
+	var out FileLink
+	if id == "" || name == "" {
+		return out, &Error{Code: CodeInvalidArgument, Message: "recording id and file name are required"}
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/recordings/"+url.PathEscape(id)+"/files/"+url.PathEscape(name)+"/link", nil, &out)
+	return out, err
+}
+
 // roomState calls /v1/rooms/{room}{suffix} and decodes the BeamState answer.
 func (c *Client) roomState(ctx context.Context, method, room, suffix string, body any) (BeamState, error) {
 	if room == "" {

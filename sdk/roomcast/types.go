@@ -201,3 +201,34 @@ func NewBeamState() BeamState {
 		},
 	}
 }
+
+// TokenRequest is the body of POST /v1/tokens: a join token for Identity
+// to join Room with Role, valid for TTL seconds (0: 24 h).
+type TokenRequest struct {
+	Room     string `json:"room"`
+	Identity string `json:"identity"`
+	Role     string `json:"role"`
+	TTL      int    `json:"ttl,omitempty"`
+}
+
+// TokenResponse is the answer of POST /v1/tokens: the token and the
+// meeting app's path with it.
+type TokenResponse struct {
+	Token     string    `json:"token"`
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// FileLink is the answer of POST /v1/recordings/{id}/files/{name}/link: a
+// path that serves the file without a token (inline, with ranges) until
+// ExpiresAt.
+type FileLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Session is the answer of GET /v1/session on a loopback-only server: a
+// management token for the dashboard.
+type Session struct {
+	Token string `json:"token"`
+}
