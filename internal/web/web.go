@@ -21,13 +21,13 @@ var files = must(fs.Sub(static, "static"))
 
 // Register adds the app's routes to mux:
 //
-//	GET /                 a short page on how to join a room
+//	GET /                 the dashboard (dash.js)
 //	GET /meet/{room}      the meeting app (?token=T)
 //	GET /sdk/roomcast.js    the browser SDK, an ES module
 //	GET /sdk/roomcast.d.ts  its TypeScript declarations
 //	GET /static/...         the app's scripts and styles
 func Register(mux *http.ServeMux) {
-	mux.Handle("GET /{$}", page("index.html"))
+	mux.Handle("GET /{$}", headers(serveFile("dash.html"), "no-store", "Content-Security-Policy", pageCSP+"; img-src 'self' blob:", "X-Frame-Options", "DENY"))
 	mux.Handle("GET /meet/{room}", page("meet.html"))
 	mux.Handle("GET /sdk/roomcast.js", file("sdk/roomcast.js"))
 	mux.Handle("GET /sdk/roomcast.d.ts", file("sdk/roomcast.d.ts"))

@@ -16,7 +16,7 @@ func TestRoutes(t *testing.T) {
 	tests := []struct {
 		path, status, ctype, contains string
 	}{
-		{"/", "200", "text/html", "roomcast token --room"},
+		{"/", "200", "text/html", "roomcast token --management"},
 		{"/meet/demo?token=x", "200", "text/html", `id="join"`},
 		{"/meet/with%20space", "200", "text/html", `src="/static/meet.js"`},
 		{"/sdk/roomcast.js", "200", "text/javascript", "export function createClient"},
