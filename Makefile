@@ -20,12 +20,19 @@ deps: ## install missing Debian packages (needs root; skipped otherwise)
 	echo "installing:$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
+# TypeScript checks the browser SDK's declarations in the tests (from npm,
+# into .tools; nothing of it ships).
+TSC := .tools/node_modules/typescript/bin/tsc
+$(TSC):
+	@if command -v npm >/dev/null; then npm install --silent --no-save --no-audit --no-fund --prefix .tools typescript@5.9.3 >/dev/null; \
+	else echo "npm is missing: the SDK declarations' TypeScript check will fail (apt-get install npm)"; fi
+
 $(BIN): $(GO_FILES)
 	go build -buildvcs=auto -o $(BIN) ./cmd/roomcast
 
 build: $(BIN) ## build bin/roomcast
 
-setup: deps build ## deps + build
+setup: deps $(TSC) build ## deps + build
 
 run: setup ## set up and start roomcast serve (RUN_ARGS="--addr :8080" to change flags)
 	./$(BIN) serve $(RUN_ARGS)
