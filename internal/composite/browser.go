@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +26,11 @@ import (
 type BrowserOptions struct {
 	JoinTimeout time.Duration // per attempt; default 15 s
 	Attempts    int           // loads of the page before giving up; default 3
+	// AudioBufferFrames sets Chromium's audio output buffer (frames at 48
+	// kHz); 0 keeps its default (10 ms). A larger one wakes Chromium and
+	// PulseAudio less often, for an audio-only job, which needs no lip
+	// sync.
+	AudioBufferFrames int
 }
 
 // Browser is Chromium in kiosk mode on a sandbox's display, showing the
@@ -150,6 +156,11 @@ func (b *Browser) launch() error {
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.Flag("password-store", "basic"),
+	)
+	if b.opts.AudioBufferFrames > 0 {
+		opts = append(opts, chromedp.Flag("audio-buffer-size", strconv.Itoa(b.opts.AudioBufferFrames)))
+	}
+	opts = append(opts,
 		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }),
 	)
 	b.mu.Lock()

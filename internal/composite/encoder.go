@@ -86,8 +86,10 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		// a fifth of the wakeups.
 		in := slices.Clone(pulseInput)
 		in[slices.Index(in, "-fragment_size")+1] = "19200"
+		// The fast AAC coder: ~40 % less CPU than the default two-loop
+		// search, which is most of this job's encode.
 		return slices.Concat(head, in,
-			[]string{"-filter_complex", audioGraph("[0:a]", epoch, c.Monitor), "-map", "[a]"}, aacOutput, tsOutput)
+			[]string{"-filter_complex", audioGraph("[0:a]", epoch, c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
 	}
 	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2 * c.FrameRate), "-i", display + ".0"}

@@ -189,17 +189,28 @@ func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolut
 	t0 := time.Now()
 	var sb *Sandbox
 	var br *Browser
-	if w := r.takeWarm(res); w != nil {
+	// An audio-only job runs in a sandbox of its own, set for sound alone:
+	// no silence keeping the sink awake (the sound's first second may come
+	// late; there is no picture to keep in sync) and 100 ms output buffers.
+	// It costs 0.065 cores where a warm sandbox's would cost 0.11
+	// (docs/BENCHMARKS.md, "Audio-only jobs"), for ~2 s more to start; the
+	// warm one waits for the next job with a picture.
+	audioOnly := job.Params.AudioOnly
+	if w := r.warmFor(res, audioOnly); w != nil {
 		sb, br = w.sb, w.br
 		log.Info("using a warm sandbox", "display", sb.Display)
 	} else {
+		bopts := r.Browser
+		if audioOnly {
+			bopts.AudioBufferFrames = 4800
+		}
 		var err error
-		sb, err = StartSandbox(ctx, filepath.Join(r.WorkDir, job.ID), res.Width, res.Height, log)
+		sb, err = startSandbox(ctx, filepath.Join(r.WorkDir, job.ID), res.Width, res.Height, !audioOnly, log)
 		if err != nil {
 			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
 		}
 		log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
-		if br, err = LaunchBrowser(sb, res.Width, res.Height, r.Browser, log); err != nil {
+		if br, err = LaunchBrowser(sb, res.Width, res.Height, bopts, log); err != nil {
 			sb.Close()
 			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
 		}
@@ -227,6 +238,15 @@ func audioOnlyPage(raw string) string {
 	q.Set("audioOnly", "1")
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// warmFor is the warm sandbox for a job at res, if one is ready and the
+// job is not audio-only.
+func (r *Runner) warmFor(res roomcast.Resolution, audioOnly bool) *warm {
+	if audioOnly {
+		return nil
+	}
+	return r.takeWarm(res)
 }
 
 // Wait waits for recordings still being finalized.

@@ -36,6 +36,12 @@ type Sandbox struct {
 
 // StartSandbox starts Xvfb at w x h and a PulseAudio server under dir.
 func StartSandbox(ctx context.Context, dir string, w, h int, log *slog.Logger) (*Sandbox, error) {
+	return startSandbox(ctx, dir, w, h, true, log)
+}
+
+// startSandbox is StartSandbox; awake keeps the sink awake with silence
+// (for the picture's sync: see startPulse).
+func startSandbox(ctx context.Context, dir string, w, h int, awake bool, log *slog.Logger) (*Sandbox, error) {
 	s := &Sandbox{dir: dir, log: log}
 	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
 	for _, d := range []string{home, run} {
@@ -59,7 +65,7 @@ func StartSandbox(ctx context.Context, dir string, w, h int, log *slog.Logger) (
 	sock := filepath.Join(run, "pulse.sock")
 	s.Env = []string{"DISPLAY=" + s.Display, "PULSE_SERVER=unix:" + sock, "HOME=" + home, "XDG_RUNTIME_DIR=" + run,
 		"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
-	if err := s.startPulse(ctx, sock); err != nil {
+	if err := s.startPulse(ctx, sock, awake); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -116,7 +122,7 @@ func (s *Sandbox) startXvfb(ctx context.Context, w, h int) error {
 	}
 }
 
-func (s *Sandbox) startPulse(ctx context.Context, sock string) error {
+func (s *Sandbox) startPulse(ctx context.Context, sock string, awake bool) error {
 	cmd := child("pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
 		"--log-target=stderr", "--log-level=error",
 		"-L", "module-native-protocol-unix socket="+sock+" auth-anonymous=1",
@@ -137,6 +143,9 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string) error {
 			return fmt.Errorf("composite: pulseaudio did not open its socket within %v", startLimit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if !awake {
+		return nil
 	}
 	// A client writing silence keeps the sink awake: an idle sink makes
 	// ffmpeg's first audio arrive 1–2 s late (docs/notes: media pipeline).

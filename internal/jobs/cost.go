@@ -46,7 +46,7 @@ var DefaultCostModel = CostModel{
 // AudioOnlyCost is the cost of an audio-only composite job: Chromium
 // playing the room's sound and an AAC encode, no capture or video encode
 // (docs/BENCHMARKS.md, "Audio-only jobs").
-var AudioOnlyCost = Cost{CPU: 0.12, MemoryMB: 350}
+var AudioOnlyCost = Cost{CPU: 0.08, MemoryMB: 350}
 
 // Of is the cost of a job with params p (a track recording job is the
 // SFU's and costs nothing here).
