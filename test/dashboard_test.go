@@ -9,8 +9,9 @@ import (
 
 // A new user's first hour, in real Chromium: the dashboard at / (no login:
 // the server listens on loopback only) creates a room's links; the host
-// link joins the meeting; the room shows up live with its peer; Start
-// records it (with a picture of the output), Stop ends it; the recording
+// link joins the meeting; the room shows up live with its peer; a bad
+// destination is refused with the API's message; Start records it (with
+// a picture of the output), Stop ends it; the recording
 // is listed ready and plays in the page past 2 s; Delete (pressed twice)
 // removes it.
 func TestDashboardFirstHour(t *testing.T) {
@@ -33,8 +34,14 @@ func TestDashboardFirstHour(t *testing.T) {
 	card := `document.querySelector('.room-card[data-room="firsthour"]')`
 	waitJS(t, dash, 10*time.Second, card+` && `+card+`.querySelector('.peers').textContent.includes('host (host)')`)
 
+	// A bad destination is refused with the API's message, naming the field.
+	if err := chromedp.Do(dash, chromedp.SendKeys(chromedp.CSS(`.room-card[data-room="firsthour"] .rtmp`), "http://example.com/live/x"),
+		chromedp.Click(chromedp.CSS(`.room-card[data-room="firsthour"] .beam-start`))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, dash, 10*time.Second, `(() => { const e = `+card+`.querySelector('.error'); return !e.hidden && e.textContent.includes('rtmpURLs[0]'); })()`)
 	var ok bool
-	eval(t, dash, `(() => { `+card+`.querySelector('.resolution').value = '640x360'; return true; })()`, &ok)
+	eval(t, dash, `(() => { const c = `+card+`; c.querySelector('.rtmp').value = ''; c.querySelector('.resolution').value = '640x360'; return true; })()`, &ok)
 	if err := chromedp.Do(dash, chromedp.Click(chromedp.CSS(`.room-card[data-room="firsthour"] .beam-start`))); err != nil {
 		t.Fatal(err)
 	}
