@@ -19,12 +19,7 @@ import (
 func TestAudioOnlyStreamsAndRecordsSoundAlone(t *testing.T) {
 	testkit.Need(t, "Xvfb", "pulseaudio", "ffmpeg", "ffprobe", "nginx")
 	ingest := testkit.StartRTMP(t)
-	sb, err := StartSandbox(context.Background(), t.TempDir(), 640, 360, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	playTone(t, sb)
+	sb := toneSandbox(t)
 	dir := t.TempDir()
 	part, out := filepath.Join(dir, partName), filepath.Join(dir, audioRecordingName)
 	r := &Runner{Log: quiet, NoPrewarm: true}

@@ -66,6 +66,19 @@ func stopAndFinalize(t *testing.T, cancel func(), done <-chan jobs.Outcome, p *p
 	return stopAt.Sub(*startedAt).Seconds(), dur
 }
 
+// toneSandbox is a 640x360 sandbox playing the test tone (playTone) until
+// the test ends.
+func toneSandbox(t *testing.T) *Sandbox {
+	t.Helper()
+	sb, err := StartSandbox(context.Background(), t.TempDir(), 640, 360, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	playTone(t, sb)
+	return sb
+}
+
 // waitStarted waits for the job's first report that media flows.
 func (p *progress) waitStarted(t *testing.T, timeout time.Duration) {
 	t.Helper()
@@ -88,12 +101,7 @@ func (p *progress) waitStarted(t *testing.T, timeout time.Duration) {
 // level.
 func TestRecordingIsASinkOfTheEncode(t *testing.T) {
 	testkit.Need(t, "Xvfb", "pulseaudio", "ffmpeg", "ffprobe")
-	sb, err := StartSandbox(context.Background(), t.TempDir(), 640, 360, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	playTone(t, sb)
+	sb := toneSandbox(t)
 	dir := t.TempDir()
 	part, out := filepath.Join(dir, partName), filepath.Join(dir, recordingName)
 	r := &Runner{Log: quiet, NoPrewarm: true}
