@@ -15,7 +15,7 @@ import (
 // alice's: it takes the composite's stage in the grid layout, both
 // cameras in the strip below, until she stops it and the grid comes back;
 // the others see her sharing; track recording records it as kind screen,
-// a file of its own showing the screen.
+// a file of its own showing the screen, and a second share as another.
 func TestScreenShareTakesTheStage(t *testing.T) {
 	need(t, "Xvfb", "pulseaudio", "ffmpeg", "chromium", "nginx")
 	ingest := testkit.StartRTMP(t)
@@ -52,6 +52,14 @@ func TestScreenShareTakesTheStage(t *testing.T) {
 	waitPicture(t, c, "share", "the grid again after the share stopped", 15*time.Second, grid)
 	waitJS(t, bob, 10*time.Second, `!Object.values(window.roomcast.client.store.getState().tracks).some(t => t.source === 'screen')`)
 
+	// A second share goes out on the same slot (no renegotiation) and is
+	// a file of its own in the track recording.
+	press(t, alice, "#share-screen")
+	waitPicture(t, c, "share", "the screen on the stage again", 15*time.Second, onStage)
+	time.Sleep(2 * time.Second) // some seconds of the second share
+	press(t, alice, "#share-screen")
+	waitPicture(t, c, "share", "the grid after the second share", 15*time.Second, grid)
+
 	if _, err := c.StopRTMPAndRecording(ctx, "share"); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +87,8 @@ func TestScreenShareTakesTheStage(t *testing.T) {
 		}
 	}
 	t.Logf("track recording: %v", kinds)
-	if screens != 1 || len(man.Tracks) != 5 {
-		t.Errorf("track recording has %v; want alice's and bob's audio and video and one screen", kinds)
+	if screens != 2 || len(man.Tracks) != 6 {
+		t.Errorf("track recording has %v; want alice's and bob's audio and video and two screen shares", kinds)
 	}
 }
 

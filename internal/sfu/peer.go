@@ -171,8 +171,9 @@ func (p *Peer) Publish(audio, video bool) error {
 // ShareScreen starts or stops the peer's screen share. The first start
 // asks for a slot of its own (a second video transceiver; the next offer
 // carries it); what arrives there is forwarded as a screen track while the
-// share is on. A stop takes it from the others and the recordings at once;
-// the client keeps the slot and sends a later share on it again.
+// share is on. A stop takes it from the others at once and ends its file
+// in a track recording; the client keeps the slot and sends a later share
+// on it again, which a track recording then writes to a new file.
 func (p *Peer) ShareScreen(on bool) error {
 	if !p.perms.Publish {
 		return rcerr.New(rcerr.PermissionDenied, "role %q may not share a screen", p.role)
@@ -183,10 +184,17 @@ func (p *Peer) ShareScreen(on bool) error {
 	t := p.screenTrack
 	p.mu.Unlock()
 	if t != nil {
+		tap := p.room.sfu.tap(p.room.name)
 		if on {
 			p.room.addTrack(t)
+			if tap != nil {
+				t.attach(tap)
+			}
 		} else {
 			p.room.removeTrack(t)
+			if tap != nil {
+				t.detach(tap)
+			}
 		}
 	}
 	p.room.peerUpdated(p)
