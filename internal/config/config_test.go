@@ -145,6 +145,16 @@ func TestConfigFileEnvAndFlags(t *testing.T) {
 	if strings.Contains(out.String(), "file-secret-Zk3") {
 		t.Error("config print shows the S3 secret key")
 	}
+	// A password in a URL setting is not shown either.
+	w, err := LoadWorker([]string{"--nats", "nats://rc:nats-pw-Qq7@h:4222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	w.Settings.Print(&out)
+	if strings.Contains(out.String(), "nats-pw-Qq7") || !strings.Contains(out.String(), "nats://rc:redacted@h:4222") {
+		t.Errorf("config print of a NATS URL with a password:\n%s", out.String())
+	}
 	// Every problem at once: an unknown key, a bad value in the file, one
 	// in the environment, and the validation's own.
 	os.WriteFile(file, []byte("rtc-udp-prot: 1\nworker-slots: many\n"), 0o600)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -169,8 +170,11 @@ func (e Effective) Print(w interface{ Write([]byte) (int, error) }, extra ...Set
 	for _, s := range all {
 		vals := slices.Clone(s.Values)
 		for i, v := range vals {
-			if s.Secret && v != "" {
+			switch {
+			case s.Secret && v != "":
 				vals[i] = logging.Secret(v).String()
+			default:
+				vals[i] = redactValue(v)
 			}
 		}
 		val := quote(vals[0])
@@ -183,6 +187,19 @@ func (e Effective) Print(w interface{ Write([]byte) (int, error) }, extra ...Set
 		}
 		fmt.Fprintf(w, "%s: %s # %s\n", s.Name, val, s.Source)
 	}
+}
+
+// redactValue hides what a setting that is not a secret may still carry:
+// a URL's password (nats://user:pass@host) and anything the log backstop
+// scrubs (tokens, stream keys, signatures in a webhook URL's query).
+func redactValue(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+			v = u.String()
+		}
+	}
+	return logging.Redact(v)
 }
 
 // quote makes v a YAML scalar.
