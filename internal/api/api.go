@@ -132,9 +132,10 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 type access int
 
 const (
-	roomMember access = iota // the management token, or a join token for the room in the path
-	startStop                // as roomMember, and the join token's role may start and stop
-	management               // the management token only
+	roomMember       access = iota // the management token, or a join token for the room in the path
+	startStop                      // as roomMember, and the join token's role may start and stop
+	management                     // the management token only
+	managementOrLink               // the management token, or a signed link to this very path (exp, sig: SignLink)
 )
 
 // route checks the caller's token for acc before anything reads the body
@@ -158,6 +159,9 @@ func (a *API) route(acc access, h handler) http.HandlerFunc {
 
 // allow says why r's token may not call a route for acc, or nil.
 func (a *API) allow(r *http.Request, acc access) error {
+	if q := r.URL.Query(); acc == managementOrLink && q.Get("sig") != "" {
+		return a.signer.VerifyLink(r.URL.EscapedPath(), q.Get("exp"), q.Get("sig"))
+	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		return rcerr.New(rcerr.Unauthenticated, "missing Authorization: Bearer <token>; mint one with `roomcast token --management`")
@@ -168,7 +172,7 @@ func (a *API) allow(r *http.Request, acc access) error {
 		return err
 	case c.Management:
 		return nil
-	case acc == management:
+	case acc == management || acc == managementOrLink:
 		// Recordings and workers span rooms, so a join token (even a
 		// host's) may not read them.
 		if strings.HasPrefix(r.URL.Path, "/v1/workers") {

@@ -85,26 +85,6 @@ func (a *API) fileLink(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// signedFile lets a request with a valid signed link (fileLink) through to
-// h without a token; others need the management token.
-func (a *API) signedFile(h handler) http.HandlerFunc {
-	withToken := a.route(management, h)
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if q.Get("sig") == "" {
-			withToken(w, r)
-			return
-		}
-		if err := a.signer.VerifyLink(r.URL.EscapedPath(), q.Get("exp"), q.Get("sig")); err != nil {
-			refuse(w, r, err)
-			return
-		}
-		if err := h(w, r); err != nil {
-			writeError(w, err)
-		}
-	}
-}
-
 // session answers GET /v1/session: a management token for the dashboard,
 // only on a server that listens on loopback and only to this machine.
 func (a *API) session(w http.ResponseWriter, r *http.Request) {

@@ -62,7 +62,7 @@ func (a *API) registerRecordings(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /v1/recordings", a.route(management, a.listRecordings))
 	mux.HandleFunc("GET /v1/recordings/{id}", a.route(management, a.getRecording))
-	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.signedFile(a.downloadRecording))
+	mux.HandleFunc("GET /v1/recordings/{id}/files/{name}", a.route(managementOrLink, a.downloadRecording))
 	mux.HandleFunc("DELETE /v1/recordings/{id}", a.route(management, a.deleteRecording))
 }
 

@@ -97,11 +97,7 @@ func (b *beamSide) request(ctx context.Context, c *conn, roomName string, role r
 		case TypeBeamRemoveURL:
 			_, err = b.beams.RemoveDestination(ctx, roomName, *m.Index)
 		}
-		if err != nil {
-			c.sendError(m.ID, err)
-			return
-		}
-		c.send(okMsg{Type: "ok", ID: m.ID})
+		c.answer(m.ID, err)
 	})
 }
 

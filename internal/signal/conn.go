@@ -193,11 +193,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sf
 		}
 		h.beam.request(ctx, c, req.Room, req.Role, m)
 	case TypePublish:
-		if err := peer.Publish(deref(m.Audio), deref(m.Video)); err != nil {
-			c.sendError(m.ID, err)
-			return
-		}
-		c.send(okMsg{Type: "ok", ID: m.ID})
+		c.answer(m.ID, peer.Publish(deref(m.Audio), deref(m.Video)))
 	case TypeAnswer:
 		peer.Answer(m.SDP)
 	case TypeCandidate:
@@ -205,17 +201,22 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, c *conn, peer *sf
 	case TypeMedia:
 		peer.SetMedia(*m.Audio, *m.Video)
 	case TypeScreen:
-		if err := peer.ShareScreen(*m.On); err != nil {
-			c.sendError(m.ID, err)
-			return
-		}
-		c.send(okMsg{Type: "ok", ID: m.ID})
+		c.answer(m.ID, peer.ShareScreen(*m.On))
 	case TypeJoin:
 		c.sendError(m.ID, rcerr.New(rcerr.InvalidArgument, "already joined"))
 	}
 }
 
 func deref(b *bool) bool { return b != nil && *b }
+
+// answer replies to request id: ok, or err.
+func (c *conn) answer(id int64, err error) {
+	if err != nil {
+		c.sendError(id, err)
+		return
+	}
+	c.send(okMsg{Type: "ok", ID: id})
+}
 
 func (c *conn) writeLoop(ctx context.Context) {
 	for {
