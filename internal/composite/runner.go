@@ -176,7 +176,7 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 		r.finalizing.Add(1)
 		go func() {
 			defer r.finalizing.Done()
-			r.finalize(recID, recDir, ended, log)
+			r.finalize(recID, recDir, recordingFile(job.Params.AudioOnly), ended, log)
 			r.Ended(job) // forgets it, had the worker not told
 		}()
 	}
@@ -288,12 +288,10 @@ func isInterrupt(err error) bool {
 // finalize turns the fragmented recording into a plain MP4 with the index
 // at the front, lists it and hands it to Keep.
 // With ended set, the recording is listed once it closes (or endWait).
-func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logger) error {
-	part := filepath.Join(dir, partName)
-	out := filepath.Join(dir, recordingName)
-	if !fileExists(out) && (fileExists(filepath.Join(dir, audioRecordingName)) || !hasVideo(part)) {
-		out = filepath.Join(dir, audioRecordingName)
-	}
+// name is the final file's: recordingName, or audioRecordingName for a
+// job without a picture.
+func (r *Runner) finalize(id, dir, name string, ended <-chan struct{}, log *slog.Logger) error {
+	part, out := filepath.Join(dir, partName), filepath.Join(dir, name)
 	var dur time.Duration
 	var err error
 	switch fi, serr := os.Stat(part); {
@@ -313,7 +311,7 @@ func (r *Runner) finalize(id, dir string, ended <-chan struct{}, log *slog.Logge
 		r.Recordings.SetStatus(id, roomcast.RecordingPhaseFailed, "could not finalize the recording: "+errText(err))
 		return rcerr.Wrap(rcerr.Internal, err, "could not finalize the recording")
 	}
-	if filepath.Base(out) == recordingName {
+	if name == recordingName {
 		if err := writePoster(out, filepath.Join(dir, posterName), dur); err != nil {
 			log.Warn("no poster for the recording", "recording", id, "err", err)
 		}
@@ -342,6 +340,27 @@ func fileExists(path string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// recordingFile is the final file's name of a job's recording.
+func recordingFile(audioOnly bool) string {
+	if audioOnly {
+		return audioRecordingName
+	}
+	return recordingName
+}
+
+// leftRecordingFile is the final file's name of a recording a dead worker
+// left in dir, told by what is there: the final file already, or the
+// fragmented one with or without a picture.
+func leftRecordingFile(dir string) string {
+	switch {
+	case fileExists(filepath.Join(dir, recordingName)):
+		return recordingName
+	case fileExists(filepath.Join(dir, audioRecordingName)):
+		return audioRecordingName
+	}
+	return recordingFile(!hasVideo(filepath.Join(dir, partName)))
+}
+
 // Recover finalizes recordings a dead worker left behind: the fragmented
 // file plays up to its last complete fragment.
 func (r *Runner) Recover() {
@@ -360,6 +379,6 @@ func (r *Runner) Recover() {
 			continue
 		}
 		r.Log.Info("finalizing a recording left by a dead worker", "recording", rec.ID, "room", rec.Room)
-		r.finalize(rec.ID, dir, nil, r.Log)
+		r.finalize(rec.ID, dir, leftRecordingFile(dir), nil, r.Log)
 	}
 }
