@@ -22,16 +22,10 @@ func TestAudioOnlyStreamsAndRecordsSoundAlone(t *testing.T) {
 	sb := toneSandbox(t)
 	dir := t.TempDir()
 	part, out := filepath.Join(dir, partName), filepath.Join(dir, audioRecordingName)
-	r := &Runner{Log: quiet, NoPrewarm: true}
-	var p progress
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan jobs.Outcome, 1)
 	url := ingest.URL("audio-only-key")
 	job := jobs.Job{ID: "t", Room: "r", Params: roomcast.StartParams{Record: true, AudioOnly: true, RTMPURLs: []string{url}}}
-	go func() {
-		done <- r.stream(ctx, sb, outputsConfig{encoder: EncoderConfig{AudioOnly: true}, recording: part}, job, p.report, nil, quiet)
-	}()
-	p.waitDest(t, 0, roomcast.DestinationStarted, 20*time.Second)
+	j := startStreaming(sb, outputsConfig{encoder: EncoderConfig{AudioOnly: true}, recording: part}, job)
+	j.p.waitDest(t, 0, roomcast.DestinationStarted, 20*time.Second)
 
 	// What the ingest serves: one AAC stream, nothing else, and the tone in it.
 	pulled := filepath.Join(t.TempDir(), "pulled.m4a")
@@ -51,7 +45,7 @@ func TestAudioOnlyStreamsAndRecordsSoundAlone(t *testing.T) {
 	} else if tone := a.ToneLevel(); tone < -15 || tone > -9 {
 		t.Errorf("the -12 dBFS tone reaches the ingest at %.1f dBFS", tone)
 	}
-	ran, dur := stopAndFinalize(t, cancel, done, &p, part, out)
+	ran, dur := stopAndFinalize(t, j, part, out)
 	if pr, err = testkit.FFprobe(out); err != nil {
 		t.Fatal(err)
 	}

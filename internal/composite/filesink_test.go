@@ -43,19 +43,36 @@ func playTone(t *testing.T, sb *Sandbox) {
 	}
 }
 
-// stopAndFinalize stops a recording job (cancel), checks it stopped
-// cleanly and finalizes part to out; ran is the time from its first
-// captured frame to the stop, in seconds.
-func stopAndFinalize(t *testing.T, cancel func(), done <-chan jobs.Outcome, p *progress, part, out string) (ran float64, dur time.Duration) {
+// streamingJob is a job's outputs running on a sandbox in the background
+// (Runner.stream), with its reports in p.
+type streamingJob struct {
+	p      progress
+	cancel func()
+	done   chan jobs.Outcome
+}
+
+// startStreaming runs job's outputs oc on sb until stopAndFinalize.
+func startStreaming(sb *Sandbox, oc outputsConfig, job jobs.Job) *streamingJob {
+	r := &Runner{Log: quiet, NoPrewarm: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &streamingJob{cancel: cancel, done: make(chan jobs.Outcome, 1)}
+	go func() { j.done <- r.stream(ctx, sb, oc, job, j.p.report, nil, quiet) }()
+	return j
+}
+
+// stopAndFinalize stops the job, checks it stopped cleanly and finalizes
+// part to out; ran is the time from its first captured frame to the stop,
+// in seconds.
+func stopAndFinalize(t *testing.T, j *streamingJob, part, out string) (ran float64, dur time.Duration) {
 	t.Helper()
 	stopAt := time.Now()
-	cancel()
-	if o := <-done; o.Failed() {
+	j.cancel()
+	if o := <-j.done; o.Failed() {
 		t.Fatalf("the job ended with %v", o)
 	}
-	p.mu.Lock()
-	startedAt := p.last.StartedAt
-	p.mu.Unlock()
+	j.p.mu.Lock()
+	startedAt := j.p.last.StartedAt
+	j.p.mu.Unlock()
 	if startedAt == nil {
 		t.Fatal("no report says when the first frame was captured")
 	}
@@ -104,17 +121,11 @@ func TestRecordingIsASinkOfTheEncode(t *testing.T) {
 	sb := toneSandbox(t)
 	dir := t.TempDir()
 	part, out := filepath.Join(dir, partName), filepath.Join(dir, recordingName)
-	r := &Runner{Log: quiet, NoPrewarm: true}
-	var p progress
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan jobs.Outcome, 1)
 	job := jobs.Job{ID: "t", Room: "r", Params: roomcast.StartParams{Record: true}}
-	go func() {
-		done <- r.stream(ctx, sb, outputsConfig{encoder: EncoderConfig{Width: 640, Height: 360}, recording: part}, job, p.report, nil, quiet)
-	}()
-	p.waitStarted(t, 20*time.Second)
+	j := startStreaming(sb, outputsConfig{encoder: EncoderConfig{Width: 640, Height: 360}, recording: part}, job)
+	j.p.waitStarted(t, 20*time.Second)
 	time.Sleep(5 * time.Second) // the job's length
-	ran, dur := stopAndFinalize(t, cancel, done, &p, part, out)
+	ran, dur := stopAndFinalize(t, j, part, out)
 	pr, err := testkit.FFprobe(out)
 	if err != nil {
 		t.Fatal(err)
