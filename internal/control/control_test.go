@@ -597,3 +597,31 @@ func TestStartWaitsForAStoppingJob(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A stop that comes as the worker claims the job (the API's read sees no
+// worker yet, its write sees one) still stops it on the worker, and
+// returns once the slot is free: the next start on a one-slot worker is
+// not refused (the job ran on, holding the slot, until its next report).
+func TestStopAsTheWorkerClaimsFreesTheSlot(t *testing.T) {
+	b := newBus(t)
+	c := newController(t, b, Options{})
+	var runs atomic.Int32
+	startWorker(t, b, RunnerFunc(func(ctx context.Context, _ jobs.Job, _ func(jobs.Progress)) jobs.Outcome {
+		runs.Add(1)
+		defer runs.Add(-1)
+		<-ctx.Done() // no report: only a stop ends it
+		return jobs.Outcome{}
+	}))
+	testkit.WaitFor(t, 5*time.Second, "the worker announced", func() bool { return len(c.Workers()) == 1 })
+	for i := range 25 {
+		for _, room := range []string{"a", "b"} {
+			if _, err := c.Start(context.Background(), room, roomcast.StartParams{Record: true}); err != nil {
+				t.Fatalf("round %d: start %s right after a stop: %v", i, room, err)
+			}
+			if _, err := c.Stop(context.Background(), room); err != nil {
+				t.Fatalf("round %d: stop %s: %v", i, room, err)
+			}
+		}
+	}
+	testkit.WaitFor(t, 5*time.Second, "no job runs on", func() bool { return runs.Load() == 0 })
+}

@@ -242,8 +242,9 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, 
 	if idle, ok := jobs.Stopping(rec, k, reason); !ok {
 		return idle.State, nil // nothing runs: the message says so
 	}
-	pre := rec
+	asked := false // its worker, which did not confirm
 	if j := rec.Ref(k); j != nil && j.Worker != "" {
+		asked = true
 		sctx, cancel := context.WithTimeout(ctx, c.opts.StopTimeout)
 		_, err := c.nc.RequestWithContext(sctx, stopSubject(j.ID), []byte(reason))
 		cancel()
@@ -255,7 +256,11 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, 
 		}
 		c.log.Warn("worker did not confirm stop; stopping in state only", "room", roomName, "kind", k, "job", j.ID, "err", err)
 	}
+	var last jobs.JobRef // the job as the write below found it
 	rec, _, err = c.store.Update(ctx, roomName, func(r jobs.Record) (jobs.Record, error) {
+		if j := r.Ref(k); j != nil {
+			last = *j
+		}
 		if r, ok := jobs.Stopping(r, k, cmp.Or(reason, jobs.ReasonRequest)); ok {
 			return r, nil
 		}
@@ -264,13 +269,27 @@ func (c *Controller) stopJob(ctx context.Context, roomName string, k jobs.Kind, 
 	if errors.Is(err, errNothingToDo) {
 		return rec.State, nil
 	}
-	// A job stopped before its worker claimed it will never run there: the
-	// worker's reservation for it goes now, not when its hold expires (a
-	// start right after the stop found every slot taken).
-	if j := pre.Ref(k); err == nil && j != nil && j.Worker == "" && j.Target != "" && k == jobs.KindComposite {
-		c.placer.cancel(j.Target, j.ID)
+	if err != nil {
+		return rec.State, err
 	}
-	return rec.State, err
+	switch {
+	case last.Worker != "" && !asked:
+		// Claimed between the read above and this write: its worker runs
+		// it, so it is stopped there too (else it ran, holding its slot,
+		// until its next report found it stale), and the stop returns once
+		// the slot is free, as for a job that ran.
+		sctx, cancel := context.WithTimeout(ctx, c.opts.StopTimeout)
+		if _, err := c.nc.RequestWithContext(sctx, stopSubject(last.ID), []byte(reason)); err != nil {
+			c.log.Warn("worker did not confirm the stop of a job it had just taken", "room", roomName, "kind", k, "job", last.ID, "err", err)
+		}
+		cancel()
+	case last.Worker == "" && last.Target != "" && k == jobs.KindComposite:
+		// Stopped before its worker claimed it, it will never run there:
+		// the worker's reservation for it goes now, not when its hold
+		// expires (a start right after the stop found every slot taken).
+		c.placer.cancel(last.Target, last.ID)
+	}
+	return rec.State, nil
 }
 
 // State returns room's state and its revision (0: never started).
