@@ -203,7 +203,7 @@ func (b *Browser) join(ctx context.Context) error {
 		start := time.Now()
 		last = b.load(ctx)
 		if last == nil {
-			b.log.Info("beam page joined", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
+			b.log.Info("beam page joined", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond), "page_ms", b.timing())
 			return nil
 		}
 		if err := b.refusal(); err != nil {
@@ -256,8 +256,38 @@ func (b *Browser) load(ctx context.Context) error {
 		case tctx.Err() != nil:
 			return errors.New("window.roomcast.joined did not become true")
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(joinPoll)
 	}
+}
+
+// joinPoll is how often load asks the page whether it joined: the stream
+// begins at the first keyframe after it says so, so each poll's wait is
+// start time (one evaluation costs the page well under a millisecond).
+const joinPoll = 20 * time.Millisecond
+
+// timingJS is the meeting app's own account of its join (meet.js
+// page.timing), ms since the page's navigation began.
+const timingJS = `(() => {
+  const t = (window.roomcast && window.roomcast.timing) || {};
+  const r = v => typeof v === 'number' ? Math.round(v) : -1;
+  return {script: r(t.start), signaled: r(t.joined), firstFrame: r(t.firstFrame)};
+})()`
+
+// pageTiming is where a join's time went, in the page: its script ran
+// (the load), the room was joined (signaling, offer and answer), the first
+// remote picture was presented.
+type pageTiming struct {
+	Script     int `json:"script"`
+	Signaled   int `json:"signaled"`
+	FirstFrame int `json:"firstFrame"`
+}
+
+// timing reads the page's join timing (zeros when it cannot).
+func (b *Browser) timing() pageTiming {
+	ctx, cancel := context.WithTimeout(b.current(), time.Second)
+	defer cancel()
+	t, _ := chromedp.Run(ctx, chromedp.Evaluate[pageTiming](timingJS))
+	return t
 }
 
 type pageState struct {

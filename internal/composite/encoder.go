@@ -89,15 +89,21 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		return slices.Concat(head, pulseInput(19200),
 			[]string{"-filter_complex", audioGraph("[0:a]", epoch, c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
 	}
-	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "x11grab", "-draw_mouse", "0",
+	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-probesize", "32", "-analyzeduration", "0", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2 * c.FrameRate), "-i", display + ".0"}
 	h264 := []string{"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
-		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-force_key_frames", earlyKeys,
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
 		"-x264-params", "repeat-headers=1"}
 	return slices.Concat(head, grab, pulseInput(3840), h264, aacOutput, tsOutput)
 }
+
+// earlyKeys makes a keyframe every 0.2 s over the encoder's first 5 s: it
+// starts while the page joins, and the stream begins at the first keyframe
+// after the page has joined (Fanout.open), so it waits at most 0.2 s for
+// one instead of up to a GOP. Then the GOP is regular.
+const earlyKeys = "expr:lt(t,5)*gte(t,n_forced*0.2)"
 
 // aacOutput encodes the sound: AAC-LC 48 kHz stereo.
 var aacOutput = []string{"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-flags", "+global_header"}
@@ -105,14 +111,18 @@ var aacOutput = []string{"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "
 // tsOutput is the MPEG-TS on stdout: pts = time since the epoch, no muxer
 // offset; each AAC frame in a PES of its own (by default the muxer
 // gathered ~8, holding the sound back up to ~200 ms behind the picture it
-// sent).
-var tsOutput = []string{"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "pipe:1"}
+// sent), and no muxing delay: by default (0.7 s) the sound reached the
+// fan-out ~340 ms after it was captured, in bursts every ~0.55 s, and the
+// first frame ~0.5 s after ffmpeg started; with none, ~85 ms and ~0.18 s
+// (a job's first sound at the ingest came 0.4–0.6 s after its first
+// picture).
+var tsOutput = []string{"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "-muxdelay", "0", "pipe:1"}
 
 // pulseInput is the sink's monitor as ffmpeg's input, read in fragments of
 // that many bytes (3840: 20 ms of 48 kHz stereo s16) and stamped with the
 // wall clock as it is read.
 func pulseInput(fragment int) []string {
-	return []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-f", "pulse",
+	return []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-probesize", "32", "-analyzeduration", "0", "-f", "pulse",
 		"-sample_rate", "48000", "-channels", "2", "-fragment_size", strconv.Itoa(fragment), "-i", sinkName + ".monitor"}
 }
 

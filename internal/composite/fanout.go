@@ -69,11 +69,19 @@ func (f *Fanout) sentSkew() (time.Duration, bool) {
 type Fanout struct {
 	audioOnly bool // the stream has no picture: every sound frame is a start
 
+	// The encoder starts while the page joins: what it captured before
+	// the time open gives (the page joining) is dropped, and the stream
+	// begins at the first start frame captured from then on.
+	gate     chan struct{}
+	openOnce sync.Once
+	from     time.Duration // pts: set before gate closes
+
 	mu     sync.Mutex
+	begun  bool // a start frame passed the gate
 	sinks  []chan<- frame
 	ready  chan struct{} // closed when tracks are known
 	tracks tracks
-	first  chan struct{} // closed at the first video frame (audio-only: the first frame)
+	first  chan struct{} // closed at the first video frame passed (audio-only: the first frame)
 	once   sync.Once
 	start  time.Duration // that frame's pts, once first is closed
 
@@ -87,7 +95,40 @@ type Fanout struct {
 }
 
 func newFanout(audioOnly bool) *Fanout {
-	return &Fanout{audioOnly: audioOnly, ready: make(chan struct{}), first: make(chan struct{})}
+	return &Fanout{audioOnly: audioOnly, gate: make(chan struct{}), ready: make(chan struct{}), first: make(chan struct{})}
+}
+
+// open lets the stream through from its first start frame (a keyframe; an
+// audio-only stream's sound) with a pts of from or later on: what was
+// captured from then on, however long the encode takes to hand it over.
+func (f *Fanout) open(from time.Duration) {
+	f.openOnce.Do(func() {
+		f.from = from
+		close(f.gate)
+	})
+}
+
+// flowing says whether the stream has begun (its first picture passed).
+func (f *Fanout) flowing() bool {
+	_, ok := f.startPTS()
+	return ok
+}
+
+// pass says whether fr goes to the sinks: none before the gate opens, then
+// from the first start frame captured since its time on.
+func (f *Fanout) pass(fr frame) bool {
+	select {
+	case <-f.gate:
+	default:
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.begun && (fr.pts < f.from || !fr.key || !fr.video && !f.audioOnly) {
+		return false
+	}
+	f.begun = true
+	return true
 }
 
 // maxGOP bounds the frames kept since the latest keyframe (a 2 s GOP at
@@ -117,6 +158,12 @@ func (f *Fanout) remove(ch chan<- frame) {
 }
 
 func (f *Fanout) publish(fr frame) {
+	if !f.pass(fr) {
+		return
+	}
+	if fr.video && fr.key {
+		f.lastKey.Store(&keyframe{pts: fr.pts, au: fr.au})
+	}
 	if fr.video || f.audioOnly {
 		f.once.Do(func() {
 			f.start = fr.pts
@@ -199,8 +246,7 @@ func (f *Fanout) onVideo(rd *mpegts.Reader, videoTrack *mpegts.Track, audioCfg *
 	rd.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
 		key := h264.IsRandomAccess(au)
 		if key {
-			f.learn(au, audioCfg)
-			f.lastKey.Store(&keyframe{pts: ticks(pts), au: au})
+			f.learn(au, audioCfg) // before the gate opens: the destinations connect meanwhile
 		}
 		f.publish(frame{video: true, key: key, pts: ticks(pts), dts: ticks(dts), au: au})
 		return nil

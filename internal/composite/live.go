@@ -120,10 +120,10 @@ func (r *Runner) watch(job jobs.Job, o *outputs, log *slog.Logger) (*monitor, fu
 // followMedia reports the job started once media flows (and warms a
 // sandbox for the next job), then re-judges the output's health twice a
 // second and reports each change, until ctx ends.
-func (r *Runner) followMedia(ctx context.Context, first <-chan struct{}, mon *monitor, skew func() (time.Duration, bool), report func(), log *slog.Logger) {
+func (r *Runner) followMedia(ctx context.Context, first <-chan struct{}, lag func() time.Duration, mon *monitor, skew func() (time.Duration, bool), report func(), log *slog.Logger) {
 	select {
 	case <-first:
-		log.Info("media flowing")
+		log.Info("media flowing", "lag", lag().Round(time.Millisecond))
 		report()
 		r.Prewarm() // for the next job, now that this one is under way
 	case <-ctx.Done():

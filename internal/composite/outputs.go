@@ -27,7 +27,7 @@ type outputs struct {
 	fan      *Fanout
 	mon      *monitor
 	stopMon  func()
-	rec      *fileSink // the sink that records; nil: the job does not
+	rec      *fileSink // the sink that records (set by begin, under destMu); nil: the job does not
 	send     func(jobs.Progress)
 	log      *slog.Logger
 	reportMu sync.Mutex // one report at a time, each with every sink's state then
@@ -52,19 +52,22 @@ type outputsConfig struct {
 	skew      func() (time.Duration, bool) // the page's A/V playout skew, for the monitor; may be nil
 }
 
-// stream runs the encoder and the sinks until ctx ends (the zero Outcome),
-// the job stops on its own or fails (from auto, or its outputs fail), then
-// flushes them.
+// stream runs the encoder and the sinks, the stream let through at once,
+// until ctx ends (the zero Outcome), the job stops on its own or fails
+// (from auto, or its outputs fail), then flushes them.
 func (r *Runner) stream(ctx context.Context, sb *Sandbox, oc outputsConfig, job jobs.Job, report func(jobs.Progress), auto <-chan jobs.Outcome, log *slog.Logger) jobs.Outcome {
 	o, err := r.startOutputs(ctx, sb, oc, job, report, log)
 	if err != nil {
 		return jobs.Failed(err)
 	}
+	r.begin(o, time.Time{}, oc.recording, oc.skew)
 	out := o.wait(ctx, auto)
 	o.close()
 	return out
 }
 
+// startOutputs starts the encoder, the fan-out (held: nothing passes
+// before begin) and the destinations, which connect meanwhile.
 func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig, job jobs.Job, report func(jobs.Progress), log *slog.Logger) (*outputs, error) {
 	cfg := oc.encoder
 	cfg.Monitor = true
@@ -82,13 +85,39 @@ func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig
 	for _, d := range o.destinations() {
 		o.runDestination(d)
 	}
-	if oc.recording != "" {
-		o.rec = newFileSink(oc.recording, o.fan, log)
-		o.runSink(o.rec, o.sinkCtx)
-	}
 	go func() { o.fanErr <- o.fan.run(enc.Stream) }()
-	o.wg.Go(func() { r.followMedia(o.sinkCtx, o.fan.first, o.mon, oc.skew, o.report, log) })
 	return o, nil
+}
+
+// begin lets the stream through from its first keyframe captured at from
+// or later (when the page had joined; zero: whatever comes first),
+// recording it to recording too ("": the job does not record); skew is
+// the page's A/V playout skew, for the monitor (may be nil).
+func (r *Runner) begin(o *outputs, from time.Time, recording string, skew func() (time.Duration, bool)) {
+	if recording != "" {
+		rec := newFileSink(recording, o.fan, o.log)
+		o.destMu.Lock()
+		o.rec = rec
+		o.destMu.Unlock()
+		o.runSink(rec, o.sinkCtx)
+	}
+	o.wg.Go(func() { r.followMedia(o.sinkCtx, o.fan.first, o.lag, o.mon, skew, o.report, o.log) })
+	o.fan.open(max(0, from.Sub(o.enc.Epoch)))
+}
+
+// lag is how long ago the stream's first picture was captured (from the
+// display to the fan-out: the encode's own delay), once it passed.
+func (o *outputs) lag() time.Duration {
+	pts, _ := o.fan.startPTS()
+	return time.Since(o.enc.Epoch.Add(pts))
+}
+
+// recorder is the sink that records, nil before begin or when the job
+// does not record.
+func (o *outputs) recorder() *fileSink {
+	o.destMu.Lock()
+	defer o.destMu.Unlock()
+	return o.rec
 }
 
 // runSink runs s until ctx ends and then says it ended.
@@ -109,7 +138,7 @@ func (o *outputs) report() {
 	defer o.reportMu.Unlock()
 	h := o.mon.current()
 	dests := o.destinations()
-	p := jobs.Progress{Started: true, Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
+	p := jobs.Progress{Started: o.fan.flowing(), Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
 	if pts, ok := o.fan.startPTS(); ok {
 		at := o.enc.Epoch.Add(pts) // when the first picture was captured
 		p.StartedAt = &at
@@ -120,8 +149,8 @@ func (o *outputs) report() {
 	if len(dests) > 0 && o.failed() == len(dests) {
 		p.RTMPError = &roomcast.Error{Code: roomcast.CodeDestination, Message: "every destination failed; see each destination's error"}
 	}
-	if o.rec != nil && o.rec.failure() != nil {
-		p.RecordingError = recordingError(o.rec.failure())
+	if rec := o.recorder(); rec != nil && rec.failure() != nil {
+		p.RecordingError = recordingError(rec.failure())
 	}
 	o.send(p)
 }
@@ -162,12 +191,13 @@ func (o *outputs) wait(ctx context.Context, auto <-chan jobs.Outcome) jobs.Outco
 // over says whether no sink is left, and so the job fails.
 func (o *outputs) over() (jobs.Outcome, bool) {
 	streaming := len(o.destinations()) > o.failed()
-	recording := o.rec != nil && o.rec.failure() == nil
+	rec := o.recorder()
+	recording := rec != nil && rec.failure() == nil
 	switch {
 	case streaming || recording:
 		return jobs.Outcome{}, false
-	case o.rec != nil:
-		return jobs.Failed(rcerr.Wrap(rcerr.Internal, o.rec.failure(), recordingError(o.rec.failure()).Message)), true
+	case rec != nil:
+		return jobs.Failed(rcerr.Wrap(rcerr.Internal, rec.failure(), recordingError(rec.failure()).Message)), true
 	default:
 		return jobs.Failed(rcerr.New(rcerr.Destination, "every RTMP destination failed")), true
 	}

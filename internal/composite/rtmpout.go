@@ -186,12 +186,23 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 		}
 	}()
 	backlog := d.resume()
-	d.set(roomcast.DestinationStarted, nil)
 	d.log.Info("destination connected")
 	var base time.Duration
 	started := false
-	for _, fr := range backlog {
+	// It is started once media goes out: a job connects its destinations
+	// while its page is still joining.
+	send := func(fr frame) error {
+		was := started
 		if err := d.write(w, c, fr, &started, &base); err != nil {
+			return err
+		}
+		if started && !was {
+			d.set(roomcast.DestinationStarted, nil)
+		}
+		return nil
+	}
+	for _, fr := range backlog {
+		if err := send(fr); err != nil {
 			return err
 		}
 	}
@@ -205,7 +216,7 @@ func (d *destination) session(ctx context.Context, lastUp *time.Time) error {
 			d.flush(w, &started, base)
 			return ctx.Err()
 		}
-		if err := d.write(w, c, fr, &started, &base); err != nil {
+		if err := send(fr); err != nil {
 			return err
 		}
 		*lastUp = time.Now()

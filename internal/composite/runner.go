@@ -130,20 +130,38 @@ func offer(ctx context.Context, ch chan<- jobs.Outcome, out jobs.Outcome) {
 }
 
 // Run runs job until ctx ends (a stop), it stops on its own or it fails.
+//
+// The encoder and the destinations start as soon as the sandbox is there,
+// while Chromium starts (cold) and the page joins: the stream is let
+// through from the first keyframe after the page has joined. Started one
+// after the other, the join and the encoder's own start (probing the
+// display and the sink) added up to ~1.7 s from the API call to the first
+// picture at the ingest (docs/BENCHMARKS.md, "Start latency").
 func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	log := r.Log.With("job", job)
 	res := audioSandbox
 	if !job.Params.AudioOnly {
 		res = *job.Params.Resolution
 	}
-	sb, br, err := r.prepare(ctx, job, res, log)
+	sb, br, err := r.sandbox(ctx, job, res, log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return jobs.Outcome{} // stopped while joining
+		return failedUnlessStopped(ctx, err)
+	}
+	defer sb.Close()
+	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height, AudioOnly: job.Params.AudioOnly}}
+	o, err := r.startOutputs(ctx, sb, oc, job, report, log)
+	if err != nil {
+		if br != nil {
+			br.Close()
 		}
 		return jobs.Failed(err)
 	}
-	defer sb.Close()
+	br, err = r.join(ctx, sb, br, job, res, log)
+	joined := time.Now()
+	if err != nil {
+		o.close()
+		return failedUnlessStopped(ctx, err)
+	}
 	defer br.Close()
 	// The watch and the limits end before the browser closes: a watch
 	// relaunching Chromium after Close would leave it running.
@@ -155,17 +173,19 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 	watchers.Go(func() { br.Watch(watchCtx, auto) })
 	watchers.Go(func() { r.limits(watchCtx, br, r.maxDuration(job), auto) })
 
-	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height, AudioOnly: job.Params.AudioOnly}, skew: br.PlayoutSkew}
-	var recID, recDir string
+	var recID, recDir, recording string
 	if job.Params.Record {
 		recID, recDir, err = r.Recordings.Begin(job.Room, roomcast.RecordingKindComposite, time.Now().UTC())
 		if err != nil {
+			o.close()
 			return jobs.Failed(rcerr.Wrap(rcerr.Unavailable, err, "could not create the recording"))
 		}
-		oc.recording = filepath.Join(recDir, partName)
+		recording = filepath.Join(recDir, partName)
 	}
 	started := time.Now()
-	out := r.stream(ctx, sb, oc, job, report, auto, log)
+	r.begin(o, joined, recording, br.PlayoutSkew)
+	out := o.wait(ctx, auto)
+	o.close()
 	endWatch() // before the recording can turn ready: the job ends first
 	if recID != "" {
 		// The job is over once the media stops; the recording is finalized
@@ -183,36 +203,50 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 	return out
 }
 
-// prepare gets a sandbox and a browser (warm if one is ready) and joins
-// the meeting page.
-func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolution, log *slog.Logger) (*Sandbox, *Browser, error) {
-	t0 := time.Now()
-	var sb *Sandbox
-	var br *Browser
-	// An audio-only job runs in a sandbox of its own, set for sound alone:
-	// no silence keeping the sink awake (the sound's first second may come
-	// late; there is no picture to keep in sync) and 100 ms output buffers.
-	// It costs 0.065 cores where a warm sandbox's would cost 0.11
-	// (docs/BENCHMARKS.md, "Audio-only jobs"), for ~2 s more to start; the
-	// warm one waits for the next job with a picture.
+// failedUnlessStopped is a start that did not get through: failed, or the
+// zero Outcome when the job was stopped meanwhile.
+func failedUnlessStopped(ctx context.Context, err error) jobs.Outcome {
+	if ctx.Err() != nil {
+		return jobs.Outcome{}
+	}
+	return jobs.Failed(err)
+}
+
+// sandbox gets the job a sandbox: the warm one with its browser if one is
+// ready, else a new one (br nil: join launches Chromium).
+//
+// An audio-only job runs in a sandbox of its own, set for sound alone: no
+// silence keeping the sink awake (the sound's first second may come late;
+// there is no picture to keep in sync) and 100 ms output buffers. It costs
+// 0.065 cores where a warm sandbox's would cost 0.11 (docs/BENCHMARKS.md,
+// "Audio-only jobs"), for ~2 s more to start; the warm one waits for the
+// next job with a picture.
+func (r *Runner) sandbox(ctx context.Context, job jobs.Job, res roomcast.Resolution, log *slog.Logger) (*Sandbox, *Browser, error) {
 	audioOnly := job.Params.AudioOnly
 	if w := r.warmFor(res, audioOnly); w != nil {
-		sb, br = w.sb, w.br
-		log.Info("using a warm sandbox", "display", sb.Display)
-	} else {
+		log.Info("using a warm sandbox", "display", w.sb.Display)
+		return w.sb, w.br, nil
+	}
+	t0 := time.Now()
+	sb, err := startSandbox(ctx, filepath.Join(r.WorkDir, job.ID), res.Width, res.Height, !audioOnly, log)
+	if err != nil {
+		return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
+	}
+	log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
+	return sb, nil, nil
+}
+
+// join launches Chromium in sb unless br is one already, and joins the
+// meeting page; on failure the browser is closed.
+func (r *Runner) join(ctx context.Context, sb *Sandbox, br *Browser, job jobs.Job, res roomcast.Resolution, log *slog.Logger) (*Browser, error) {
+	if br == nil {
 		bopts := r.Browser
-		if audioOnly {
+		if job.Params.AudioOnly {
 			bopts.AudioBufferFrames = 4800
 		}
 		var err error
-		sb, err = startSandbox(ctx, filepath.Join(r.WorkDir, job.ID), res.Width, res.Height, !audioOnly, log)
-		if err != nil {
-			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
-		}
-		log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
 		if br, err = LaunchBrowser(sb, res.Width, res.Height, bopts, log); err != nil {
-			sb.Close()
-			return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
+			return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
 		}
 	}
 	page := job.Params.MeetingURL
@@ -221,10 +255,9 @@ func (r *Runner) prepare(ctx context.Context, job jobs.Job, res roomcast.Resolut
 	}
 	if err := br.Join(ctx, page, job.URLs, log); err != nil {
 		br.Close()
-		sb.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return sb, br, nil
+	return br, nil
 }
 
 // audioOnlyPage is the meeting URL with audioOnly=1 added to its query:

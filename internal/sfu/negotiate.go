@@ -18,7 +18,7 @@ type negotiation struct {
 	awaiting   bool                      // an offer is out, no answer yet
 	pending    bool                      // something changed while awaiting
 	candidates []webrtc.ICECandidateInit // arrived before the remote description
-	fresh      []*forwardTrack           // added in the offer that is out
+	fresh      []*forwardTrack           // added since the last keyframe request: in the offer that is out, or before the transport was up
 }
 
 func newNegotiation() negotiation {
@@ -33,6 +33,8 @@ func (p *Peer) run() {
 			return
 		case <-p.kickCh:
 			p.sync()
+		case <-p.connected:
+			p.askKeyframes()
 		case ev := <-p.events:
 			var err error
 			if ev.candidate != nil {
@@ -162,17 +164,32 @@ func (p *Peer) applyAnswer(sdp string) error {
 		}
 	}
 	n.candidates = nil
-	// A new subscriber needs a keyframe to start decoding; ask now rather
-	// than waiting for its first PLI.
-	for _, t := range n.fresh {
-		t.requestKeyframe()
+	if p.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		p.askKeyframes()
 	}
-	n.fresh = nil
 	if n.pending {
 		n.pending = false
 		p.sync()
 	}
 	return nil
+}
+
+// askKeyframes asks the publishers of the tracks added to the peer since
+// the last time for a keyframe: a new subscriber needs one to start
+// decoding, so it is asked for once the answer is in and the transport up,
+// rather than waiting for the subscriber's own PLI. Asked for at the answer
+// of a first negotiation, the keyframe came before the transport was up
+// and was lost: the page waited for the next (~0.5 s from its join to its
+// first picture).
+func (p *Peer) askKeyframes() {
+	n := &p.neg
+	if n.awaiting {
+		return // once its answer is in
+	}
+	for _, t := range n.fresh {
+		t.requestKeyframe()
+	}
+	n.fresh = nil
 }
 
 func (p *Peer) addCandidate(c webrtc.ICECandidateInit) error {

@@ -47,6 +47,7 @@ type Peer struct {
 	log      *slog.Logger
 
 	kickCh    chan struct{}   // tracks or publish slots changed; coalesced
+	connected chan struct{}   // the transport came up (ICE and DTLS); coalesced
 	events    chan negotiated // answers and candidates, in arrival order
 	done      chan struct{}   // closed under mu
 	closeOnce sync.Once
@@ -79,18 +80,19 @@ func (s *SFU) Join(req JoinRequest, sig Signaler) (*Peer, []PeerInfo, error) {
 		return nil, nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
 	p := &Peer{
-		id:       newID(),
-		identity: req.Identity,
-		role:     req.Role,
-		perms:    req.Role.Permissions(),
-		noVideo:  req.AudioOnly,
-		sfu:      s,
-		pc:       pc,
-		sig:      sig,
-		kickCh:   make(chan struct{}, 1),
-		events:   make(chan negotiated, 32),
-		done:     make(chan struct{}),
-		neg:      newNegotiation(),
+		id:        newID(),
+		identity:  req.Identity,
+		role:      req.Role,
+		perms:     req.Role.Permissions(),
+		noVideo:   req.AudioOnly,
+		sfu:       s,
+		pc:        pc,
+		sig:       sig,
+		kickCh:    make(chan struct{}, 1),
+		connected: make(chan struct{}, 1),
+		events:    make(chan negotiated, 32),
+		done:      make(chan struct{}),
+		neg:       newNegotiation(),
 	}
 	p.log = s.log.With("room", req.Room, "peer", p.id)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -101,7 +103,13 @@ func (s *SFU) Join(req JoinRequest, sig Signaler) (*Peer, []PeerInfo, error) {
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "state", st.String())
-		if st == webrtc.PeerConnectionStateFailed {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			select {
+			case p.connected <- struct{}{}:
+			default:
+			}
+		case webrtc.PeerConnectionStateFailed:
 			p.Close()
 		}
 	})
