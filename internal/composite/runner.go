@@ -131,12 +131,13 @@ func offer(ctx context.Context, ch chan<- jobs.Outcome, out jobs.Outcome) {
 
 // Run runs job until ctx ends (a stop), it stops on its own or it fails.
 //
-// The encoder and the destinations start as soon as the sandbox is there,
-// while Chromium starts (cold) and the page joins: the stream is let
-// through from the first keyframe after the page has joined. Started one
-// after the other, the join and the encoder's own start (probing the
-// display and the sink) added up to ~1.7 s from the API call to the first
-// picture at the ingest (docs/BENCHMARKS.md, "Start latency").
+// The encoder and the destinations start once the sandbox and its
+// Chromium are there, while the page joins: the stream is let through
+// from the first keyframe captured after the page has joined. Started one
+// after the other, the join and the encoder's own start added up to
+// ~1.5 s warm from the API call to the first picture at the ingest
+// (docs/BENCHMARKS.md, "Start latency, overlapped"). (Started before
+// Chromium, the encoder's start slowed Chromium's by ~0.5 s on 2 cores.)
 func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	log := r.Log.With("job", job)
 	res := audioSandbox
@@ -148,21 +149,22 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 		return failedUnlessStopped(ctx, err)
 	}
 	defer sb.Close()
+	defer br.Close()
 	oc := outputsConfig{encoder: EncoderConfig{Width: res.Width, Height: res.Height, AudioOnly: job.Params.AudioOnly}}
 	o, err := r.startOutputs(ctx, sb, oc, job, report, log)
 	if err != nil {
-		if br != nil {
-			br.Close()
-		}
 		return jobs.Failed(err)
 	}
-	br, err = r.join(ctx, sb, br, job, res, log)
+	page := job.Params.MeetingURL
+	if job.Params.AudioOnly {
+		page = audioOnlyPage(page)
+	}
+	err = br.Join(ctx, page, job.URLs, log)
 	joined := time.Now()
 	if err != nil {
 		o.close()
 		return failedUnlessStopped(ctx, err)
 	}
-	defer br.Close()
 	// The watch and the limits end before the browser closes: a watch
 	// relaunching Chromium after Close would leave it running.
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -212,8 +214,8 @@ func failedUnlessStopped(ctx context.Context, err error) jobs.Outcome {
 	return jobs.Failed(err)
 }
 
-// sandbox gets the job a sandbox: the warm one with its browser if one is
-// ready, else a new one (br nil: join launches Chromium).
+// sandbox gets the job a sandbox and its Chromium: the warm ones if
+// ready, else new ones.
 //
 // An audio-only job runs in a sandbox of its own, set for sound alone: no
 // silence keeping the sink awake (the sound's first second may come late;
@@ -233,31 +235,16 @@ func (r *Runner) sandbox(ctx context.Context, job jobs.Job, res roomcast.Resolut
 		return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start the virtual display and audio for the bot")
 	}
 	log.Info("sandbox ready", "display", sb.Display, "took", time.Since(t0).Round(time.Millisecond))
-	return sb, nil, nil
-}
-
-// join launches Chromium in sb unless br is one already, and joins the
-// meeting page; on failure the browser is closed.
-func (r *Runner) join(ctx context.Context, sb *Sandbox, br *Browser, job jobs.Job, res roomcast.Resolution, log *slog.Logger) (*Browser, error) {
-	if br == nil {
-		bopts := r.Browser
-		if job.Params.AudioOnly {
-			bopts.AudioBufferFrames = 4800
-		}
-		var err error
-		if br, err = LaunchBrowser(sb, res.Width, res.Height, bopts, log); err != nil {
-			return nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
-		}
+	bopts := r.Browser
+	if audioOnly {
+		bopts.AudioBufferFrames = 4800
 	}
-	page := job.Params.MeetingURL
-	if job.Params.AudioOnly {
-		page = audioOnlyPage(page)
+	br, err := LaunchBrowser(sb, res.Width, res.Height, bopts, log)
+	if err != nil {
+		sb.Close()
+		return nil, nil, rcerr.Wrap(rcerr.Unavailable, err, "could not start Chromium")
 	}
-	if err := br.Join(ctx, page, job.URLs, log); err != nil {
-		br.Close()
-		return nil, err
-	}
-	return br, nil
+	return sb, br, nil
 }
 
 // audioOnlyPage is the meeting URL with audioOnly=1 added to its query:

@@ -6,6 +6,7 @@ package composite
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -172,7 +173,40 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string, awake bool) error
 		}
 	}()
 	s.procs = append(s.procs, pacat)
+	s.wakeSink(ctx)
 	return nil
+}
+
+// wakeSink makes the null sink take pacat's low latency at once. Until
+// woken, a new null sink sleeps in 2 s blocks: a recording of its monitor
+// opened in the first one (a cold job's encoder) got its first sound only
+// at its end, and ffmpeg, opening its inputs one after the other, sent
+// nothing before it (the first picture at the ingest ~1.9 s later). A
+// suspend and resume once pacat plays reschedules the sink (~30 ms).
+// Should it fail, the sink wakes on its own by then.
+func (s *Sandbox) wakeSink(ctx context.Context) {
+	pactl := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "pactl", args...)
+		cmd.Env = s.Env
+		return cmd.Output()
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		out, err := pactl("list", "short", "sink-inputs")
+		if err == nil && len(bytes.TrimSpace(out)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.log.Warn("pacat did not start playing into the sink; its first sound may come late", "err", err)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, on := range []string{"1", "0"} {
+		if _, err := pactl("suspend-sink", sinkName, on); err != nil {
+			s.log.Warn("wake the audio sink", "err", err)
+			return
+		}
+	}
 }
 
 // Close stops the sandbox's processes and removes its files.

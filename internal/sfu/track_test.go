@@ -157,3 +157,34 @@ func TestSenderReportIsRelayedPerSubscriber(t *testing.T) {
 		t.Errorf("subscriber SSRCs %d and %d, publisher %d: want one of its own for each", a, b, sent.SSRC)
 	}
 }
+
+// A subscriber that joins a room gets a keyframe without asking for one
+// (a browser asks only after a while): the SFU asks the publisher once the
+// subscriber's transport is up. Asked at its answer, the keyframe came
+// before ICE and DTLS were done and was lost, and the beam page waited
+// for the next one (~0.5 s of a job's start).
+func TestNewSubscriberGetsAKeyframeUnasked(t *testing.T) {
+	s := newTestSFU(t)
+	pub, _ := join(t, s, "r", "pub", room.Host)
+	track, _ := pub.publishVP8("v")
+	// The publisher sends a keyframe ("K") after each PLI, else deltas.
+	answered := 0
+	pub.send(track, func(n int) []byte {
+		if k := len(pub.keyframeRequests()); k > answered {
+			answered = k
+			return append(vp8Payload(n), 'K')
+		}
+		return append(vp8Payload(n), 'P')
+	})
+	testkit.WaitFor(t, 5*time.Second, "the track forwarded", func() bool { return len(pub.peer.room.allTracks()) > 0 })
+	sub, _ := join(t, s, "r", "sub", room.Viewer)
+	testkit.WaitFor(t, 5*time.Second, "media at the subscriber", func() bool { return sub.received(pub.peer.ID()) >= 30 })
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for _, p := range sub.packets[pub.peer.ID()] {
+		if bytes.HasSuffix(p.Payload, []byte("K")) {
+			return
+		}
+	}
+	t.Errorf("the subscriber got %d packets and no keyframe", len(sub.packets[pub.peer.ID()]))
+}
