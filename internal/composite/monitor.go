@@ -76,6 +76,8 @@ type monitor struct {
 	room func() (activity.Report, bool)
 
 	mu      sync.Mutex
+	opened  bool          // watching: the stream began (open)
+	from    time.Duration // output pts from which it watches
 	obs     observation
 	levelDB float64
 	skew    time.Duration // the page's A/V playout skew (PlayoutSkew)
@@ -93,6 +95,22 @@ func (m *monitor) setSkew(d time.Duration) {
 func newMonitor(room func() (activity.Report, bool), now time.Time) *monitor {
 	return &monitor{room: room, levelDB: math.Inf(-1),
 		health: roomcast.Health{Audio: roomcast.AudioUnknown, Video: roomcast.VideoUnknown, Since: now}}
+}
+
+// open starts judging the output from pts from on (the encoder runs
+// while the page joins: its silent, dark pictures of the joining page
+// would read as sound lost and a black picture).
+func (m *monitor) open(from time.Duration, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opened, m.from = true, from
+	m.health.Since = now
+}
+
+// watchingLocked says whether the output window kv (at its pts_time) is
+// judged; m.mu is held.
+func (m *monitor) watchingLocked(kv map[string]string) bool {
+	return m.opened && time.Duration(num(kv["pts_time"], 0)*float64(time.Second)) >= m.from
 }
 
 // update re-judges the health at now; changed says whether it changed.
@@ -140,6 +158,10 @@ func (m *monitor) readLevels(r io.Reader) {
 		v := num(db, math.Inf(-1))
 		now := time.Now()
 		m.mu.Lock()
+		if !m.watchingLocked(kv) {
+			m.mu.Unlock()
+			return
+		}
 		m.obs.audioAt, m.levelDB = now, v
 		if v > loudDB {
 			m.obs.loudAt = now
@@ -157,6 +179,9 @@ func (m *monitor) readPictures(r io.Reader) {
 		now := time.Now()
 		m.mu.Lock()
 		defer m.mu.Unlock()
+		if !m.watchingLocked(kv) {
+			return
+		}
 		m.obs.videoAt = now
 		if first || ydif > changedYDif {
 			m.obs.changedAt = now
@@ -172,7 +197,8 @@ func (m *monitor) readPictures(r io.Reader) {
 }
 
 // metadataLines parses ffmpeg's metadata print output ("frame:N pts:P
-// pts_time:T" then key=value lines) and calls frame with each frame's keys.
+// pts_time:T" then key=value lines) and calls frame with each frame's keys
+// (and T as "pts_time").
 func metadataLines(r io.Reader, frame func(map[string]string)) {
 	sc := bufio.NewScanner(r)
 	var kv map[string]string
@@ -186,6 +212,9 @@ func metadataLines(r io.Reader, frame func(map[string]string)) {
 		if strings.HasPrefix(line, "frame:") {
 			flush()
 			kv = map[string]string{}
+			if _, t, ok := strings.Cut(line, "pts_time:"); ok {
+				kv["pts_time"] = strings.TrimSpace(t)
+			}
 			continue
 		}
 		if k, v, ok := strings.Cut(line, "="); ok && kv != nil {

@@ -62,6 +62,7 @@ func TestJudge(t *testing.T) {
 func TestMonitorReadsFFmpegMetadata(t *testing.T) {
 	room := activity.Report{Sound: true, VideoFPS: 30}
 	m := newMonitor(func() (activity.Report, bool) { return room, true }, time.Now())
+	m.open(0, time.Now())
 	m.readLevels(strings.NewReader("frame:0    pts:0       pts_time:0\nlavfi.astats.Overall.RMS_level=-18.5\n" +
 		"frame:1    pts:24000   pts_time:0.5\nlavfi.astats.Overall.RMS_level=-inf\n"))
 	m.readPictures(strings.NewReader("frame:0    pts:0       pts_time:0\nlavfi.signalstats.YAVG=80.1\nlavfi.signalstats.YDIF=0.000\nlavfi.signalstats.YLOW=16\nlavfi.signalstats.YHIGH=200\n" +
@@ -80,5 +81,29 @@ func TestMonitorReadsFFmpegMetadata(t *testing.T) {
 	h, changed = m.update(now.Add(5 * time.Second))
 	if !changed || h.Audio != roomcast.AudioLost || h.Video != roomcast.VideoFrozen {
 		t.Errorf("5 s later, with the room still sounding and sending: %+v, want lost/frozen", h)
+	}
+}
+
+// The encoder runs while the page joins: what it makes before the stream
+// begins (a silent, dark page) is not judged, so the job does not open
+// with "lost" and "black" and a beam.warning.
+func TestMonitorJudgesOnlyTheStream(t *testing.T) {
+	room := activity.Report{Sound: true, VideoFPS: 30}
+	m := newMonitor(func() (activity.Report, bool) { return room, true }, time.Now())
+	silentDark := func(at string) string {
+		return "frame:0    pts:0       pts_time:" + at + "\nlavfi.astats.Overall.RMS_level=-inf\n" +
+			"lavfi.signalstats.YAVG=1\nlavfi.signalstats.YDIF=0\nlavfi.signalstats.YLOW=0\nlavfi.signalstats.YHIGH=1\n"
+	}
+	m.readLevels(strings.NewReader(silentDark("0.1"))) // before open
+	m.readPictures(strings.NewReader(silentDark("0.1")))
+	m.open(900*time.Millisecond, time.Now())
+	m.readLevels(strings.NewReader(silentDark("0.5"))) // after open, captured before the stream's start
+	m.readPictures(strings.NewReader(silentDark("0.5")))
+	if h, _ := m.update(time.Now().Add(5 * time.Second)); h.Audio != roomcast.AudioUnknown || h.Video != roomcast.VideoUnknown {
+		t.Errorf("health %+v from the joining page's output, want unknown/unknown until the stream's own", h)
+	}
+	m.readLevels(strings.NewReader("frame:2    pts:48000   pts_time:1.0\nlavfi.astats.Overall.RMS_level=-18\n"))
+	if h, _ := m.update(time.Now()); h.Audio != roomcast.AudioOK {
+		t.Errorf("audio %s after a loud window of the stream, want ok", h.Audio)
 	}
 }

@@ -102,7 +102,9 @@ func (r *Runner) begin(o *outputs, from time.Time, recording string, skew func()
 		o.runSink(rec, o.sinkCtx)
 	}
 	o.wg.Go(func() { r.followMedia(o.sinkCtx, o.fan.first, o.lag, o.mon, skew, o.report, o.log) })
-	o.fan.open(max(0, from.Sub(o.enc.Epoch)))
+	start := max(0, from.Sub(o.enc.Epoch))
+	o.mon.open(start, time.Now())
+	o.fan.open(start)
 }
 
 // lag is how long ago the stream's first picture was captured (from the
@@ -136,9 +138,12 @@ func (o *outputs) runSink(s sink, ctx context.Context) {
 func (o *outputs) report() {
 	o.reportMu.Lock()
 	defer o.reportMu.Unlock()
-	h := o.mon.current()
 	dests := o.destinations()
-	p := jobs.Progress{Started: o.fan.flowing(), Destinations: make([]roomcast.Destination, len(dests)), Health: &h}
+	p := jobs.Progress{Started: o.fan.flowing(), Destinations: make([]roomcast.Destination, len(dests))}
+	if p.Started { // no health to tell while the page joins
+		h := o.mon.current()
+		p.Health = &h
+	}
 	if pts, ok := o.fan.startPTS(); ok {
 		at := o.enc.Epoch.Add(pts) // when the first picture was captured
 		p.StartedAt = &at
