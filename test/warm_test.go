@@ -14,7 +14,9 @@ import (
 // time, a 640x360 and then a 1280x720 recording each find a warm sandbox
 // (the second one the refill the first job prepared), and each recording
 // is at its size and shows the publisher's camera, not a corner of a
-// larger page or a blank screen. The start delays are logged.
+// larger page or a blank screen. Each job enters the meeting app the warm
+// sandbox has loaded and waiting (standby) instead of loading the page.
+// The start delays are logged.
 func TestWarmSandboxServesAnyResolution(t *testing.T) {
 	s := startServer(t, "--prewarm=true")
 	beamRoom(t, s, "warm")
@@ -35,6 +37,9 @@ func TestWarmSandboxServesAnyResolution(t *testing.T) {
 		t.Logf("%dx%d: API call → state started %v", res.Width, res.Height, st.Recording.Browser.StartedAt.Sub(t0).Round(time.Millisecond))
 		if n := strings.Count(s.Logs(), "using a warm sandbox"); n != want {
 			t.Errorf("%dx%d: %d jobs used a warm sandbox, want %d", res.Width, res.Height, n, want)
+		}
+		if n := strings.Count(s.Logs(), "entered the meeting app on standby"); n != want {
+			t.Errorf("%dx%d: %d jobs entered the meeting app waiting on standby, want %d (the page was loaded instead)", res.Width, res.Height, n, want)
 		}
 		time.Sleep(4 * time.Second) // the recording's length
 		if _, err := c.StopRTMPAndRecording(context.Background(), "warm"); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -244,7 +245,9 @@ func (b *bench) cpu(name string, w, h, dests, extra int) (cpuRow, error) {
 		}
 		for _, k := range keys[dests:] {
 			args := composite.EncoderArgs(display, composite.EncoderConfig{Width: w, Height: h})
-			args[len(args)-2], args[len(args)-1] = "flv", b.url(k) // was: -f tee <outputs>
+			// The MPEG-TS output and its options become FLV to the ingest
+			// (was: -f tee <outputs>).
+			args = append(args[:slices.Index(args, "mpegts")-1], "-f", "flv", b.url(k))
 			cmd := exec.Command("ffmpeg", args...)
 			cmd.Env, cmd.Stderr = env, os.Stderr
 			c, err := b.kids.start(cmd)

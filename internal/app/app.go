@@ -21,6 +21,7 @@ import (
 	"github.com/roomcast/roomcast/internal/api"
 	"github.com/roomcast/roomcast/internal/auth"
 	"github.com/roomcast/roomcast/internal/bus"
+	"github.com/roomcast/roomcast/internal/composite"
 	"github.com/roomcast/roomcast/internal/config"
 	"github.com/roomcast/roomcast/internal/control"
 	"github.com/roomcast/roomcast/internal/jobs"
@@ -115,7 +116,8 @@ func (a *App) openControl(secret []byte) error {
 		a.hooks = append(a.hooks, d)
 	}
 	id := serverID()
-	a.work, err = newWork(ctx, workConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots, Owner: id}, b, a.events, a.log)
+	a.work, err = newWork(ctx, workConfig{DataDir: a.cfg.DataDir, Jobs: a.cfg.Jobs, Slots: a.cfg.WorkerSlots, Owner: id,
+		MeetingApp: composite.MeetingApp{Base: a.botURL(), Policy: a.urlPolicy()}}, b, a.events, a.log)
 	if err != nil {
 		return err
 	}

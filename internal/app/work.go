@@ -52,6 +52,9 @@ type workConfig struct {
 	// Owner names this process in the fleet's recordings index (its files
 	// are read from it); "": the worker's id.
 	Owner string
+	// MeetingApp is serve's own meeting app, for the warm sandboxes (a
+	// worker learns its server's from the jobs).
+	MeetingApp composite.MeetingApp
 }
 
 // newWork builds the jobs' parts once, from cfg. Ready recordings are
@@ -74,7 +77,7 @@ func newWork(ctx context.Context, cfg workConfig, b *bus.Bus, events *webhook.Pu
 	}, log)
 	j.runner = &composite.Runner{WorkDir: filepath.Join(cfg.DataDir, "jobs"), Recordings: recs, Log: log,
 		MaxDuration: cfg.Jobs.MaxDuration, EmptyTimeout: cfg.Jobs.EmptyTimeout, NoPrewarm: !cfg.Jobs.Prewarm,
-		Keep: j.keep, RoomActivity: roomActivity(b)}
+		Keep: j.keep, RoomActivity: roomActivity(b), MeetingApp: cfg.MeetingApp}
 	if cfg.Slots > 0 {
 		opts := control.WorkerOptions{ID: cfg.WorkerID, Slots: cfg.Slots, Events: events,
 			Limit: jobs.Cost{CPU: cfg.Jobs.CPULimit, MemoryMB: cfg.Jobs.MemoryLimitMB}, Costs: cfg.Jobs.Costs}

@@ -51,6 +51,10 @@ type Browser struct {
 	cancel context.CancelFunc // ends the current Chromium
 	page   context.Context
 	vw, vh int // the page's layout size when it is not the window's (a warm sandbox's larger display)
+	// standby is the base URL of the meeting app the page waits on
+	// (Standby), "" when it shows something else.
+	standby string
+	pol     urlpolicy.Policy // the job's, from Join
 }
 
 // SetViewport lays the page out at w x h in the window's top-left corner
@@ -115,7 +119,7 @@ func LaunchBrowser(sb *Sandbox, w, h int, opts BrowserOptions, log *slog.Logger)
 // reloading (and relaunching Chromium) on failure. From now on the browser
 // loads only what pol allows; before, it loads nothing.
 func (b *Browser) Join(ctx context.Context, url string, pol urlpolicy.Policy, log *slog.Logger) error {
-	b.url, b.log = url, log
+	b.url, b.log, b.pol = url, log, pol
 	b.guard.setPolicy(pol)
 	return b.join(ctx)
 }
@@ -171,6 +175,7 @@ func (b *Browser) launch() error {
 	if b.cancel != nil {
 		b.cancel()
 	}
+	b.standby = ""
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	page, cancelPage := chromedp.NewContext(alloc)
 	b.page, b.cancel = page, func() { cancelPage(); cancelAlloc() }
@@ -238,7 +243,9 @@ func (b *Browser) load(ctx context.Context) error {
 			return fmt.Errorf("lay the page out at %dx%d: %w", w, h, err)
 		}
 	}
-	if err := chromedp.Do(tctx, chromedp.Navigate(b.url)); err != nil {
+	if b.enter(tctx, b.pol) {
+		b.log.Info("entered the meeting app on standby")
+	} else if err := chromedp.Do(tctx, chromedp.Navigate(b.url)); err != nil {
 		if page.Err() != nil {
 			return errBrowserGone
 		}

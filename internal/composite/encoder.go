@@ -93,7 +93,12 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	// rate is given, -fpsprobesize 0): the first frame comes ~90 ms sooner.
 	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-probesize", "32", "-analyzeduration", "0", "-fpsprobesize", "0", "-f", "x11grab", "-draw_mouse", "0",
 		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2 * c.FrameRate), "-i", display + ".0"}
-	h264 := []string{"-filter_complex", filterGraph(epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
+	// The picture and the sound are filtered in graphs of their own. In
+	// one graph, ffmpeg fed it for its oldest output, which was often the
+	// monitor's (a 0.5 s window of sound, a 2 fps picture), and held the
+	// other input until that one had enough: the stream reached the
+	// fan-out 300–550 ms after capture, in bursts, instead of ~100 ms.
+	h264 := []string{"-filter_complex", videoGraph(epoch, c.Monitor), "-filter_complex", audioGraph("[1:a]", epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-force_key_frames", earlyKeys,
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
@@ -140,16 +145,14 @@ func pulseInput(fragment int) []string {
 // (28.1–29.9 distinct fps of 30 over a 30 s job on a loaded 2-core machine).
 const dedupe = "mpdecimate=hi=1:lo=1:frac=0:max=2"
 
-// filterGraph shifts both inputs by the epoch and, for the monitor, splits
-// off a small picture and the sound's level (cheap: 64x36 at 2 fps, one
-// astats over 0.5 s windows) printed to fds 3 and 4.
-func filterGraph(epoch string, monitor bool) string {
+// videoGraph shifts the picture by the epoch to [v] and, for the monitor,
+// splits off a small picture (cheap: 64x36 at 2 fps) printed to fd 3.
+func videoGraph(epoch string, monitor bool) string {
 	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB"
 	if !monitor {
-		return v + "[v];" + audioGraph("[1:a]", epoch, false)
+		return v + "[v]"
 	}
-	return v + ",split=2[v][vm];[vm]fps=2,scale=64:36,signalstats,metadata=mode=print:file=/dev/fd/3:direct=1,nullsink;" +
-		audioGraph("[1:a]", epoch, true)
+	return v + ",split=2[v][vm];[vm]fps=2,scale=64:36,signalstats,metadata=mode=print:file=/dev/fd/3:direct=1,nullsink"
 }
 
 // audioGraph shifts the sound (input in) by the epoch to [a] and, for the

@@ -51,6 +51,9 @@ type Runner struct {
 
 	// NoPrewarm disables keeping a warm sandbox ready for the next job.
 	NoPrewarm bool
+	// MeetingApp is this server's meeting app, which a warm sandbox waits
+	// on (standby.go); unset, it is learned from the jobs.
+	MeetingApp MeetingApp
 
 	// RoomActivity, when set, watches what a room's SFU receives, for the
 	// live monitor (activity.NewWatch over NATS); unset, the monitor cannot
@@ -66,6 +69,7 @@ type Runner struct {
 	spare      *warm
 	warming    bool
 	closed     bool
+	learnedApp *MeetingApp // the meeting app of the latest job that had this server's (noteApp)
 }
 
 // publishers counts the room's publishing peers as the beam page sees
@@ -140,6 +144,7 @@ func offer(ctx context.Context, ch chan<- jobs.Outcome, out jobs.Outcome) {
 // Chromium, the encoder's start slowed Chromium's by ~0.5 s on 2 cores.)
 func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progress)) jobs.Outcome {
 	log := r.Log.With("job", job)
+	r.noteApp(job)
 	res := audioSandbox
 	if !job.Params.AudioOnly {
 		res = *job.Params.Resolution

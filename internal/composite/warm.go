@@ -78,6 +78,11 @@ func (r *Runner) startWarm(stop context.Context) (*warm, error) {
 		sb.Close()
 		return nil, err
 	}
+	if app, ok := r.standbyApp(); ok {
+		if err := br.Standby(ctx, app); err != nil {
+			r.Log.Warn("the warm sandbox loads the job's page instead", "err", err)
+		}
+	}
 	r.Log.Info("warm sandbox ready", "display", warmSize, "took", time.Since(t0).Round(time.Millisecond))
 	return &warm{sb: sb, br: br}, nil
 }
