@@ -286,12 +286,12 @@ func TestOutputCarriesTheRoomInSync(t *testing.T) {
 	var skews []string
 	for _, l := range strings.Split(s.Logs(), "\n") {
 		if i := strings.Index(l, `"msg":"page playout skew"`); i >= 0 {
-			if j := strings.Index(l, `"ms":`); j >= 0 {
-				skews = append(skews, strings.TrimRight(l[j+5:], "}"))
+			if j := strings.Index(l, `"lead_ms":`); j >= 0 {
+				skews = append(skews, strings.TrimRight(l[j+10:], "}"))
 			}
 		}
 	}
-	t.Logf("the beam page's A/V playout skew (ms, twice a second): %s", strings.Join(skews, " "))
+	t.Logf("the beam page's A/V playout skew, the peers' median, by which the picture is delayed (ms, twice a second): %s", strings.Join(skews, " "))
 	<-sending // the publisher's goroutine reports through t
 }
 

@@ -402,21 +402,30 @@ func (b *Browser) Publishers(stop context.Context) int {
 }
 
 // playoutSkewJS reads the beam view's own measure of how far ahead of its
-// sound it plays a peer's picture (meet.js syncPlayout; ms, the worst peer,
-// positive: the sound is late), or null.
+// sound it plays a peer's picture (meet.js syncPlayout; ms, positive: the
+// sound is late): the worst peer's and the peers' median, or nulls.
 const playoutSkewJS = `(() => {
-  const s = window.roomcast && window.roomcast.playoutSkew;
-  return typeof s === 'number' ? s : null;
+  const r = window.roomcast || {};
+  const n = v => typeof v === 'number' ? v : null;
+  return {worst: n(r.playoutSkew), lead: n(r.pictureLead)};
 })()`
 
-// PlayoutSkew returns how far ahead of its sound the page plays a peer's
-// picture (the worst peer); ok is false when no peer sends both.
-func (b *Browser) PlayoutSkew() (skew time.Duration, ok bool) {
+// pageSkew is how far ahead of its sound the page plays a peer's picture:
+// the worst peer's (for the monitor) and the peers' median (Lead: the
+// stream's picture is delayed by as much, Fanout.delayPicture).
+type pageSkew struct {
+	Worst, Lead time.Duration
+}
+
+// PlayoutSkew returns how far ahead of their sound the page plays the
+// peers' pictures; ok is false when no peer sends both.
+func (b *Browser) PlayoutSkew() (skew pageSkew, ok bool) {
 	ctx, cancel := context.WithTimeout(b.current(), 2*time.Second)
 	defer cancel()
-	ms, err := chromedp.Run(ctx, chromedp.Evaluate[*float64](playoutSkewJS))
-	if err != nil || ms == nil {
-		return 0, false
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Worst, Lead *float64 }](playoutSkewJS))
+	if err != nil || v.Worst == nil || v.Lead == nil {
+		return pageSkew{}, false
 	}
-	return time.Duration(*ms * float64(time.Millisecond)), true
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	return pageSkew{Worst: ms(*v.Worst), Lead: ms(*v.Lead)}, true
 }

@@ -92,6 +92,11 @@ type Fanout struct {
 	gop                  []frame // the frames since the latest keyframe, for a sink that joins
 
 	thumbs thumbnails
+
+	// The picture's delay (lipsync.go): the target, set from the page's
+	// measure, and what the latest picture got (publish's goroutine only).
+	pictureDelay atomic.Int64
+	delay        time.Duration
 }
 
 func newFanout(audioOnly bool) *Fanout {
@@ -160,6 +165,9 @@ func (f *Fanout) remove(ch chan<- frame) {
 func (f *Fanout) publish(fr frame) {
 	if !f.pass(fr) {
 		return
+	}
+	if fr.video {
+		f.delayed(&fr)
 	}
 	if fr.video && fr.key {
 		f.lastKey.Store(&keyframe{pts: fr.pts, au: fr.au})

@@ -119,12 +119,15 @@ func (r *Runner) watch(job jobs.Job, o *outputs, log *slog.Logger) (*monitor, fu
 
 // followMedia reports the job started once media flows (and warms a
 // sandbox for the next job), then re-judges the output's health twice a
-// second and reports each change, until ctx ends.
-func (r *Runner) followMedia(ctx context.Context, first <-chan struct{}, lag func() time.Duration, mon *monitor, skew func() (time.Duration, bool), report func(), log *slog.Logger) {
+// second and reports each change, and delays the stream's picture by as
+// much as the page plays it ahead of its sound (read twice a second:
+// the start's gap is widest before the first reading), until ctx ends.
+func (r *Runner) followMedia(ctx context.Context, o *outputs, skew func() (pageSkew, bool)) {
+	mon, log := o.mon, o.log
 	select {
-	case <-first:
-		log.Info("media flowing", "lag", lag().Round(time.Millisecond))
-		report()
+	case <-o.fan.first:
+		log.Info("media flowing", "lag", o.lag().Round(time.Millisecond))
+		o.report()
 		r.Prewarm() // for the next job, now that this one is under way
 	case <-ctx.Done():
 		return
@@ -138,13 +141,14 @@ func (r *Runner) followMedia(ctx context.Context, first <-chan struct{}, lag fun
 		case now := <-tick.C:
 			if skew != nil {
 				if d, ok := skew(); ok {
-					mon.setSkew(d)
-					log.Debug("page playout skew", "ms", d.Milliseconds())
+					mon.setSkew(d.Worst)
+					o.fan.delayPicture(d.Lead)
+					log.Debug("page playout skew", "worst_ms", d.Worst.Milliseconds(), "lead_ms", d.Lead.Milliseconds())
 				}
 			}
 			if h, changed := mon.update(now); changed {
 				log.Info("output health", "audio", h.Audio, "video", h.Video)
-				report()
+				o.report()
 			}
 		}
 	}

@@ -48,8 +48,8 @@ type outputs struct {
 // outputsConfig is what a job's outputs are made of.
 type outputsConfig struct {
 	encoder   EncoderConfig
-	recording string                       // the fragmented MP4 to write; "": the job does not record
-	skew      func() (time.Duration, bool) // the page's A/V playout skew, for the monitor; may be nil
+	recording string                  // the fragmented MP4 to write; "": the job does not record
+	skew      func() (pageSkew, bool) // the page's A/V playout skew, for the monitor and the picture's delay; may be nil
 }
 
 // stream runs the encoder and the sinks, the stream let through at once,
@@ -92,8 +92,9 @@ func (r *Runner) startOutputs(ctx context.Context, sb *Sandbox, oc outputsConfig
 // begin lets the stream through from its first keyframe captured at from
 // or later (when the page had joined; zero: whatever comes first),
 // recording it to recording too ("": the job does not record); skew is
-// the page's A/V playout skew, for the monitor (may be nil).
-func (r *Runner) begin(o *outputs, from time.Time, recording string, skew func() (time.Duration, bool)) {
+// the page's A/V playout skew, for the monitor and the picture's delay
+// (may be nil).
+func (r *Runner) begin(o *outputs, from time.Time, recording string, skew func() (pageSkew, bool)) {
 	if recording != "" {
 		rec := newFileSink(recording, o.fan, o.log)
 		o.destMu.Lock()
@@ -101,7 +102,7 @@ func (r *Runner) begin(o *outputs, from time.Time, recording string, skew func()
 		o.destMu.Unlock()
 		o.runSink(rec, o.sinkCtx)
 	}
-	o.wg.Go(func() { r.followMedia(o.sinkCtx, o.fan.first, o.lag, o.mon, skew, o.report, o.log) })
+	o.wg.Go(func() { r.followMedia(o.sinkCtx, o, skew) })
 	start := max(0, from.Sub(o.enc.Epoch))
 	o.mon.open(start, time.Now())
 	o.fan.open(start)

@@ -211,6 +211,7 @@ func (t *forwardTrack) readReports(r *webrtc.RTPReceiver) {
 			if !ok || sr.SSRC != ssrc {
 				continue
 			}
+			t.heard.Store(&heardReport{sr: *sr, at: time.Now()})
 			t.relayReport(sr)
 			ntp := ntpTime(sr.NTPTime)
 			if l := t.sinks.list.Load(); l != nil {

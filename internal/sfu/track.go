@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -30,6 +31,7 @@ type forwardTrack struct {
 
 	subsMu sync.Mutex
 	subs   map[*webrtc.RTPSender]*Peer // subscribers' senders of this track, for sender reports
+	heard  atomic.Pointer[heardReport] // the publisher's latest sender report
 
 	mu         sync.Mutex
 	lastPLI    time.Time
@@ -96,12 +98,18 @@ func (t *forwardTrack) forward() {
 
 // readRTCP reads a subscriber's RTCP for this track (which also feeds pion's
 // NACK responder) and forwards keyframe requests to the publisher. While it
-// runs, the subscriber gets the publisher's sender reports.
+// runs, the subscriber gets the publisher's sender reports (at once, too:
+// primeReports).
 func (t *forwardTrack) readRTCP(p *Peer, s *webrtc.RTPSender) {
 	t.subsMu.Lock()
 	t.subs[s] = p
 	t.subsMu.Unlock()
+	primed := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { t.primeReports(p, s, primed) })
 	defer func() {
+		close(primed)
+		wg.Wait()
 		t.subsMu.Lock()
 		delete(t.subs, s)
 		t.subsMu.Unlock()
@@ -185,29 +193,5 @@ func (t *forwardTrack) sendPLI() {
 	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(t.remote.SSRC())}
 	if err := t.publisher.pc.WriteRTCP([]rtcp.Packet{pli}); err != nil {
 		t.publisher.log.Debug("send PLI", "err", err)
-	}
-}
-
-// relayReport sends the publisher's sender report sr to every subscriber
-// under that subscriber's SSRC. RTP timestamps are forwarded unchanged, so
-// the publisher's NTP ↔ RTP mapping holds for them too; it is what lets a
-// receiver play audio and video of one peer in sync (RFC 3550 §6.4.1).
-func (t *forwardTrack) relayReport(sr *rtcp.SenderReport) {
-	t.subsMu.Lock()
-	subs := make(map[*webrtc.RTPSender]*Peer, len(t.subs))
-	for s, p := range t.subs {
-		subs[s] = p
-	}
-	t.subsMu.Unlock()
-	for s, p := range subs {
-		enc := s.GetParameters().Encodings
-		if len(enc) == 0 {
-			continue
-		}
-		out := &rtcp.SenderReport{SSRC: uint32(enc[0].SSRC), NTPTime: sr.NTPTime, RTPTime: sr.RTPTime,
-			PacketCount: sr.PacketCount, OctetCount: sr.OctetCount}
-		if err := p.pc.WriteRTCP([]rtcp.Packet{out}); err != nil {
-			p.log.Debug("relay sender report", "err", err)
-		}
 	}
 }

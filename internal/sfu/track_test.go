@@ -188,3 +188,40 @@ func TestNewSubscriberGetsAKeyframeUnasked(t *testing.T) {
 	}
 	t.Errorf("the subscriber got %d packets and no keyframe", len(sub.packets[pub.peer.ID()]))
 }
+
+// A new subscriber is primed with the publisher's clock mapping: reports
+// carried forward from the publisher's latest come a few times in its
+// first second and a half, all on the publisher's line, so it can line a
+// peer's sound and picture up at once instead of after the publisher's
+// next two reports (one a second here; one in five for a browser's sound).
+func TestNewSubscriberIsPrimedWithSenderReports(t *testing.T) {
+	s := newTestSFU(t)
+	pub, _ := join(t, s, "prime", "pub", room.Host)
+	track, _ := pub.publishVP8("v")
+	pub.send(track, vp8Payload)
+	first, _ := join(t, s, "prime", "first", room.Viewer)
+	reports := func(c *client) []*rtcp.SenderReport {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return append([]*rtcp.SenderReport(nil), c.reports[pub.peer.ID()]...)
+	}
+	testkit.WaitFor(t, 10*time.Second, "a report the SFU has heard", func() bool { return len(reports(first)) > 0 })
+	joined := time.Now()
+	sub, _ := join(t, s, "prime", "late", room.Viewer)
+	const want = 4 // the publisher's own: at most 2 in that time
+	window := 2 * time.Second
+	for time.Since(joined) < window && len(reports(sub)) < want {
+		time.Sleep(20 * time.Millisecond) // polling a count, within the window
+	}
+	got := reports(sub)
+	if len(got) < want {
+		t.Fatalf("%d sender reports in the new subscriber's first %v, want ≥ %d", len(got), window, want)
+	}
+	for i := 1; i < len(got); i++ {
+		dNTP := ntpTime(got[i].NTPTime).Sub(ntpTime(got[0].NTPTime))
+		dRTP := time.Duration(int64(int32(got[i].RTPTime-got[0].RTPTime)) * int64(time.Second) / 90000)
+		if diff := dRTP - dNTP; diff < -2*time.Millisecond || diff > 2*time.Millisecond {
+			t.Errorf("report %d: %v on the NTP clock, %v on the RTP clock since the first: off the publisher's line by %v", i, dNTP, dRTP, diff)
+		}
+	}
+}

@@ -8,7 +8,9 @@
 // remote video frame (or joined a room with nobody publishing);
 // audioBlocked counts the peers whose sound the browser refuses to play
 // until the user interacts with the page; playoutSkew (beam view) is how far
-// ahead of its sound a peer's picture plays, in ms (the worst peer).
+// ahead of its sound a peer's picture plays, in ms (the worst peer), and
+// pictureLead the peers' median of it (the worker delays the stream's
+// picture by as much).
 //
 // Standby (?standby=1): a worker's warm sandbox loads the app before any
 // job, and the page waits (standby true) until enter(url) takes it to a
@@ -41,7 +43,7 @@ function configure() {
 const since = () => performance.now() - startedAt;
 
 const client = createClient();
-const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0, playoutSkew: null, standby: false };
+const page = window.roomcast = { joined: false, client, error: null, timing: {}, audioBlocked: 0, playoutSkew: null, pictureLead: null, standby: false };
 const tiles = new Map(); // peer id (or 'local') → tile element
 const stage = createStage($('#grid'));
 page.stage = stage; // (for tests: stage.speaker)
@@ -73,7 +75,7 @@ function setup() {
     // second, silent, audio output).
     if (!audioOnly) {
       if (!page.audioContext) warmAudioOutput();
-      setInterval(syncPlayout, 1000);
+      setInterval(syncPlayout, 500);
       setInterval(() => {
         const peerOf = {};
         for (const t of Object.values(client.store.getState().tracks)) peerOf[t.id] = t.peerId;
@@ -346,7 +348,8 @@ function warmAudioOutput() {
 // sender's clock time of what plays now), keeps the worst in
 // page.playoutSkew (ms; positive: the sound is late) for the worker's
 // /metrics, and holds an early sound back with the audio receiver's
-// jitterBufferTarget, half the error a second (the jitter buffer stretches
+// jitterBufferTarget, half the error a second (a quarter each half
+// second, the worker reads the measure as often; the jitter buffer stretches
 // the sound smoothly). A late sound is Chromium's own synchronizer's to fix
 // (it delays the picture); doing that here with the video receiver's target
 // held and skipped frames.
@@ -365,20 +368,25 @@ async function syncPlayout() {
       if (s.type === 'inbound-rtp' && s.estimatedPlayoutTimestamp && p && r) (by[p] = by[p] || {})[s.kind] = { ts: s.estimatedPlayoutTimestamp, r };
     });
     let worst = null;
+    const skews = [];
     for (const { audio, video } of Object.values(by)) {
       if (!audio || !video) continue;
       const skew = video.ts - audio.ts;
+      skews.push(skew);
       if (worst === null || Math.abs(skew) > Math.abs(worst)) worst = skew;
       const held = audioTargets.get(audio.r) || 0;
       let next = held;
-      if (skew < -15) next = Math.min(held - skew / 2, 500);
-      else if (skew > 15) next = Math.max(held - skew / 2, 0);
+      if (skew < -15) next = Math.min(held - skew / 4, 500);
+      else if (skew > 15) next = Math.max(held - skew / 4, 0);
       if (next !== held && 'jitterBufferTarget' in audio.r) {
         audioTargets.set(audio.r, next);
         audio.r.jitterBufferTarget = Math.round(next);
       }
     }
     page.playoutSkew = worst;
+    skews.sort((a, b) => a - b);
+    const mid = skews.length >> 1;
+    page.pictureLead = skews.length === 0 ? null : skews.length % 2 ? skews[mid] : (skews[mid - 1] + skews[mid]) / 2;
   } catch { /* closed meanwhile */ } finally {
     syncPlayout.busy = false;
   }
