@@ -74,6 +74,11 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		c.Epoch = time.Now()
 	}
 	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
+	// The sound's stamp is a fragment's read, which comes once the
+	// fragment is full: its first sample is a fragment older.
+	soundEpoch := func(fragment int) string {
+		return strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6+float64(fragment)/(48000*2*2), 'f', 6, 64)
+	}
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
 	var progress []string
@@ -87,7 +92,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		// than the default two-loop search, which is most of this job's
 		// encode.
 		return slices.Concat(head, pulseInput(19200),
-			[]string{"-filter_complex", audioGraph("[0:a]", epoch, c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
+			[]string{"-filter_complex", audioGraph("[0:a]", soundEpoch(19200), c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
 	}
 	// Neither input is probed (-probesize 32 -analyzeduration 0; the grab's
 	// rate is given, -fpsprobesize 0): the first frame comes ~90 ms sooner.
@@ -98,7 +103,7 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	// monitor's (a 0.5 s window of sound, a 2 fps picture), and held the
 	// other input until that one had enough: the stream reached the
 	// fan-out 300–550 ms after capture, in bursts, instead of ~100 ms.
-	h264 := []string{"-filter_complex", videoGraph(epoch, c.Monitor), "-filter_complex", audioGraph("[1:a]", epoch, c.Monitor), "-map", "[v]", "-map", "[a]",
+	h264 := []string{"-filter_complex", videoGraph(epoch, c.FrameRate, c.Monitor), "-filter_complex", audioGraph("[1:a]", soundEpoch(3840), c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-force_key_frames", earlyKeys,
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
@@ -145,10 +150,32 @@ func pulseInput(fragment int) []string {
 // (28.1–29.9 distinct fps of 30 over a 30 s job on a loaded 2-core machine).
 const dedupe = "mpdecimate=hi=1:lo=1:frac=0:max=2"
 
-// videoGraph shifts the picture by the epoch to [v] and, for the monitor,
-// splits off a small picture (cheap: 64x36 at 2 fps) printed to fd 3.
-func videoGraph(epoch string, monitor bool) string {
-	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB"
+// onFrames is a setpts that puts each picture on the output frame nearest
+// its time, or on the next one when another picture took that (the page
+// presents two in one frame's time, then none in the next: with the
+// nearest frame alone, the first of them was lost, 28.6 distinct frames/s
+// of 30 at 1280x720), but never more than a frame after its time (then it
+// replaces the picture before it). Registers: 0 the frame given last, 1
+// the picture's time in frames, 2 its nearest frame.
+func onFrames(rate int) string {
+	r := strconv.Itoa(rate)
+	return "setpts='st(1,PTS*TB*" + r + ");st(2,round(ld(1)));" +
+		"st(0,if(eq(N,0),ld(2),if(gt(ld(2),ld(0)),ld(2),if(lte(ld(0)+1-ld(1),1),ld(0)+1,ld(0)))));" +
+		"ld(0)/(" + r + "*TB)'"
+}
+
+// videoGraph shifts the picture by the epoch and makes it the constant
+// rate to [v] and, for the monitor, splits off a small picture (cheap:
+// 64x36 at 2 fps) printed to fd 3.
+//
+// Each picture goes to the output frame nearest its time (onFrames), and
+// the fps filter repeats the latest where a frame got none. Left to the
+// output's -fps_mode cfr, ffmpeg let a picture drift up to 1.1 frames from
+// its time before it dropped or repeated one, and kept whatever lag a job
+// started with: the recording's sound ran 0 to +45 ms late, a different
+// constant each job, and stepped by a frame now and then.
+func videoGraph(epoch string, rate int, monitor bool) string {
+	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB," + onFrames(rate) + ",fps=" + strconv.Itoa(rate)
 	if !monitor {
 		return v + "[v]"
 	}

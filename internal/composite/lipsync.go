@@ -10,19 +10,22 @@ import "time"
 // delays the stream's picture by as much: its timestamps, not its frames,
 // so nothing is held back or re-encoded. The delay moves by at most
 // delayStep a picture (120 ms a second at 30 fps: a picture shown 4 ms
-// late is not seen), so timestamps only ever grow.
+// late is not seen), so timestamps only ever grow. A sound that plays
+// early is the page's to hold back (jitterBufferTarget): the picture is
+// only ever delayed, never advanced (both at once undid the error twice:
+// one job's sound ended +58 ms late where the page measured it 28 ms early).
 
-// maxPictureDelay bounds the delay either way: a page measuring more is
-// broken, not out of sync.
+// maxPictureDelay bounds the delay: a page measuring more is broken, not
+// out of sync.
 const maxPictureDelay = 200 * time.Millisecond
 
 // delayStep is the most the delay moves from one picture to the next.
 const delayStep = 4 * time.Millisecond
 
 // delayPicture sets the delay the stream's picture moves to: how far the
-// page plays pictures ahead of their sound (negative: behind).
+// page plays pictures ahead of their sound (negative, behind: none).
 func (f *Fanout) delayPicture(d time.Duration) {
-	f.pictureDelay.Store(int64(min(max(d, -maxPictureDelay), maxPictureDelay)))
+	f.pictureDelay.Store(int64(min(max(d, 0), maxPictureDelay)))
 }
 
 // delayed shifts a picture's timestamps by the delay, moved a step toward

@@ -44,7 +44,11 @@ func TestPictureDelaySlewsWithinItsBound(t *testing.T) {
 	if got := d[len(d)-1]; got != 70*time.Millisecond {
 		t.Errorf("delay after 30 pictures %v, want 70ms", got)
 	}
-	f.delayPicture(-time.Second) // beyond the bound: clamped
+	f.delayPicture(time.Second) // beyond the bound: clamped
+	if d := send(60); d[len(d)-1] != maxPictureDelay {
+		t.Errorf("delay after a 1s measure %v, want %v", d[len(d)-1], maxPictureDelay)
+	}
+	f.delayPicture(-time.Second) // the picture behind: no delay, never an advance
 	last := pts - frameTime + d[len(d)-1]
 	d = send(100)
 	for i, dl := range d {
@@ -54,7 +58,7 @@ func TestPictureDelaySlewsWithinItsBound(t *testing.T) {
 		}
 		last = at
 	}
-	if got := d[len(d)-1]; got != -maxPictureDelay {
-		t.Errorf("delay after a -1s measure %v, want -%v", got, maxPictureDelay)
+	if got := d[len(d)-1]; got != 0 {
+		t.Errorf("delay after a -1s measure %v, want 0", got)
 	}
 }
