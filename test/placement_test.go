@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,9 +45,10 @@ func fakeWorker(t *testing.T) string {
 // startFakeWorkers runs n fake worker processes on natsURL, each with the
 // flags given, and returns once each said it is ready; killed by pid at
 // the test's end.
-func startFakeWorkers(t *testing.T, natsURL string, n int, flags ...string) {
+func startFakeWorkers(t *testing.T, natsURL string, n int, flags ...string) []*exec.Cmd {
 	t.Helper()
 	bin := fakeWorker(t)
+	var cmds []*exec.Cmd
 	for i := range n {
 		cmd := exec.Command(bin, append([]string{"--nats", natsURL, "--id", fmt.Sprintf("fake-%02d", i)}, flags...)...)
 		out, err := cmd.StdoutPipe()
@@ -59,7 +62,9 @@ func startFakeWorkers(t *testing.T, natsURL string, n int, flags ...string) {
 		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "ready\n" {
 			t.Fatalf("fake worker %d: %q, %v", i, line, err)
 		}
+		cmds = append(cmds, cmd)
 	}
+	return cmds
 }
 
 // workers is GET /v1/workers.
@@ -165,4 +170,81 @@ func TestThousandStartsOverTwentyWorkers(t *testing.T) {
 		t.Errorf("the refused start left the room %s", body)
 	}
 	t.Logf("refusal with every worker full: %v: %s", took, body)
+}
+
+// Issue 15: a drained worker finishes its job while new jobs go elsewhere.
+// Two worker processes on one external NATS: SIGTERM to the one running a
+// job, and it is listed draining at once; every start from then on lands
+// on the other; its job goes on until --drain-timeout and then stops as
+// "worker drained", and the process exits 0.
+func TestDrainedWorkerFinishesWhileNewJobsGoElsewhere(t *testing.T) {
+	need(t)
+	natsURL := startNATS(t)
+	s := startServer(t, "--nats", natsURL, "--worker-slots", "0")
+	mgmt := s.token(t, "--management")
+	const drainTimeout = 3 * time.Second
+	cmds := startFakeWorkers(t, natsURL, 2, "--drain-timeout", drainTimeout.String(), "--job-costs", "360p=0.1:10,720p=0.1:10")
+	testkit.WaitFor(t, 10*time.Second, "2 workers listed", func() bool { return len(workers(t, s, mgmt)) == 2 })
+	if status, body := api(t, s, "POST", "/v1/rooms/old/beam/start", mgmt, `{"record": true}`); status != http.StatusAccepted {
+		t.Fatalf("start: %d %s", status, body)
+	}
+	holder := func(room string) string {
+		for _, w := range workers(t, s, mgmt) {
+			for _, j := range w.Jobs {
+				if j.Room == room {
+					return w.ID
+				}
+			}
+		}
+		return ""
+	}
+	c := client(t, s)
+	waitBeam(t, c, "old", 10*time.Second, "the job running", func(st roomcast.BeamState) bool { return st.Recording.Browser.Running })
+	drained := holder("old")
+	i := slices.IndexFunc(cmds, func(c *exec.Cmd) bool { return slices.Contains(c.Args, drained) })
+	exited := make(chan error, 1)
+	go func() { exited <- cmds[i].Wait() }()
+	signalled := time.Now()
+	if err := cmds[i].Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, "the worker listed draining", func() bool {
+		for _, w := range workers(t, s, mgmt) {
+			if w.ID == drained {
+				return w.State == roomcast.WorkerDraining
+			}
+		}
+		return false
+	})
+	for n := range 6 {
+		room := fmt.Sprintf("new%d", n)
+		if status, body := api(t, s, "POST", "/v1/rooms/"+room+"/beam/start", mgmt, `{"record": true}`); status != http.StatusAccepted {
+			t.Fatalf("start %s while one worker drains: %d %s", room, status, body)
+		}
+		var on string
+		testkit.WaitFor(t, 10*time.Second, room+" placed", func() bool { on = holder(room); return on != "" })
+		if on == drained {
+			t.Errorf("%s was placed on %s, which is draining", room, on)
+		}
+	}
+	if st, _ := c.BeamState(context.Background(), "old"); !st.Recording.Browser.Running && time.Since(signalled) < drainTimeout {
+		t.Errorf("the draining worker's job did not go on: %+v", st.Recording.Browser)
+	}
+	st := waitBeam(t, c, "old", drainTimeout+10*time.Second, "the drained job stopped", func(st roomcast.BeamState) bool {
+		return st.Recording.Browser.State != roomcast.RecordingStateStarted
+	})
+	if b := st.Recording.Browser; b.State != roomcast.RecordingStateStopped || b.Reason != "worker drained" {
+		t.Errorf("after the drain: %+v, want stopped for \"worker drained\"", b)
+	}
+	if ran := time.Since(signalled); ran < drainTimeout {
+		t.Errorf("the job stopped %v after the drain began, before the %v drain timeout", ran, drainTimeout)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("the drained worker exited with %v, want 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drained worker did not exit")
+	}
 }

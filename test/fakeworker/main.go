@@ -1,8 +1,9 @@
 // Command fakeworker is a roomcast worker whose jobs cost no CPU, for the
 // placement tests: the real control.Worker (offers and admission, its own
 // job queue, claims, heartbeats, announcements) with a runner that reports
-// media flowing at once and waits to be stopped. It runs until SIGTERM or
-// SIGINT.
+// media flowing at once and waits to be stopped. SIGTERM drains it as
+// roomcast worker does (no new jobs; the running ones go on for
+// --drain-timeout, then stop as "worker drained"), then it exits 0.
 package main
 
 import (
@@ -37,6 +38,7 @@ func run() error {
 	costs := flag.String("job-costs", jobs.DefaultCostModel.String(), "job costs")
 	data := flag.String("data", "", "a server's data dir: its secret gives the NATS token (serve --nats-listen)")
 	neverStart := flag.Bool("never-start", false, "take jobs and never start them (they stay starting)")
+	drainTimeout := flag.Duration("drain-timeout", 0, "how long its jobs go on after SIGTERM")
 	flag.Parse()
 	var token string
 	if *data != "" {
@@ -50,8 +52,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	term, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	b, err := bus.Open(ctx, bus.Config{URL: *natsURL, Token: token, Name: "fakeworker"}, log)
 	if err != nil {
@@ -71,5 +75,14 @@ func run() error {
 		return err
 	}
 	fmt.Println("ready")
-	return w.Run(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run(ctx) }()
+	select {
+	case err := <-ran:
+		return err
+	case <-term.Done():
+	}
+	w.Drain(*drainTimeout)
+	cancel()
+	return <-ran
 }
