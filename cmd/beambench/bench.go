@@ -171,7 +171,11 @@ func (b *bench) latency() (latencyRun, error) {
 		}
 	}()
 	size := b.o.latencySize
-	if _, err := b.api.StartRTMPOrRecording(b.ctx, benchRoom, b.params(size.Width, size.Height, []string{key}, false)); err != nil {
+	params := b.params(size.Width, size.Height, []string{key}, false)
+	if b.o.latencyAudio {
+		params.AudioOnly, params.Resolution = true, nil
+	}
+	if _, err := b.api.StartRTMPOrRecording(b.ctx, benchRoom, params); err != nil {
 		return latencyRun{}, fmt.Errorf("start: %w", err)
 	}
 	var r latencyRun
@@ -184,7 +188,7 @@ func (b *bench) latency() (latencyRun, error) {
 		return r, err
 	}
 	r.onPublish = since(on)
-	video, audio := pl.wait(b.ctx, 20*time.Second)
+	video, audio := pl.wait(b.ctx, 20*time.Second, !b.o.latencyAudio)
 	r.video, r.audio = since(video), since(audio)
 	r.joined = since(b.srv.event("beam page joined", t0))
 	r.flowing = since(b.srv.event("media flowing", t0))

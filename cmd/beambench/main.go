@@ -70,6 +70,7 @@ type options struct {
 	keepTemp       bool
 	prewarm        bool
 	latencySize    roomcast.Resolution // of the latency runs' jobs
+	latencyAudio   bool                // the latency runs' jobs are audio-only
 }
 
 func main() {
@@ -82,7 +83,7 @@ func main() {
 	flag.IntVar(&o.recordRuns, "record-runs", 2, "record-only jobs measured for stop → recording listed")
 	flag.DurationVar(&o.recordFor, "record-for", 8*time.Second, "how long each recording job runs")
 	only := flag.String("only", "latency,fanout,resolution,stop", "measurements to run")
-	size := flag.String("latency-size", "1280x720", "output size WxH of the latency runs' jobs")
+	size := flag.String("latency-size", "1280x720", "output size WxH of the latency runs' jobs, or \"audio\" for audio-only jobs")
 	flag.BoolVar(&o.keepTemp, "keep", false, "keep the temp dir (server log, data, nginx log)")
 	flag.Parse()
 	for _, m := range strings.Split(*only, ",") {
@@ -93,7 +94,9 @@ func main() {
 		}
 		o.only = append(o.only, m)
 	}
-	if _, err := fmt.Sscanf(*size, "%dx%d", &o.latencySize.Width, &o.latencySize.Height); err != nil {
+	if *size == "audio" {
+		o.latencyAudio = true
+	} else if _, err := fmt.Sscanf(*size, "%dx%d", &o.latencySize.Width, &o.latencySize.Height); err != nil {
 		fmt.Fprintf(os.Stderr, "beambench: --latency-size %q: want WxH\n", *size)
 		os.Exit(2)
 	}

@@ -89,11 +89,12 @@ func (p *player) first() (video, audio time.Time) {
 	return p.firstVideo, p.firstAudio
 }
 
-// wait waits until the first video and audio frames came, or timeout.
-func (p *player) wait(ctx context.Context, timeout time.Duration) (video, audio time.Time) {
+// wait waits until the first audio frame (and video frame, withVideo)
+// came, or timeout.
+func (p *player) wait(ctx context.Context, timeout time.Duration, withVideo bool) (video, audio time.Time) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if video, audio = p.first(); !video.IsZero() && !audio.IsZero() {
+		if video, audio = p.first(); (!video.IsZero() || !withVideo) && !audio.IsZero() {
 			break
 		}
 		if sleep(ctx, 5*time.Millisecond) != nil {

@@ -46,7 +46,11 @@ func (b *bench) runLatency() error {
 	if b.o.prewarm {
 		mode = "--prewarm: a warm sandbox waits for each run"
 	}
-	fmt.Printf("### Start latency (%dx%d, 1 destination), from the API call (%s)\n", b.o.latencySize.Width, b.o.latencySize.Height, mode)
+	what := fmt.Sprintf("%dx%d", b.o.latencySize.Width, b.o.latencySize.Height)
+	if b.o.latencyAudio {
+		what = "audio-only"
+	}
+	fmt.Printf("### Start latency (%s, 1 destination), from the API call (%s)\n", what, mode)
 	fmt.Println()
 	fmt.Println("| run | worker claimed | Xvfb spawned | Chromium spawned | page load began | page joined | first encoded frame | nginx on_publish | first video frame via nginx | first audio via nginx | state `started` (50 ms polls) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")

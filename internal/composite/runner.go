@@ -163,6 +163,9 @@ func (r *Runner) Run(ctx context.Context, job jobs.Job, report func(jobs.Progres
 	page := job.Params.MeetingURL
 	if job.Params.AudioOnly {
 		page = audioOnlyPage(page)
+		var waking sync.WaitGroup // while the page joins
+		defer waking.Wait()
+		waking.Go(func() { sb.wakeSink(ctx, "source-outputs") })
 	}
 	err = br.Join(ctx, page, job.URLs, log)
 	joined := time.Now()

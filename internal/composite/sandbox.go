@@ -173,7 +173,7 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string, awake bool) error
 		}
 	}()
 	s.procs = append(s.procs, pacat)
-	s.wakeSink(ctx)
+	s.wakeSink(ctx, "sink-inputs")
 	return nil
 }
 
@@ -183,20 +183,24 @@ func (s *Sandbox) startPulse(ctx context.Context, sock string, awake bool) error
 // at its end, and ffmpeg, opening its inputs one after the other, sent
 // nothing before it (the first picture at the ingest ~1.9 s later). A
 // suspend and resume once pacat plays reschedules the sink (~30 ms).
-// Should it fail, the sink wakes on its own by then.
-func (s *Sandbox) wakeSink(ctx context.Context) {
+// Should it fail, the sink wakes on its own by then. It waits for a client
+// of the kind given first: "sink-inputs" (pacat playing) or, in a sandbox
+// kept without pacat (audio-only), "source-outputs" (the encoder reading
+// the monitor: its first sound came 2.2 s after the API call, 1.5 s after
+// the page had joined).
+func (s *Sandbox) wakeSink(ctx context.Context, clients string) {
 	pactl := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, "pactl", args...)
 		cmd.Env = s.Env
 		return cmd.Output()
 	}
 	for deadline := time.Now().Add(2 * time.Second); ; {
-		out, err := pactl("list", "short", "sink-inputs")
+		out, err := pactl("list", "short", clients)
 		if err == nil && len(bytes.TrimSpace(out)) > 0 {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.log.Warn("pacat did not start playing into the sink; its first sound may come late", "err", err)
+			s.log.Warn("the audio sink has no "+clients+" to wake it for; its first sound may come late", "err", err)
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
