@@ -73,12 +73,16 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	if c.Epoch.IsZero() {
 		c.Epoch = time.Now()
 	}
-	epoch := strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6, 'f', 6, 64)
-	// The sound's stamp is a fragment's read, which comes once the
-	// fragment is full: its first sample is a fragment older.
-	soundEpoch := func(fragment int) string {
-		return strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6+float64(fragment)/(48000*2*2), 'f', 6, 64)
+	// Each stamp is taken at the end of what it captured, so each input's
+	// epoch is moved by as much: a sound fragment is read once full (its
+	// first sample is a fragment older); a grab shows what appeared since
+	// the grab before (half a grab interval earlier, on average). With the
+	// sound's alone, 8 jobs' A/V medians averaged −18 ms (−37…+1).
+	at := func(offset float64) string {
+		return strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6+offset, 'f', 6, 64)
 	}
+	soundEpoch := func(fragment int) string { return at(float64(fragment) / (48000 * 2 * 2)) }
+	epoch := at(1 / float64(2*2*c.FrameRate)) // the grab's rate is twice the output's
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
 	var progress []string
