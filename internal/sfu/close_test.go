@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/rtcp"
 
-	"github.com/roomcast/roomcast/internal/room"
 	"github.com/roomcast/roomcast/internal/testkit"
 )
 
@@ -73,10 +72,7 @@ func TestCloseWaitsForEveryGoroutine(t *testing.T) {
 // and the subscriber ask for a keyframe that is still pending.
 func liveRoom(t *testing.T, s *SFU) (pub, sub *client, ft *forwardTrack) {
 	t.Helper()
-	pub, _ = join(t, s, "c", "pub", room.Host)
-	track, _ := pub.publishVP8("v")
-	pub.send(track, vp8Payload)
-	sub, _ = join(t, s, "c", "sub", room.Viewer)
+	pub, sub = forwarding(t, s, "c")
 	testkit.WaitFor(t, 10*time.Second, "forwarded media", func() bool { return sub.received(pub.peer.ID()) >= 5 })
 	ft = liveTrack(t, s, "c")
 	pending(t, sub, pub, ft)

@@ -83,6 +83,17 @@ type signal struct {
 	candidate *webrtc.ICECandidateInit
 }
 
+// forwarding has a publisher ("pub") send video through s into roomName,
+// and a subscriber ("sub") join it.
+func forwarding(t *testing.T, s *SFU, roomName string) (pub, sub *client) {
+	t.Helper()
+	pub, _ = join(t, s, roomName, "pub", room.Host)
+	track, _ := pub.publishVP8("v")
+	pub.send(track, vp8Payload)
+	sub, _ = join(t, s, roomName, "sub", room.Viewer)
+	return pub, sub
+}
+
 // join connects a new client to roomName as identity with role.
 func join(t *testing.T, s *SFU, roomName, identity string, role room.Role) (*client, []PeerInfo) {
 	t.Helper()

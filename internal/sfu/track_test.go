@@ -57,10 +57,7 @@ func TestTrackIsForwardedOnlyInItsRoom(t *testing.T) {
 // steady stream of requests becomes at most one PLI per interval.
 func TestKeyframeRequestsAreCoalesced(t *testing.T) {
 	s := newTestSFU(t)
-	pub, _ := join(t, s, "k", "pub", room.Host)
-	track, _ := pub.publishVP8("v")
-	pub.send(track, vp8Payload)
-	sub, _ := join(t, s, "k", "sub", room.Viewer)
+	pub, sub := forwarding(t, s, "k")
 	testkit.WaitFor(t, 10*time.Second, "forwarded media", func() bool { return sub.received(pub.peer.ID()) >= 5 })
 	// A new subscriber cannot decode before a keyframe: the SFU asked for
 	// one when the subscriber answered.
@@ -196,10 +193,7 @@ func TestNewSubscriberGetsAKeyframeUnasked(t *testing.T) {
 // next two reports (one a second here; one in five for a browser's sound).
 func TestNewSubscriberIsPrimedWithSenderReports(t *testing.T) {
 	s := newTestSFU(t)
-	pub, _ := join(t, s, "prime", "pub", room.Host)
-	track, _ := pub.publishVP8("v")
-	pub.send(track, vp8Payload)
-	first, _ := join(t, s, "prime", "first", room.Viewer)
+	pub, first := forwarding(t, s, "prime")
 	reports := func(c *client) []*rtcp.SenderReport {
 		c.mu.Lock()
 		defer c.mu.Unlock()
