@@ -81,8 +81,8 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	at := func(offset float64) string {
 		return strconv.FormatFloat(float64(c.Epoch.UnixMicro())/1e6+offset, 'f', 6, 64)
 	}
-	soundEpoch := func(fragment int) string { return at(float64(fragment) / (48000 * 2 * 2)) }
-	epoch := at(1 / float64(2*2*c.FrameRate)) // the grab's rate is twice the output's
+	grabRate := 2 * c.FrameRate // see dedupe
+	epoch := at(0.5 / float64(grabRate))
 	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
 	br := videoBitrate(c.Width, c.Height)
 	var progress []string
@@ -95,24 +95,24 @@ func encoderArgs(display string, c EncoderConfig) []string {
 		// a fifth of the wakeups. The fast AAC coder takes ~40 % less CPU
 		// than the default two-loop search, which is most of this job's
 		// encode.
-		return slices.Concat(head, pulseInput(19200),
-			[]string{"-filter_complex", audioGraph("[0:a]", soundEpoch(19200), c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
+		return slices.Concat(head, pulseInput(audioOnlyFragment),
+			[]string{"-filter_complex", audioGraph("[0:a]", at(audioOnlyFragment.Seconds()), c.Monitor), "-map", "[a]"}, aacOutput, []string{"-aac_coder", "fast"}, tsOutput)
 	}
 	// Neither input is probed (-probesize 32 -analyzeduration 0; the grab's
 	// rate is given, -fpsprobesize 0): the first frame comes ~90 ms sooner.
 	grab := []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-probesize", "32", "-analyzeduration", "0", "-fpsprobesize", "0", "-f", "x11grab", "-draw_mouse", "0",
-		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(2 * c.FrameRate), "-i", display + ".0"}
+		"-video_size", fmt.Sprintf("%dx%d", c.Width, c.Height), "-framerate", strconv.Itoa(grabRate), "-i", display + ".0"}
 	// The picture and the sound are filtered in graphs of their own. In
 	// one graph, ffmpeg fed it for its oldest output, which was often the
 	// monitor's (a 0.5 s window of sound, a 2 fps picture), and held the
 	// other input until that one had enough: the stream reached the
 	// fan-out 300–550 ms after capture, in bursts, instead of ~100 ms.
-	h264 := []string{"-filter_complex", videoGraph(epoch, c.FrameRate, c.Monitor), "-filter_complex", audioGraph("[1:a]", soundEpoch(3840), c.Monitor), "-map", "[v]", "-map", "[a]",
+	h264 := []string{"-filter_complex", videoGraph(epoch, c.FrameRate, c.Monitor), "-filter_complex", audioGraph("[1:a]", at(soundFragment.Seconds()), c.Monitor), "-map", "[v]", "-map", "[a]",
 		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
 		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-force_key_frames", earlyKeys,
 		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
 		"-x264-params", "repeat-headers=1"}
-	return slices.Concat(head, grab, pulseInput(3840), h264, aacOutput, tsOutput)
+	return slices.Concat(head, grab, pulseInput(soundFragment), h264, aacOutput, tsOutput)
 }
 
 // earlyKeys makes a keyframe every 0.2 s over the encoder's first 2.5 s:
@@ -136,12 +136,20 @@ var aacOutput = []string{"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "
 // picture).
 var tsOutput = []string{"-f", "mpegts", "-mpegts_copyts", "1", "-pes_payload_size", "0", "-muxdelay", "0", "pipe:1"}
 
-// pulseInput is the sink's monitor as ffmpeg's input, read in fragments of
-// that many bytes (3840: 20 ms of 48 kHz stereo s16) and stamped with the
-// wall clock as it is read.
-func pulseInput(fragment int) []string {
+// The sink's monitor is read in fragments this long: short beside a
+// picture (its sync), long for sound alone (encoderArgs).
+const (
+	soundFragment     = 20 * time.Millisecond
+	audioOnlyFragment = 100 * time.Millisecond
+)
+
+// pulseInput is the sink's monitor as ffmpeg's input, read in fragments
+// that long (of 48 kHz stereo s16: 3840 bytes for 20 ms) and stamped with
+// the wall clock as it is read.
+func pulseInput(fragment time.Duration) []string {
+	size := int(fragment*48000/time.Second) * 2 * 2
 	return []string{"-thread_queue_size", "512", "-use_wallclock_as_timestamps", "1", "-probesize", "32", "-analyzeduration", "0", "-f", "pulse",
-		"-sample_rate", "48000", "-channels", "2", "-fragment_size", strconv.Itoa(fragment), "-i", sinkName + ".monitor"}
+		"-sample_rate", "48000", "-channels", "2", "-fragment_size", strconv.Itoa(size), "-i", sinkName + ".monitor"}
 }
 
 // dedupe drops a grab identical to the one before it (at most two in a
