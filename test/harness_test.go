@@ -151,7 +151,14 @@ func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- [2]s
 func raceFree(t testing.TB, what, logs string) {
 	t.Helper()
 	if i := strings.Index(logs, "WARNING: DATA RACE"); i >= 0 {
-		t.Errorf("%s reported a data race:\n%s", what, tail(logs[i:], 60))
+		// The first report whole, from its head (the two accesses and
+		// where their goroutines began), not the log's last lines.
+		report := logs[i:]
+		if end := strings.Index(report, "\n=================="); end >= 0 {
+			report = report[:end]
+		}
+		lines := strings.Split(report, "\n")
+		t.Errorf("%s reported a data race:\n%s", what, strings.Join(lines[:min(len(lines), 150)], "\n"))
 	}
 }
 
