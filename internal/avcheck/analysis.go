@@ -115,6 +115,21 @@ func Offsets(flashes, beeps []float64, window float64) []float64 {
 	return out
 }
 
+// Lags takes the times of events a source makes once a second (its
+// flashes or its beeps) and returns how much later than the first each one
+// came, less the whole seconds between them: the latency of the events'
+// path over the job, relative to its start (a missed event leaves no gap).
+// The A/V offset moves by the beeps' lag less the flashes', so the two say
+// which path moved when the offset did.
+func Lags(events []float64) []float64 {
+	out := make([]float64, len(events))
+	for i, t := range events {
+		d := t - events[0]
+		out[i] = d - math.Round(d)
+	}
+	return out
+}
+
 // distinctThreshold is the mean luma change under which a frame repeats the
 // one before (an encoder's repeated frame reads 0–0.3; the synthetic
 // source's moving bar reads > 1).

@@ -117,3 +117,18 @@ func TestPercentile(t *testing.T) {
 		t.Error("Percentile of nothing is not NaN")
 	}
 }
+
+func TestLagsFollowOnePath(t *testing.T) {
+	// A beep a second, the third missed, arriving 20 ms later from the
+	// fourth on, and one 10 ms early.
+	got := Lags([]float64{0.50, 1.50, 3.52, 4.52, 5.49})
+	want := []float64{0, 0, 0.02, 0.02, -0.01}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Fatalf("Lags = %v, want %v", got, want)
+		}
+	}
+	if got := Lags(nil); len(got) != 0 {
+		t.Errorf("Lags(nil) = %v, want none", got)
+	}
+}

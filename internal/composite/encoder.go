@@ -83,8 +83,6 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	}
 	grabRate := 2 * c.FrameRate // see dedupe
 	epoch := at(0.5 / float64(grabRate))
-	gop := strconv.Itoa(int(c.GOP.Seconds() * float64(c.FrameRate)))
-	br := videoBitrate(c.Width, c.Height)
 	var progress []string
 	if c.Monitor {
 		progress = []string{"-progress", "pipe:5"}
@@ -107,21 +105,37 @@ func encoderArgs(display string, c EncoderConfig) []string {
 	// monitor's (a 0.5 s window of sound, a 2 fps picture), and held the
 	// other input until that one had enough: the stream reached the
 	// fan-out 300–550 ms after capture, in bursts, instead of ~100 ms.
-	h264 := []string{"-filter_complex", videoGraph(epoch, c.FrameRate, c.Monitor), "-filter_complex", audioGraph("[1:a]", at(soundFragment.Seconds()), c.Monitor), "-map", "[v]", "-map", "[a]",
-		"-fps_mode", "cfr", "-r", strconv.Itoa(c.FrameRate), "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
-		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-force_key_frames", earlyKeys,
-		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
-		"-x264-params", "repeat-headers=1"}
-	return slices.Concat(head, grab, pulseInput(soundFragment), h264, aacOutput, tsOutput)
+	graphs := []string{"-filter_complex", videoGraph(epoch, c.FrameRate, c.Monitor), "-filter_complex", audioGraph("[1:a]", at(soundFragment.Seconds()), c.Monitor), "-map", "[v]", "-map", "[a]"}
+	return slices.Concat(head, grab, pulseInput(soundFragment), graphs, h264Output(c), aacOutput, tsOutput)
 }
 
-// earlyKeys makes a keyframe every 0.2 s over the encoder's first 2.5 s:
-// it starts while the page joins (0.5–1.2 s), and the stream begins at the
-// first keyframe after the page has joined (Fanout.open), so it waits at
-// most 0.2 s for one instead of up to a GOP (a slower join waits for the
+// h264Output encodes the picture: H.264 main at the size's bitrate, each
+// picture at its own time (videoGraph) on a 90 kHz clock, a keyframe by
+// time (keyframes). x264's own keyframe interval is twice the GOP's
+// pictures at the full rate, so it never comes before the timed one.
+func h264Output(c EncoderConfig) []string {
+	keyint := strconv.Itoa(int(2 * c.GOP.Seconds() * float64(c.FrameRate)))
+	br := videoBitrate(c.Width, c.Height)
+	return []string{"-fps_mode", "vfr", "-r", strconv.Itoa(c.FrameRate), "-enc_time_base", "1:90000",
+		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "main", "-pix_fmt", "yuv420p",
+		"-g", keyint, "-keyint_min", keyint, "-sc_threshold", "0", "-force_key_frames", keyframes(c.GOP),
+		"-b:v", strconv.Itoa(br), "-maxrate", strconv.Itoa(br), "-bufsize", strconv.Itoa(2 * br),
+		"-x264-params", "repeat-headers=1"}
+}
+
+// keyframes makes a keyframe every 0.2 s over the encoder's first 2.5 s,
+// then one a GOP, by time: the picture's rate varies (videoGraph), so -g,
+// which counts pictures, only bounds it. The early ones: the encoder starts
+// while the page joins (0.5–1.2 s), and the stream begins at the first
+// keyframe after the page has joined (Fanout.open), so it waits at most
+// 0.2 s for one instead of up to a GOP (a slower join waits for the
 // regular GOP). Over 5 s, the keyframes left the stream's first seconds
 // short of bits: CI counted 28.4–28.9 distinct frames/s of 30.
-const earlyKeys = "expr:lt(t,2.5)*gte(t,n_forced*0.2)"
+func keyframes(gop time.Duration) string {
+	// (less a millisecond: a picture 2 s after the last keyframe counts,
+	// whatever the sum's rounding)
+	return "expr:if(lt(t,2.5),gte(t,n_forced*0.2),gte(t-prev_forced_t," + strconv.FormatFloat(gop.Seconds(), 'f', -1, 64) + "-0.001))"
+}
 
 // aacOutput encodes the sound: AAC-LC 48 kHz stereo.
 var aacOutput = []string{"-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2", "-flags", "+global_header"}
@@ -155,39 +169,41 @@ func pulseInput(fragment time.Duration) []string {
 // dedupe drops a grab identical to the one before it (at most two in a
 // row, so a still picture keeps flowing). The display is grabbed at twice
 // the output rate: each picture the page presents is seen at least once,
-// time-stamped within half an output frame of when it appeared, and the
-// constant-rate output picks one per frame. Grabbed at the output rate,
+// time-stamped within half an output frame of when it appeared. Grabbed at
+// the output rate,
 // the grab and the page's own 30 fps drifted across each other, and where
 // they lined up a presented picture was missed and its neighbour repeated
 // (28.1–29.9 distinct fps of 30 over a 30 s job on a loaded 2-core machine).
 const dedupe = "mpdecimate=hi=1:lo=1:frac=0:max=2"
 
-// onFrames is a setpts that puts each picture on the output frame nearest
-// its time, or on the next one when another picture took that (the page
-// presents two in one frame's time, then none in the next: with the
-// nearest frame alone, the first of them was lost, 28.6 distinct frames/s
-// of 30 at 1280x720), but never more than a frame after its time (then it
-// replaces the picture before it). Registers: 0 the frame given last, 1
-// the picture's time in frames, 2 its nearest frame.
-func onFrames(rate int) string {
+// atMost keeps at most rate pictures a second, on average over any
+// second, and lets two through at once (the page presents two in one
+// frame's time, then none in the next: those are both kept). A page that
+// animates at the display's 60 Hz is encoded at rate, not twice the bits
+// and the CPU. Registers: 0 the pictures that may pass now (a token
+// bucket, full at 2), 1 the time of the picture before.
+func atMost(rate int) string {
 	r := strconv.Itoa(rate)
-	return "setpts='st(1,PTS*TB*" + r + ");st(2,round(ld(1)));" +
-		"st(0,if(eq(N,0),ld(2),if(gt(ld(2),ld(0)),ld(2),if(lte(ld(0)+1-ld(1),1),ld(0)+1,ld(0)))));" +
-		"ld(0)/(" + r + "*TB)'"
+	return "select='st(0,if(eq(n,0),2,min(2,ld(0)+(t-ld(1))*" + r + ")));st(1,t);" +
+		"if(gte(ld(0),1),st(0,ld(0)-1)+1,0)'"
 }
 
-// videoGraph shifts the picture by the epoch and makes it the constant
-// rate to [v] and, for the monitor, splits off a small picture (cheap:
-// 64x36 at 2 fps) printed to fd 3.
+// videoGraph shifts the picture by the epoch to [v] and, for the
+// monitor, splits off a small picture (cheap: 64x36 at 2 fps) printed to
+// fd 3.
 //
-// Each picture goes to the output frame nearest its time (onFrames), and
-// the fps filter repeats the latest where a frame got none. Left to the
-// output's -fps_mode cfr, ffmpeg let a picture drift up to 1.1 frames from
-// its time before it dropped or repeated one, and kept whatever lag a job
-// started with: the recording's sound ran 0 to +45 ms late, a different
-// constant each job, and stepped by a frame now and then.
+// Each picture the page presented keeps the time it was grabbed (the
+// output's rate varies, -fps_mode vfr; at most rate a second, atMost), so
+// none is lost to a frame grid and none moved by up to half a frame to
+// fit one. On a 30 fps grid (each picture on the frame nearest its time,
+// or the next when another took that) 720p jobs kept 27.3–29.95 distinct
+// pictures a second of the 30 sent, and each picture's time was off by up
+// to half a frame; kept at their grab times, 29.1–29.97, and off by at most
+// half a grab interval (docs/BENCHMARKS.md, sixth sync section). Left to
+// -fps_mode cfr, ffmpeg let a picture drift up to 1.1 frames from its time
+// before it dropped or repeated one.
 func videoGraph(epoch string, rate int, monitor bool) string {
-	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB," + onFrames(rate) + ",fps=" + strconv.Itoa(rate)
+	v := "[0:v]" + dedupe + ",setpts=PTS-" + epoch + "/TB," + atMost(rate)
 	if !monitor {
 		return v + "[v]"
 	}

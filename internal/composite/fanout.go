@@ -88,6 +88,7 @@ type Fanout struct {
 	seq uint64 // frames published
 
 	lastAudio, lastVideo atomic.Int64 // latest pts sent of each (ns)
+	handed               atomic.Int64 // latest picture's pts the encoder handed over (audio-only: sound's), gate or not, before its delay (ns)
 	lastKey              atomic.Pointer[keyframe]
 	gop                  []frame // the frames since the latest keyframe, for a sink that joins
 
@@ -163,6 +164,9 @@ func (f *Fanout) remove(ch chan<- frame) {
 }
 
 func (f *Fanout) publish(fr frame) {
+	if fr.video || f.audioOnly {
+		f.handed.Store(int64(fr.pts))
+	}
 	if !f.pass(fr) {
 		return
 	}
@@ -200,6 +204,29 @@ func (f *Fanout) publish(fr frame) {
 		default: // that sink is behind; it resyncs on a keyframe
 		}
 	}
+}
+
+// drainUntil waits until the encoder has handed over what it captured up
+// to pts, done closes or max passes, and says whether it had and how long
+// it waited. Told to stop, ffmpeg drops what it has not encoded yet, so a
+// stop waits for this first: the last picture is the one on screen at
+// the stop, however far behind the encode runs.
+func (f *Fanout) drainUntil(pts time.Duration, done <-chan struct{}, max time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	give := time.NewTimer(max)
+	defer give.Stop()
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for time.Duration(f.handed.Load()) < pts {
+		select {
+		case <-poll.C:
+		case <-done:
+			return time.Since(start), false
+		case <-give.C:
+			return time.Since(start), false
+		}
+	}
+	return time.Since(start), true
 }
 
 // run reads the stream until it ends.

@@ -67,3 +67,32 @@ func TestAudioOnlyFanoutBeginsAtTheFirstSoundAfterOpen(t *testing.T) {
 		t.Fatal("the sound before open passed, or the one after did not")
 	}
 }
+
+// A stop waits for the encoder to hand over the picture captured at the
+// stop (the sound alone does not count), and no longer than its bound.
+func TestDrainWaitsForThePictureOfTheStop(t *testing.T) {
+	f := newFanout(false)
+	f.open(0)
+	f.publish(frame{video: true, key: true, pts: time.Second})
+	stop := 1500 * time.Millisecond
+	handed := make(chan struct{})
+	go func() {
+		defer close(handed)
+		f.publish(frame{pts: 2 * time.Second}) // sound: not a picture
+		time.Sleep(100 * time.Millisecond)     // the encode running behind
+		f.publish(frame{video: true, pts: stop})
+	}()
+	waited, ok := f.drainUntil(stop, nil, 5*time.Second)
+	<-handed
+	if !ok || waited < 50*time.Millisecond {
+		t.Errorf("drained %v after %v, want true once the picture came (~100ms)", ok, waited)
+	}
+	if waited, ok := f.drainUntil(3*time.Second, nil, 50*time.Millisecond); ok || waited < 50*time.Millisecond {
+		t.Errorf("drained %v after %v with no picture coming, want false after 50ms", ok, waited)
+	}
+	done := make(chan struct{})
+	close(done)
+	if _, ok := f.drainUntil(3*time.Second, done, 5*time.Second); ok {
+		t.Error("drained with the encoder gone, want false at once")
+	}
+}

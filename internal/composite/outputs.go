@@ -209,15 +209,34 @@ func (o *outputs) over() (jobs.Outcome, bool) {
 	}
 }
 
+// maxDrain bounds how long a stop waits for the encode to catch up (on a
+// loaded 2-core machine, 2 of 12 60 s jobs at 1280x720 came out 1.4 and
+// 3.6 s short of their stop, stream and recording alike, when it did not
+// wait).
+const maxDrain = 5 * time.Second
+
 // recordingError is what the state says of a recording that could not be
 // written (its cause's text stays in the worker's log).
 func recordingError(error) *roomcast.Error {
 	return &roomcast.Error{Code: roomcast.CodeInternal, Message: "the recording could not be written on the worker (see its log); what was written is kept"}
 }
 
-// close flushes: the encoder drains and closes its outputs, the fan-out
-// hands the last frames on, then the destinations send them and hang up.
+// close flushes: the encoder hands over what it captured up to now (at
+// most maxDrain later), drains and closes its outputs, the fan-out hands
+// the last frames on, then the destinations send them and hang up.
 func (o *outputs) close() {
+	if o.fan.flowing() {
+		stop := time.Now()
+		waited, ok := o.fan.drainUntil(stop.Sub(o.enc.Epoch), o.enc.Done, maxDrain)
+		switch {
+		case !ok:
+			o.log.Warn("the encode had not caught up with the stop; its last moments are missing", "waited", waited)
+		case waited > 500*time.Millisecond:
+			o.log.Info("the encode caught up with the stop", "waited", waited)
+		default:
+			o.log.Debug("the encode caught up with the stop", "waited", waited)
+		}
+	}
 	if err := o.enc.Stop(10 * time.Second); err != nil && !isInterrupt(err) {
 		o.log.Warn("encoder exit", "err", err)
 	}
