@@ -170,10 +170,10 @@ func pulseInput(fragment time.Duration) []string {
 // row, so a still picture keeps flowing). The display is grabbed at twice
 // the output rate: each picture the page presents is seen at least once,
 // time-stamped within half an output frame of when it appeared. Grabbed at
-// the output rate,
-// the grab and the page's own 30 fps drifted across each other, and where
-// they lined up a presented picture was missed and its neighbour repeated
-// (28.1–29.9 distinct fps of 30 over a 30 s job on a loaded 2-core machine).
+// the output rate, the grab and the page's own 30 fps drifted across each
+// other, and where they lined up a presented picture was missed and its
+// neighbour repeated (28.1–29.9 distinct fps of 30 over a 30 s job on a
+// loaded 2-core machine).
 const dedupe = "mpdecimate=hi=1:lo=1:frac=0:max=2"
 
 // atMost keeps at most rate pictures a second, on average over any
@@ -354,3 +354,13 @@ func (e *Encoder) LatestProgress() (EncoderProgress, bool) {
 
 // Err is ffmpeg's exit error once Done is closed.
 func (e *Encoder) Err() error { return e.err }
+
+// running says whether ffmpeg has not exited yet.
+func (e *Encoder) running() bool {
+	select {
+	case <-e.Done:
+		return false
+	default:
+		return true
+	}
+}

@@ -229,8 +229,9 @@ func (o *outputs) close() {
 		stop := time.Now()
 		waited, ok := o.fan.drainUntil(stop.Sub(o.enc.Epoch), o.enc.Done, maxDrain)
 		switch {
-		case !ok:
+		case !ok && o.enc.running():
 			o.log.Warn("the encode had not caught up with the stop; its last moments are missing", "waited", waited)
+		case !ok: // the encoder is gone: Stop says why
 		case waited > 500*time.Millisecond:
 			o.log.Info("the encode caught up with the stop", "waited", waited)
 		default:
