@@ -118,6 +118,8 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
+// Lags follow one path's latency from its first event, across a missed
+// one.
 func TestLagsFollowOnePath(t *testing.T) {
 	// A beep a second, the third missed, arriving 20 ms later from the
 	// fourth on, and one 10 ms early.
