@@ -29,10 +29,11 @@ func encodePictures(t *testing.T, source string) (times []float64, keys []bool) 
 		t.Fatalf("ffprobe: %v", err)
 	}
 	for line := range strings.Lines(string(b)) {
-		if strings.TrimSpace(line) == "" {
+		line = strings.TrimSpace(line)
+		if line == "" {
 			continue
 		}
-		pts, flags, _ := strings.Cut(strings.TrimSpace(line), ",")
+		pts, flags, _ := strings.Cut(line, ",")
 		v, err := strconv.ParseFloat(pts, 64)
 		if err != nil {
 			t.Fatalf("ffprobe line %q: %v", line, err)
